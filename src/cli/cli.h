@@ -1,0 +1,18 @@
+/* Shared pieces of the posestream command-line tool. */
+#ifndef PS_CLI_CLI_H
+#define PS_CLI_CLI_H
+
+#include "posestream.h"
+
+/* Prints "posestream: error: <msg>" to stderr; returns exit status 1. */
+int cli_fail(const char *msg);
+
+/* Finds and verifies the model: --model (a folder or the .json path), else
+ * $POSESTREAM_MODEL_DIR, else ~/.cache/posestream. The files are checked
+ * against the pinned sha256 unless verify is 0. Returns NULL (err set) with
+ * a hint on how to fetch the model when it is missing. */
+ps_model *cli_load_model(const char *opt_model, int verify, ps_err *err);
+
+int cmd_detect(int argc, char **argv);
+
+#endif

@@ -1,0 +1,41 @@
+/* posestream: the command-line entry point, dispatching sub-commands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *f) {
+    fputs("usage: posestream COMMAND [options]\n"
+          "\n"
+          "Real-time human pose detection (MoveNet MultiPose, 17 COCO keypoints).\n"
+          "\n"
+          "commands:\n"
+          "  detect [IMAGE...]   poses in JPEG/PNG photographs, one JSON line per image\n"
+          "                      (no IMAGE: the built-in sample photographs)\n"
+          "  help                this text; 'posestream COMMAND --help' for a command\n"
+          "\n"
+          "The model is read from --model, $POSESTREAM_MODEL_DIR or ~/.cache/posestream;\n"
+          "tools/fetch-model.sh downloads it there.\n",
+          f);
+}
+
+int cli_fail(const char *msg) {
+    fprintf(stderr, "posestream: error: %s\n", msg);
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "detect")) return cmd_detect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "posestream: error: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}
