@@ -1,0 +1,4 @@
+# Golden tests against TensorFlow.js references; they need the model
+# (tools/fetch-model.sh) and skip when it is missing.
+ps_add_test(test_golden SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_golden.c
+            ${CMAKE_CURRENT_LIST_DIR}/golden_util.c LABELS golden ARGS ${PS_TEST_DATA}/golden)
