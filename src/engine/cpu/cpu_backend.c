@@ -118,6 +118,10 @@ static ps_status plan_view(ps_cpu *cpu, ps_plan *p, int j, const dnnl_memory_des
     return plan_add_pd(p, pd, 2, args, err);
 }
 
+static int is_conv_layer(const ps_layer *l) {
+    return l->kind == PS_LAYER_CONV || l->kind == PS_LAYER_DWCONV;
+}
+
 static int is_head(const ps_net *net, int i) {
     for (int h = 0; h < PS_NUM_HEADS; h++)
         if (net->heads[h] == i) return 1;
@@ -170,7 +174,7 @@ static void md_any(dnnl_memory_desc_t *md, int n, const ps_shape *s) {
 }
 
 /* Post-ops for layer l: its activation, then its residual add. */
-static ps_status make_attr(ps_plan *p, const ps_layer *l, dnnl_primitive_attr_t *attr,
+static ps_status make_attr(const ps_layer *l, dnnl_primitive_attr_t *attr,
                            ps_err *err) {
     dnnl_post_ops_t po;
     PS_DNNL(dnnl_primitive_attr_create(attr), "attr", err);
@@ -182,8 +186,10 @@ static ps_status make_attr(ps_plan *p, const ps_layer *l, dnnl_primitive_attr_t 
         ps_dnnl_act(l->act, &alg, &alpha, &beta);
         s = dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, beta);
     }
-    if (s == dnnl_success && l->src2 >= 0)
-        s = dnnl_post_ops_append_binary(po, dnnl_binary_add, &p->md[l->src2]);
+    /* The residual is added with a sum post-op: the output buffer holds it
+     * before the convolution runs (see plan_residual). oneDNN 2.6's fastest
+     * kernels take sum but fall back to slow GEMM ones for a binary add. */
+    if (s == dnnl_success && l->src2 >= 0) s = dnnl_post_ops_append_sum(po, 1.0f);
     if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(*attr, po);
     dnnl_post_ops_destroy(po);
     if (s != dnnl_success) dnnl_primitive_attr_destroy(*attr);
@@ -226,14 +232,14 @@ static ps_status plan_conv(ps_cpu *cpu, ps_plan *p, int i, ps_err *err) {
                                                strides, pl, pr),
             l->name, err);
     dnnl_primitive_attr_t attr;
-    ps_status st = make_attr(p, l, &attr, err);
+    ps_status st = make_attr(l, &attr, err);
     if (st) return st;
     dnnl_primitive_desc_t pd;
     dnnl_status_t s = dnnl_primitive_desc_create(&pd, &cd, attr, cpu->engine, NULL);
     dnnl_primitive_attr_destroy(attr);
     PS_DNNL(s, l->name, err);
     p->md[i] = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    dnnl_memory_t src, wts, res = NULL, bias = NULL;
+    dnnl_memory_t src, wts, bias = NULL;
     st = plan_view(cpu, p, l->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), &src, err);
     if (!st) st = conv_weights(cpu, p, l, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
                                &wts, err);
@@ -241,7 +247,6 @@ static ps_status plan_conv(ps_cpu *cpu, ps_plan *p, int i, ps_err *err) {
         PS_DNNL(dnnl_memory_create(&bias, &b_md, cpu->engine, (void *)l->b), "memory", err);
         st = plan_add_mem(p, bias, err);
     }
-    if (!st && l->src2 >= 0) res = p->out[l->src2];
     if (st) {
         dnnl_primitive_desc_destroy(pd);
         return st;
@@ -249,11 +254,7 @@ static ps_status plan_conv(ps_cpu *cpu, ps_plan *p, int i, ps_err *err) {
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wts}};
     int nargs = 2;
     if (bias) args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, bias};
-    args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_DST, NULL}; /* filled when outputs exist */
-    if (res) {
-        int po = l->act != PS_ACT_NONE ? 1 : 0;
-        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(po) | DNNL_ARG_SRC_1, res};
-    }
+    args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_DST, NULL}; /* bound in plan_output */
     return plan_add_pd(p, pd, nargs, args, err);
 }
 
@@ -300,10 +301,42 @@ static ps_status plan_elementwise(ps_cpu *cpu, ps_plan *p, int i, ps_err *err) {
     return plan_add_pd(p, pd, b ? 3 : 2, args, err);
 }
 
+/* A convolution with a residual accumulates into its output buffer, which
+ * must hold the residual first: the residual's own buffer when this layer is
+ * its last reader (in place, no copy), else a copy made just before. */
+static ps_status plan_residual(ps_cpu *cpu, ps_plan *p, int i, ps_err *err) {
+    const ps_layer *l = &cpu->net->layers[i];
+    int r = l->src2;
+    if (p->slot_of[i] >= 0 && p->slot_of[i] == p->slot_of[r]) return PS_OK;
+    dnnl_primitive_desc_t pd;
+    PS_DNNL(dnnl_reorder_primitive_desc_create(&pd, &p->md[r], cpu->engine, &p->md[i], cpu->engine, NULL),
+            "reorder", err);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, p->out[r]}, {DNNL_ARG_TO, p->out[i]}};
+    ps_status st = plan_add_pd(p, pd, 2, args, err);
+    if (st) return st;
+    ps_step copy = p->steps[p->n_steps - 1]; /* move it before the convolution */
+    p->steps[p->n_steps - 1] = p->steps[p->n_steps - 2];
+    p->steps[p->n_steps - 2] = copy;
+    return PS_OK;
+}
+
+static int can_take_residual_slot(const ps_plan *p, const ps_net *net, int i) {
+    int r = net->layers[i].src2;
+    return r >= 0 && !is_head(net, i) && p->slot_of[r] >= 0 && last_use(net, r) == i &&
+           dnnl_memory_desc_equal(&p->md[r], &p->md[i]);
+}
+
 /* Creates layer i's output memory (in a slot, or over the caller's head
  * buffer) and points the step that writes it there. */
 static ps_status plan_output(ps_cpu *cpu, ps_plan *p, int i, ps_err *err) {
     const ps_net *net = cpu->net;
+    if (is_conv_layer(&net->layers[i]) && can_take_residual_slot(p, net, i)) {
+        int s = p->slot_of[net->layers[i].src2];
+        p->slot_of[i] = s;
+        p->slots[s].owner = i;
+        PS_DNNL(dnnl_memory_create(&p->out[i], &p->md[i], cpu->engine, DNNL_MEMORY_NONE), "memory", err);
+        return plan_add_mem(p, p->out[i], err);
+    }
     if (is_head(net, i)) {
         dnnl_memory_desc_t nhwc;
         md_nhwc(&nhwc, p->n, &cpu->shapes[i]);
@@ -378,6 +411,8 @@ static ps_status plan_layers(ps_cpu *cpu, ps_plan *p, ps_err *err) {
         }
         if (!st) st = plan_output(cpu, p, i, err);
         if (!st) bind_dst(p, i);
+        if (!st && is_conv_layer(&net->layers[i]) && net->layers[i].src2 >= 0)
+            st = plan_residual(cpu, p, i, err);
     }
     if (!st) st = plan_heads(cpu, p, err);
     if (!st) st = plan_bind_slots(cpu, p, err);
@@ -444,12 +479,14 @@ static ps_status cpu_run(void *state, const float *input, int n, float *const he
     if (n < 1 || n > cpu->cfg.max_batch)
         return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", n,
                           cpu->cfg.max_batch);
+    /* Before planning too: oneDNN splits work by the thread count it sees
+     * when a primitive is created. The setting is per calling thread. */
+    omp_set_num_threads(cpu->cfg.threads);
     if (!cpu->plans[n - 1]) {
         ps_status st = plan_build(cpu, n, &cpu->plans[n - 1], err);
         if (st) return st;
     }
     ps_plan *p = cpu->plans[n - 1];
-    omp_set_num_threads(cpu->cfg.threads);
     normalise(cpu->net, input, p->input_buf, (size_t)n * cpu->cfg.input_h * cpu->cfg.input_w);
     for (int h = 0; h < PS_NUM_HEADS; h++)
         PS_DNNL(dnnl_memory_set_data_handle(p->head_mem[h], heads[h]), "memory", err);
