@@ -429,7 +429,7 @@ static void test_people(void)
         row[3 * NK + 3] = 1.0f;   /* xmax: 256 */
         row[ROW - 1] = scores[r];
     }
-    ps_placement pl = {0.5f, 0.25f, 16.0f, 32.0f};
+    ps_placement pl = {0.5f, 0.25f, 16.0f, 32.0f, 500, 700};
     ps_person people[PS_MAX_PEOPLE];
     int n = ps_decode_people(rows, 256, 256, &pl, 0.25f, people);
     const int want[5] = {1, 3, 4, 0, 5};
@@ -442,6 +442,10 @@ static void test_people(void)
     TU_CHECK(people[0].y0 == 0.0f && people[0].x0 == 32.0f);
     TU_CHECK(people[0].y1 == 640.0f && people[0].x1 == 480.0f);
     TU_CHECK(ps_decode_people(rows, 256, 256, &pl, 0.95f, people) == 0);
+    pl.image_w = 400; /* the box reaches past the image's right edge */
+    pl.image_h = 600;
+    TU_CHECK(ps_decode_people(rows, 256, 256, &pl, 0.25f, people) == 5);
+    TU_CHECK(people[0].x1 == 400.0f && people[0].y1 == 600.0f && people[0].x0 == 32.0f);
 }
 
 int main(void)

@@ -137,7 +137,7 @@ ps_status ps_engine_detect(ps_engine *e, const ps_image *images, int32_t n, floa
         ps_heads heads = image_heads(e, i);
         ps_decode_heads(&heads, h, w, e->rows);
         ps_placement place = {boxes[i].sx, boxes[i].sy, (float)boxes[i].pad_x,
-                              (float)boxes[i].pad_y};
+                              (float)boxes[i].pad_y, images[i].width, images[i].height};
         counts[i] = ps_decode_people(e->rows, h, w, &place, min_score, people[i]);
     }
     return PS_OK;

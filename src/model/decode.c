@@ -241,8 +241,7 @@ static float unplace_y(const ps_placement *pl, float ny, int input_h)
     return (ny * (float)input_h - pl->pad_y) / pl->sy;
 }
 
-/* One row -> one person in image pixels; the box is clipped to >= 0 only,
- * since the image size is not known here. */
+/* One row -> one person in image pixels; the box is clipped to the image. */
 static void row_to_person(const float *row, int input_h, int input_w,
                           const ps_placement *pl, ps_person *out)
 {
@@ -252,10 +251,11 @@ static void row_to_person(const float *row, int input_h, int input_w,
         out->kp[k].score = row[3 * k + 2];
     }
     const float *b = row + 3 * NK;
-    out->y0 = fmaxf(unplace_y(pl, b[0], input_h), 0.0f);
-    out->x0 = fmaxf(unplace_x(pl, b[1], input_w), 0.0f);
-    out->y1 = fmaxf(unplace_y(pl, b[2], input_h), 0.0f);
-    out->x1 = fmaxf(unplace_x(pl, b[3], input_w), 0.0f);
+    float w = (float)pl->image_w, h = (float)pl->image_h;
+    out->y0 = fminf(fmaxf(unplace_y(pl, b[0], input_h), 0.0f), h);
+    out->x0 = fminf(fmaxf(unplace_x(pl, b[1], input_w), 0.0f), w);
+    out->y1 = fminf(fmaxf(unplace_y(pl, b[2], input_h), 0.0f), h);
+    out->x1 = fminf(fmaxf(unplace_x(pl, b[3], input_w), 0.0f), w);
     out->score = b[4];
 }
 

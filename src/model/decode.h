@@ -25,10 +25,12 @@ typedef struct {
 void ps_decode_heads(const ps_heads *heads, int input_h, int input_w,
                      float *out);
 
-/* How the original image sits in the input: input_x = image_x * sx + pad_x,
- * input_y = image_y * sy + pad_y, in input pixels. */
+/* How the original image (image_w x image_h pixels) sits in the input:
+ * input_x = image_x * sx + pad_x, input_y = image_y * sy + pad_y, in input
+ * pixels. */
 typedef struct {
     float sx, sy, pad_x, pad_y;
+    int image_w, image_h;
 } ps_placement;
 
 /* Maps the decoded rows to people in pixels of the original image through
