@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One-time set-up on Debian/Ubuntu, safe to repeat: installs the packages the
+# build needs (with sudo when not root), builds into build/, and fetches the
+# model into the cache (tools/fetch-model.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(build-essential cmake pkg-config libcjson-dev libdnnl-dev libjpeg-dev libpng-dev
+          libssl-dev npm)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# npm may come from elsewhere (e.g. NodeSource's nodejs): then it is not needed.
+if command -v npm >/dev/null; then
+  missing=("${missing[@]/npm/}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep . || true))
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)"
+tools/fetch-model.sh

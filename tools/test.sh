@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: ctest on the release build, then the unit, golden and
+# CLI tests again in an AddressSanitizer + UndefinedBehaviorSanitizer build
+# (build-asan/). Run tools/setup.sh first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== tests (release build)"
+ctest --test-dir build --output-on-failure
+
+echo "== tests under ASan + UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPOSESTREAM_WERROR=ON \
+  -DPOSESTREAM_SANITIZE=address,undefined >/dev/null
+cmake --build build-asan -j"$(nproc)" >/dev/null
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure
