@@ -71,9 +71,23 @@ static int parse_opts(int argc, char **argv, detect_opts *o) {
             o->eng.input_w = w;
             o->eng.input_h = h;
             break;
-        case 'c': o->min_score = strtof(optarg, NULL); break;
-        case 'b': o->eng.max_batch = atoi(optarg); break;
-        case 't': o->eng.threads = atoi(optarg); break;
+        case 'c': {
+            char *end;
+            o->min_score = strtof(optarg, &end);
+            if (end == optarg || *end || !(o->min_score >= 0 && o->min_score <= 1))
+                return cli_fail("--min-score: expected a number from 0 to 1");
+            break;
+        }
+        case 'b':
+            o->eng.max_batch = atoi(optarg);
+            if (o->eng.max_batch < 1 || o->eng.max_batch > 1024)
+                return cli_fail("--batch: expected a number from 1 to 1024");
+            break;
+        case 't':
+            o->eng.threads = atoi(optarg);
+            if (o->eng.threads < 1 || o->eng.threads > 1024)
+                return cli_fail("--threads: expected a number from 1 to 1024");
+            break;
         case 'h': detect_usage(stdout); return 0;
         default: detect_usage(stderr); return 2;
         }
@@ -90,41 +104,68 @@ static void print_result(const char *path, const ps_rgb_image *img, const ps_per
     fputs("}\n", stdout);
 }
 
-/* Detects and prints a batch of decoded images; frees them. */
-static int run_batch(ps_engine *e, const detect_opts *o, char **paths, ps_rgb_image *imgs, int n) {
-    ps_image in[n];
-    ps_person people[n][PS_MAX_PEOPLE];
-    int32_t counts[n];
+/* One batch's images, names and results, sized for the largest batch. */
+typedef struct {
+    ps_rgb_image *imgs;
+    char **names;
+    ps_image *in;
+    ps_person (*people)[PS_MAX_PEOPLE];
+    int32_t *counts;
+} detect_batch;
+
+/* Detects and prints the n decoded images of b; frees them. */
+static int run_batch(ps_engine *e, const detect_opts *o, detect_batch *b, int n) {
     for (int i = 0; i < n; i++)
-        in[i] = (ps_image){imgs[i].rgb, imgs[i].width, imgs[i].height, imgs[i].width * 3};
+        b->in[i] = (ps_image){b->imgs[i].rgb, b->imgs[i].width, b->imgs[i].height,
+                              b->imgs[i].width * 3};
     ps_err err;
     int rc = 0;
-    if (ps_engine_detect(e, in, n, o->min_score, people, counts, &err)) rc = cli_fail(err.msg);
+    if (ps_engine_detect(e, b->in, n, o->min_score, b->people, b->counts, &err))
+        rc = cli_fail(err.msg);
     for (int i = 0; i < n; i++) {
-        if (!rc) print_result(paths[i], &imgs[i], people[i], counts[i]);
-        ps_image_free(&imgs[i]);
+        if (!rc) print_result(b->names[i], &b->imgs[i], b->people[i], b->counts[i]);
+        ps_image_free(&b->imgs[i]);
     }
     fflush(stdout);
     return rc;
 }
 
-static int detect_all(ps_engine *e, const detect_opts *o, char **paths, int n_paths, int batch) {
-    ps_rgb_image imgs[batch];
-    char *names[batch];
+/* Decodes the images in batches and detects; a bad image is reported and
+ * skipped. */
+static int detect_paths(ps_engine *e, const detect_opts *o, detect_batch *b, char **paths,
+                        int n_paths, int batch) {
     int n = 0, rc = 0;
     for (int i = 0; i < n_paths; i++) {
         ps_err err;
-        if (ps_image_read(paths[i], &imgs[n], &err)) {
+        if (ps_image_read(paths[i], &b->imgs[n], &err)) {
             rc = cli_fail(err.msg);
             continue;
         }
-        names[n++] = paths[i];
-        if (n == batch || i == n_paths - 1) {
-            rc |= run_batch(e, o, names, imgs, n);
+        b->names[n++] = paths[i];
+        if (n == batch) {
+            rc |= run_batch(e, o, b, n);
             n = 0;
         }
     }
-    if (n) rc |= run_batch(e, o, names, imgs, n);
+    if (n) rc |= run_batch(e, o, b, n);
+    return rc;
+}
+
+static int detect_all(ps_engine *e, const detect_opts *o, char **paths, int n_paths, int batch) {
+    detect_batch b = {
+        .imgs = calloc((size_t)batch, sizeof *b.imgs),
+        .names = calloc((size_t)batch, sizeof *b.names),
+        .in = calloc((size_t)batch, sizeof *b.in),
+        .people = calloc((size_t)batch, sizeof *b.people),
+        .counts = calloc((size_t)batch, sizeof *b.counts),
+    };
+    int rc = (b.imgs && b.names && b.in && b.people && b.counts) ? detect_paths(e, o, &b, paths, n_paths, batch)
+                                                                 : cli_fail("out of memory");
+    free(b.imgs);
+    free(b.names);
+    free(b.in);
+    free(b.people);
+    free(b.counts);
     return rc;
 }
 

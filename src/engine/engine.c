@@ -18,6 +18,7 @@ struct ps_engine {
     ps_backend_config cfg;
     float *input;                /* [max_batch, H, W, 3] */
     float *heads[PS_NUM_HEADS];  /* [max_batch, H/4, W/4, C] */
+    ps_letterbox *boxes;         /* [max_batch]: where each image landed */
     float rows[PS_MAX_PEOPLE * PS_DECODE_ROW];
 };
 
@@ -39,7 +40,8 @@ static ps_status resolve_config(const ps_engine_opts *o, ps_backend_config *cfg,
 static ps_status alloc_buffers(ps_engine *e, ps_err *err) {
     size_t n = (size_t)e->cfg.max_batch, h = (size_t)e->cfg.input_h, w = (size_t)e->cfg.input_w;
     e->input = malloc(sizeof(float) * n * h * w * 3);
-    if (!e->input) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    e->boxes = malloc(sizeof *e->boxes * n);
+    if (!e->input || !e->boxes) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     for (int k = 0; k < PS_NUM_HEADS; k++) {
         e->heads[k] = malloc(sizeof(float) * n * (h / 4) * (w / 4) * (size_t)ps_head_channels[k]);
         if (!e->heads[k]) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
@@ -75,6 +77,7 @@ void ps_engine_free(ps_engine *e) {
     if (!e) return;
     if (e->state) e->ops->free(e->state);
     free(e->input);
+    free(e->boxes);
     for (int k = 0; k < PS_NUM_HEADS; k++) free(e->heads[k]);
     free(e);
 }
@@ -123,7 +126,7 @@ ps_status ps_engine_detect(ps_engine *e, const ps_image *images, int32_t n, floa
     if (n < 1 || n > e->cfg.max_batch)
         return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", (int)n,
                           e->cfg.max_batch);
-    ps_letterbox boxes[n];
+    ps_letterbox *boxes = e->boxes;
     for (int i = 0; i < n; i++) {
         const ps_image *im = &images[i];
         if (!im->rgb || im->width < 1 || im->height < 1 || im->stride < im->width * 3)
