@@ -286,15 +286,23 @@ static void ref_net(const ps_net *net, const float *img, int H, int W, tensor *t
     }
 }
 
-/* Each ReLU / ReLU6 / sigmoid output (not followed by a residual) must have
- * at least 5% of its values on each side of every kink: at 0 and above for
- * ReLU; at 0, between and at 6 for ReLU6; below and above 0.5 for sigmoid. */
+static int is_head(const ps_net *net, int i)
+{
+    for (int h = 0; h < PS_NUM_HEADS; h++)
+        if (net->heads[h] == i) return 1;
+    return 0;
+}
+
+/* Each ReLU / ReLU6 / sigmoid output inside the net (not a head, not followed
+ * by a residual) must have at least 5% of its values on each side of every
+ * kink: at 0 and above for ReLU; at 0, between and at 6 for ReLU6; below and
+ * above 0.5 for sigmoid. */
 static void check_act_spread(const char *name, const ps_net *net, const tensor *t)
 {
     for (int i = 1; i < net->n_layers; i++) {
         const ps_layer *l = &net->layers[i];
         if (l->kind == PS_LAYER_ADD || l->kind == PS_LAYER_RESIZE || l->act == PS_ACT_NONE ||
-            l->src2 >= 0)
+            l->src2 >= 0 || is_head(net, i))
             continue;
         size_t n = (size_t)t[i].h * t[i].w * t[i].c, lo = 0, mid = 0, hi = 0;
         for (size_t k = 0; k < n; k++) {
@@ -567,15 +575,17 @@ static void test_residual_read_later(void)
     check_net("residual_read_later", &b, 32, 32);
 }
 
-/* A chain of residual convs, each the last reader of the one before:
- * x -> r1 = conv(x) + x -> r2 = dw(r1) + r1 -> down. */
+/* Residual convs in a chain, each the last reader of the residual before:
+ * x -> r1 = conv3x3(conv1x1(x)) + x -> r2 = conv1x1(dw(r1)) + r1 -> down. */
 static void test_residual_chain(void)
 {
     builder b;
     nb_init(&b, 22);
     int x = nb_stem(&b);
-    int r1 = nb_residual(&b, nb_conv(&b, x, 3, 1, PS_PAD_SAME, 8, PS_ACT_RELU, 1.0f), x);
-    int r2 = nb_residual(&b, nb_dw(&b, r1, 3, 1, PS_ACT_NONE, 1.0f), r1);
+    int a = nb_conv(&b, x, 1, 1, PS_PAD_SAME, 12, PS_ACT_NONE, 1.0f);
+    int r1 = nb_residual(&b, nb_conv(&b, a, 3, 1, PS_PAD_SAME, 8, PS_ACT_RELU, 1.0f), x);
+    int d = nb_dw(&b, r1, 3, 1, PS_ACT_NONE, 1.0f);
+    int r2 = nb_residual(&b, nb_conv(&b, d, 1, 1, PS_PAD_SAME, 8, PS_ACT_NONE, 1.0f), r1);
     nb_heads(&b, nb_down(&b, r2, 16));
     check_net("residual_chain", &b, 32, 32);
 }

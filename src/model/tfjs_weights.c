@@ -151,8 +151,8 @@ static ps_status parse_all(const cJSON *manifest, const char *json_path,
     cJSON_ArrayForEach(group, manifest) {
         cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(group, "weights")) {
             if (st) break;
-            size_t bytes;
-            int half;
+            size_t bytes = 0;
+            int half = 0;
             ps_const *c = &out->items[k];
             st = parse_entry(w, json_path, c, &bytes, &half, err);
             if (st) break;

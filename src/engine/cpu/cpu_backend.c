@@ -322,7 +322,9 @@ static ps_status plan_residual(ps_cpu *cpu, ps_plan *p, int i, ps_err *err) {
 
 static int can_take_residual_slot(const ps_plan *p, const ps_net *net, int i) {
     int r = net->layers[i].src2;
-    return r >= 0 && !is_head(net, i) && p->slot_of[r] >= 0 && last_use(net, r) == i &&
+    /* not when the convolution also reads the residual as its input */
+    return r >= 0 && r != net->layers[i].src && !is_head(net, i) && p->slot_of[r] >= 0 &&
+           last_use(net, r) == i &&
            dnnl_memory_desc_equal(&p->md[r], &p->md[i]);
 }
 
@@ -342,8 +344,13 @@ static ps_status plan_output(ps_cpu *cpu, ps_plan *p, int i, ps_err *err) {
         md_nhwc(&nhwc, p->n, &cpu->shapes[i]);
         if (dnnl_memory_desc_equal(&nhwc, &p->md[i])) {
             PS_DNNL(dnnl_memory_create(&p->out[i], &nhwc, cpu->engine, DNNL_MEMORY_NONE), "memory", err);
+            /* one caller buffer per layer: a second head on the same layer
+             * gets a copy in plan_heads */
             for (int h = 0; h < PS_NUM_HEADS; h++)
-                if (net->heads[h] == i) p->head_mem[h] = p->out[i];
+                if (net->heads[h] == i) {
+                    p->head_mem[h] = p->out[i];
+                    break;
+                }
             return plan_add_mem(p, p->out[i], err);
         }
     }

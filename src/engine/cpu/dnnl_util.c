@@ -15,8 +15,11 @@ void ps_dnnl_act(ps_act act, dnnl_alg_kind_t *alg, float *alpha, float *beta) {
         *alg = dnnl_eltwise_logistic;
         break;
     case PS_ACT_RELU:
-    case PS_ACT_NONE:
         *alg = dnnl_eltwise_relu;
+        break;
+    case PS_ACT_NONE: /* identity: alpha * x + beta */
+        *alg = dnnl_eltwise_linear;
+        *alpha = 1.0f;
         break;
     }
 }

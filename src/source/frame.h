@@ -1,0 +1,32 @@
+/* A video frame on its way through the pipeline: pixels already scaled to
+ * the size they take in the network input (the letterbox's inner rectangle),
+ * the original size for mapping keypoints back, and a timestamp per stage. */
+#ifndef PS_SOURCE_FRAME_H
+#define PS_SOURCE_FRAME_H
+
+#include <stdint.h>
+
+#include "posestream.h"
+
+typedef struct {
+    int64_t captured; /* arrival, or its slot in the pacing schedule (real time) */
+    int64_t decoded;  /* pixels ready in this frame */
+    int64_t batched;  /* taken into a batch by the scheduler */
+    int64_t infer_start, infer_end;
+    int64_t output;   /* result written */
+} ps_frame_times;    /* all ps_now_ns() */
+
+typedef struct ps_frame {
+    int stream;          /* stream id */
+    int64_t index;       /* 0, 1, 2... per stream, in decode order */
+    double pts;          /* presentation time in seconds */
+    int width, height;   /* original frame size */
+    uint8_t *rgb;        /* sw x sh x 3, rows packed: the frame scaled to fit */
+    int sw, sh;
+    size_t capacity;     /* bytes allocated at rgb */
+    ps_frame_times t;
+    int n_people;
+    ps_person people[PS_MAX_PEOPLE]; /* in pixels of the original frame */
+} ps_frame;
+
+#endif

@@ -1,0 +1,54 @@
+/* Sources: where frames come from. One source is one stream: a video file or
+ * network stream read by FFmpeg, a synthetic generator, or still images. A
+ * source is used by one reader thread at a time. */
+#ifndef PS_SOURCE_SOURCE_H
+#define PS_SOURCE_SOURCE_H
+
+#include <stdint.h>
+
+#include "source/frame.h"
+
+typedef struct ps_source ps_source;
+
+typedef struct {
+    int fit_w, fit_h; /* frames are scaled (aspect kept) to fit this box: the
+                         network input size */
+    int loop;         /* files: start again at the end */
+    int realtime;     /* files: pace at their own frame rate, like a camera */
+} ps_source_opts;
+
+typedef enum {
+    PS_READ_FRAME = 0, /* a frame was produced */
+    PS_READ_END,       /* the stream ended normally */
+    PS_READ_ERROR      /* the stream failed; err says why */
+} ps_read_result;
+
+/* Opens uri: "synthetic:WxH@FPS" (e.g. synthetic:1920x1080@30), an image
+ * file or a folder of images (played as a sequence), a video file, or a
+ * network URL (rtsp://, http(s)://, udp://, rtp://, tcp://). Returns NULL
+ * with err naming uri and the reason. Opening reads the header, so width,
+ * height and rate are known afterwards. */
+ps_source *ps_source_open(const char *uri, const ps_source_opts *opts, ps_err *err);
+
+/* Produces the next frame into f: scales the decoded picture into f->rgb
+ * (growing it if needed) at f->sw x f->sh, the largest size with the frame's
+ * aspect ratio that fits opts.fit_w x fit_h (ps_letterbox_fit's sw, sh), and
+ * sets f->width, height, pts, index and t.captured / t.decoded. In real-time
+ * mode it sleeps until the frame's slot in the schedule (t.captured is that
+ * slot). Blocks for live sources. */
+ps_read_result ps_source_read(ps_source *s, ps_frame *f, ps_err *err);
+
+/* Makes a blocked ps_source_read return soon (PS_READ_END); callable from
+ * another thread. */
+void ps_source_interrupt(ps_source *s);
+
+/* Live sources (network, synthetic, files in real-time mode) never wait for
+ * the consumer: their frames may be dropped. */
+int ps_source_is_live(const ps_source *s);
+
+/* Frame size and nominal rate (0 when unknown) after open. */
+void ps_source_info(const ps_source *s, int *width, int *height, double *fps);
+
+void ps_source_close(ps_source *s);
+
+#endif
