@@ -4,7 +4,9 @@
  * a timing.
  *
  *   bench_engine [--model PATH] [--size 256] [--batches 1,8] [--threads 1,2]
- *                [--runs 40]
+ *                [--runs 40] [--chunk N]
+ * --chunk N runs a batch as network calls of N images (0, the default: the
+ * whole batch in one call). 
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,11 +65,12 @@ int main(int argc, char **argv) {
         snprintf(def, sizeof def, "%s/.cache/posestream", getenv("HOME") ? getenv("HOME") : ".");
         model_path = def;
     }
-    int size = 256, runs = 40, batches[16] = {1, 8}, threads[16] = {1, 2}, nb = 2, nt = 2;
+    int size = 256, runs = 40, chunk = 0, batches[16] = {1, 8}, threads[16] = {1, 2}, nb = 2, nt = 2;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
         else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--chunk")) chunk = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batches")) nb = parse_list(argv[i + 1], batches, 16);
         else if (!strcmp(argv[i], "--threads")) nt = parse_list(argv[i + 1], threads, 16);
         else { fprintf(stderr, "bench_engine: unknown option %s\n", argv[i]); return 2; }
@@ -82,12 +85,14 @@ int main(int argc, char **argv) {
         return 1;
     }
     double gflop = 2e-9 * ps_net_macs(&model->net, shapes);
-    printf("input %dx%d, %.3f GFLOP/frame, median of %d runs\n", size, size, gflop, runs);
+    printf("input %dx%d, %.3f GFLOP/frame, median of %d runs, %s per network call\n", size, size,
+           gflop, runs, chunk ? "chunks of images" : "whole batch");
     printf("%7s %7s %12s %10s %10s\n", "threads", "batch", "ms/batch", "frames/s", "GFLOP/s");
     for (int ti = 0; ti < nt; ti++) {
         int maxb = 1;
         for (int bi = 0; bi < nb; bi++) maxb = batches[bi] > maxb ? batches[bi] : maxb;
-        ps_engine_opts o = {.input_h = size, .input_w = size, .max_batch = maxb, .threads = threads[ti]};
+        ps_engine_opts o = {.input_h = size, .input_w = size, .max_batch = maxb, .threads = threads[ti],
+                             .cpu_chunk = chunk ? chunk : maxb};
         ps_engine *e = ps_engine_create(model, &o, &err);
         if (!e) { fprintf(stderr, "bench_engine: error: %s\n", err.msg); return 1; }
         float *in = ps_engine_input(e);

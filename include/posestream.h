@@ -63,10 +63,14 @@ typedef struct {
     int32_t input_h, input_w; /* multiples of 32; 0 means 256 */
     int32_t max_batch;        /* 0 means 8 */
     int32_t threads;          /* CPU threads; 0 means all cores */
+    int32_t cpu_chunk;        /* CPU: images per network call, a batch is
+                                 run in chunks of this size; 0 means 1, the
+                                 fastest per image on CPUs (bench/NOTES.md) */
 } ps_engine_opts;
 
-/* Builds an engine for one input size and batches up to max_batch.
- * The model must outlive the engine. Returns NULL and fills err on failure. */
+/* Builds an engine for one input size and batches up to max_batch, and runs
+ * it once so that its first real batch is not slowed by set-up. The model
+ * must outlive the engine. Returns NULL and fills err on failure. */
 ps_engine *ps_engine_create(const ps_model *model, const ps_engine_opts *opts,
                             ps_err *err);
 void ps_engine_free(ps_engine *engine);

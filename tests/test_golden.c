@@ -49,17 +49,31 @@ static void check_output(const ps_engine *e, const char *dir, const golden_case 
     free(want);
 }
 
+static void run_cases(const ps_model *model, const char *dir, const golden_case *cases, int n,
+                      int chunk);
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/data/golden";
     golden_case cases[GOLDEN_MAX_CASES];
     int n = golden_cases(dir, cases);
     ps_model *model = golden_model();
+    /* the whole batch in one network call, then one image per call */
+    for (int chunk = n; chunk >= 1; chunk = chunk > 1 ? 1 : 0) {
+        printf("-- %d images per network call\n", chunk);
+        run_cases(model, dir, cases, n, chunk);
+    }
+    ps_model_free(model);
+    return tu_finish("test_golden");
+}
+
+static void run_cases(const ps_model *model, const char *dir, const golden_case *cases, int n,
+                      int chunk) {
     ps_err err;
-    ps_engine_opts o = {.max_batch = n, .threads = 2};
+    ps_engine_opts o = {.max_batch = n, .threads = 2, .cpu_chunk = chunk};
     ps_engine *e = ps_engine_create(model, &o, &err);
     if (!e) {
         fprintf(stderr, "engine: %s\n", err.msg);
-        return 1;
+        exit(1);
     }
     float *in = ps_engine_input(e);
     for (int i = 0; i < n; i++) {
@@ -69,13 +83,11 @@ int main(int argc, char **argv) {
     }
     if (ps_engine_run(e, in, n, &err)) {
         fprintf(stderr, "run: %s\n", err.msg);
-        return 1;
+        exit(1);
     }
     for (int i = 0; i < n; i++) {
         if (cases[i].has_heads) check_heads(e, dir, &cases[i], i);
         check_output(e, dir, &cases[i], i);
     }
     ps_engine_free(e);
-    ps_model_free(model);
-    return tu_finish("test_golden");
 }

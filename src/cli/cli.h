@@ -14,5 +14,7 @@ int cli_fail(const char *msg);
 ps_model *cli_load_model(const char *opt_model, int verify, ps_err *err);
 
 int cmd_detect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -10,12 +10,15 @@ static void usage(FILE *f) {
           "Real-time human pose detection (MoveNet MultiPose, 17 COCO keypoints).\n"
           "\n"
           "commands:\n"
+          "  run [SOURCE...]     poses in many video streams at once, one JSON line per\n"
+          "                      frame (no SOURCE: four real-time streams of a sample clip)\n"
+          "  bench               load test: many streams, latency, drops, PASS/FAIL\n"
           "  detect [IMAGE...]   poses in JPEG/PNG photographs, one JSON line per image\n"
           "                      (no IMAGE: the built-in sample photographs)\n"
           "  help                this text; 'posestream COMMAND --help' for a command\n"
           "\n"
           "The model is read from --model, $POSESTREAM_MODEL_DIR or ~/.cache/posestream;\n"
-          "tools/fetch-model.sh downloads it there.\n",
+          "tools/fetch-model.sh downloads it there (tools/fetch-data.sh the sample clip).\n",
           f);
 }
 
@@ -31,6 +34,8 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "detect")) return cmd_detect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

@@ -13,6 +13,7 @@ typedef struct {
     int input_h, input_w; /* multiples of 32 */
     int max_batch;
     int threads;          /* CPU threads; >= 1 */
+    int chunk;            /* CPU: images per network call; >= 1 */
 } ps_backend_config;
 
 typedef struct {

@@ -30,6 +30,8 @@ static ps_status resolve_config(const ps_engine_opts *o, ps_backend_config *cfg,
     cfg->threads = o && o->threads ? o->threads : (cores > 0 ? (int)cores : 1);
     if (cfg->max_batch < 1 || cfg->max_batch > 1024)
         return ps_err_set(err, PS_ERR_ARG, "batch size %d: must be 1..1024", cfg->max_batch);
+    cfg->chunk = o && o->cpu_chunk ? o->cpu_chunk : 1;
+    if (cfg->chunk < 1 || cfg->chunk > cfg->max_batch) cfg->chunk = cfg->max_batch;
     if (cfg->threads < 1 || cfg->threads > 1024)
         return ps_err_set(err, PS_ERR_ARG, "threads %d: must be 1..1024", cfg->threads);
     if (o && o->backend != PS_BACKEND_CPU)
@@ -49,6 +51,14 @@ static ps_status alloc_buffers(ps_engine *e, ps_err *err) {
     return PS_OK;
 }
 
+/* One run on a black image builds the plans and JIT kernels the first
+ * batches will use. */
+static ps_status warm_up(ps_engine *e, ps_err *err) {
+    int n = e->cfg.chunk;
+    memset(e->input, 0, sizeof(float) * (size_t)n * e->cfg.input_h * e->cfg.input_w * 3);
+    return e->ops->run(e->state, e->input, n, e->heads, err);
+}
+
 ps_engine *ps_engine_create(const ps_model *model, const ps_engine_opts *opts, ps_err *err) {
     ps_engine *e = calloc(1, sizeof *e);
     if (!e) {
@@ -66,6 +76,7 @@ ps_engine *ps_engine_create(const ps_model *model, const ps_engine_opts *opts, p
     }
     if (!st) st = alloc_buffers(e, err);
     if (!st) st = e->ops->init(&e->state, &model->net, &e->cfg, err);
+    if (!st) st = warm_up(e, err);
     if (st) {
         ps_engine_free(e);
         return NULL;

@@ -15,6 +15,15 @@ typedef struct {
                          network input size */
     int loop;         /* files: start again at the end */
     int realtime;     /* files: pace at their own frame rate, like a camera */
+    const char *av_options; /* FFmpeg sources: "key=value,key=value" passed
+                               to avformat_open_input, e.g. "rtsp_flags=listen"
+                               or "rtsp_transport=udp"; NULL for none. An
+                               option no layer knows is an error. Read
+                               only during ps_source_open. */
+    double open_timeout_s;  /* FFmpeg sources: give up opening after this
+                               long; 0 means 10 s */
+    double stall_timeout_s; /* network sources: give up when no packet came
+                               for this long; 0 means 10 s */
 } ps_source_opts;
 
 typedef enum {
@@ -27,7 +36,9 @@ typedef enum {
  * file or a folder of images (played as a sequence), a video file, or a
  * network URL (rtsp://, http(s)://, udp://, rtp://, tcp://). Returns NULL
  * with err naming uri and the reason. Opening reads the header, so width,
- * height and rate are known afterwards. */
+ * height and rate are known afterwards. opts may be NULL; a fit side of 0
+ * means 256. Network sources do not reconnect yet: a lost connection ends
+ * the stream with PS_READ_ERROR. */
 ps_source *ps_source_open(const char *uri, const ps_source_opts *opts, ps_err *err);
 
 /* Produces the next frame into f: scales the decoded picture into f->rgb
@@ -48,6 +59,14 @@ int ps_source_is_live(const ps_source *s);
 
 /* Frame size and nominal rate (0 when unknown) after open. */
 void ps_source_info(const ps_source *s, int *width, int *height, double *fps);
+
+/* Changes the size frames are scaled to fit (as opts.fit_w, fit_h; 0 means
+ * 256), e.g. once the network's input size is known. Call it from the
+ * reader thread or before that thread starts; later frames use it. */
+void ps_source_set_fit(ps_source *s, int fit_w, int fit_h);
+
+/* Packets skipped so far because they failed to decode (corrupt data). */
+int64_t ps_source_skipped(const ps_source *s);
 
 void ps_source_close(ps_source *s);
 

@@ -480,12 +480,9 @@ static void normalise(const ps_net *net, const float *in, float *out, size_t pix
         }
 }
 
-static ps_status cpu_run(void *state, const float *input, int n, float *const heads[PS_NUM_HEADS],
-                         ps_err *err) {
-    ps_cpu *cpu = state;
-    if (n < 1 || n > cpu->cfg.max_batch)
-        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", n,
-                          cpu->cfg.max_batch);
+/* Runs n images (n <= max_batch) with the plan for batch n. */
+static ps_status run_plan(ps_cpu *cpu, const float *input, int n, float *const heads[PS_NUM_HEADS],
+                          ps_err *err) {
     /* Before planning too: oneDNN splits work by the thread count it sees
      * when a primitive is created. The setting is per calling thread. */
     omp_set_num_threads(cpu->cfg.threads);
@@ -501,6 +498,27 @@ static ps_status cpu_run(void *state, const float *input, int n, float *const he
         PS_DNNL(dnnl_primitive_execute(p->steps[s].prim, cpu->stream, p->steps[s].nargs,
                                        p->steps[s].args), "execute", err);
     PS_DNNL(dnnl_stream_wait(cpu->stream), "execute", err);
+    return PS_OK;
+}
+
+/* A batch runs in chunks of cfg.chunk images: on CPUs one image at a time is
+ * fastest per image, as its activations stay in cache (bench/NOTES.md). */
+static ps_status cpu_run(void *state, const float *input, int n, float *const heads[PS_NUM_HEADS],
+                         ps_err *err) {
+    ps_cpu *cpu = state;
+    if (n < 1 || n > cpu->cfg.max_batch)
+        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", n,
+                          cpu->cfg.max_batch);
+    size_t in_img = (size_t)cpu->cfg.input_h * cpu->cfg.input_w * 3;
+    size_t cells = (size_t)(cpu->cfg.input_h / 4) * (cpu->cfg.input_w / 4);
+    for (int i = 0; i < n; i += cpu->cfg.chunk) {
+        int m = n - i < cpu->cfg.chunk ? n - i : cpu->cfg.chunk;
+        float *part[PS_NUM_HEADS];
+        for (int h = 0; h < PS_NUM_HEADS; h++)
+            part[h] = heads[h] + (size_t)i * cells * (size_t)ps_head_channels[h];
+        ps_status st = run_plan(cpu, input + (size_t)i * in_img, m, part, err);
+        if (st) return st;
+    }
     return PS_OK;
 }
 

@@ -1,0 +1,102 @@
+/* Options shared by `run` and `bench` (see stream_opts.h). */
+#include "cli/stream_opts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+const char cli_job_options_help[] =
+    "  --model PATH          model folder or .json (default $POSESTREAM_MODEL_DIR,\n"
+    "                        else ~/.cache/posestream)\n"
+    "  --no-verify           skip the sha256 check of the model files\n"
+    "  --backend NAME        cpu or auto (default auto: the CPU in this build)\n"
+    "  --threads N           CPU threads for the engine (default: all cores)\n"
+    "  --input-size N|WxH    network input, multiples of 32 (default: fits the\n"
+    "                        streams, e.g. 256x192 for 4:3, 256x160 for 16:9)\n"
+    "  --min-score S         leave out people scored under S (default 0.2)\n"
+    "  --batch-max N         frames per batch across streams (default 8)\n"
+    "  --batch-timeout-ms MS while the engine is busy, send a partial batch\n"
+    "                        this long after its first frame (default 50)\n"
+    "  --ring N              frames buffered per stream (default 4); a live\n"
+    "                        stream drops its oldest frame when its ring is full\n"
+    "  --av-opt K=V[,K=V]    FFmpeg options for every file/network source, e.g.\n"
+    "                        rtsp_transport=tcp or rtsp_flags=listen\n";
+
+void cli_job_defaults(cli_stream_job *job) {
+    memset(job, 0, sizeof *job);
+    job->verify = 1;
+    job->min_score = 0.2f;
+    job->batch_max = 8;
+    job->batch_timeout_ms = 50;
+    job->ring_size = 4;
+    job->status = 1;
+}
+
+/* Parses an integer in [lo, hi]; prints an error naming the option if not. */
+static int int_arg(const char *name, const char *arg, int lo, int hi, int *out) {
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (end == arg || *end || v < lo || v > hi) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "--%s '%s': expected a whole number from %d to %d", name, arg, lo, hi);
+        cli_fail(msg);
+        return -1;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+static int size_arg(const char *arg, int *w, int *h) {
+    char tail;
+    if (sscanf(arg, "%dx%d%c", w, h, &tail) == 2) return 1;
+    if (sscanf(arg, "%d%c", w, &tail) == 1) {
+        *h = *w;
+        return 1;
+    }
+    char msg[200];
+    snprintf(msg, sizeof msg, "--input-size '%s': expected N or WxH", arg);
+    cli_fail(msg);
+    return -1;
+}
+
+int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
+    if (!strcmp(name, "model")) job->model = arg;
+    else if (!strcmp(name, "no-verify")) job->verify = 0;
+    else if (!strcmp(name, "threads")) return int_arg(name, arg, 1, 1024, &job->eng.threads);
+    else if (!strcmp(name, "batch-max")) return int_arg(name, arg, 1, 1024, &job->batch_max);
+    else if (!strcmp(name, "batch-timeout-ms"))
+        return int_arg(name, arg, 0, 60000, &job->batch_timeout_ms);
+    else if (!strcmp(name, "ring")) return int_arg(name, arg, 1, 1024, &job->ring_size);
+    else if (!strcmp(name, "input-size")) return size_arg(arg, &job->eng.input_w, &job->eng.input_h);
+    else if (!strcmp(name, "av-opt")) job->src.av_options = arg;
+    else if (!strcmp(name, "backend")) {
+        if (strcmp(arg, "cpu") && strcmp(arg, "auto")) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "--backend '%s': this build has: cpu, auto", arg);
+            cli_fail(msg);
+            return -1;
+        }
+        job->eng.backend = PS_BACKEND_CPU;
+    } else if (!strcmp(name, "min-score")) {
+        char *end;
+        job->min_score = strtof(arg, &end);
+        if (end == arg || *end || !(job->min_score >= 0 && job->min_score <= 1)) {
+            cli_fail("--min-score: expected a number from 0 to 1");
+            return -1;
+        }
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+void cli_uri_name(const char *uri, char *out, size_t cap) {
+    const char *end = uri + strcspn(uri, "?");
+    while (end > uri && end[-1] == '/') end--;
+    const char *start = end;
+    while (start > uri && start[-1] != '/') start--;
+    snprintf(out, cap, "%.*s", (int)(end - start), start);
+    if (!out[0]) snprintf(out, cap, "%s", uri);
+}

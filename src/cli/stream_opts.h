@@ -1,0 +1,21 @@
+/* Options shared by `run` and `bench`: parsing into a cli_stream_job. */
+#ifndef PS_CLI_STREAM_OPTS_H
+#define PS_CLI_STREAM_OPTS_H
+
+#include "cli/streams.h"
+
+/* Defaults: batch 8, timeout 50 ms, ring 4, min score 0.2, verify on. */
+void cli_job_defaults(cli_stream_job *job);
+
+/* Handles one option shared by run and bench (long name `name`, argument
+ * `arg`). Returns 1 if handled, 0 if not one of them, -1 after printing an
+ * error for a bad value. */
+int cli_job_option(cli_stream_job *job, const char *name, const char *arg);
+
+/* The help text of those options. */
+extern const char cli_job_options_help[];
+
+/* A display name for uri: its last path component (query dropped). */
+void cli_uri_name(const char *uri, char *out, size_t cap);
+
+#endif

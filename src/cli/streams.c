@@ -1,0 +1,141 @@
+/* The multi-stream job behind `run` and `bench` (see streams.h). */
+#include "cli/streams.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "sink/results.h"
+#include "util/clock.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+void cli_cache_dir(char *out, size_t cap) {
+    const char *env = getenv("POSESTREAM_MODEL_DIR");
+    const char *home = getenv("HOME");
+    if (env && *env) snprintf(out, cap, "%s", env);
+    else snprintf(out, cap, "%s/.cache/posestream", home ? home : ".");
+}
+
+/* Everything the job holds, released in one place. */
+typedef struct {
+    ps_model *model;
+    ps_engine *engine;
+    ps_detector det;
+    int have_det;
+    ps_pipeline *pipe;
+    ps_results *results;
+} job_parts;
+
+static void parts_free(job_parts *j) {
+    ps_pipeline_free(j->pipe);
+    if (j->have_det) ps_engine_detector_free(&j->det);
+    ps_engine_free(j->engine);
+    ps_model_free(j->model);
+}
+
+static int add_streams(const cli_stream_job *job, job_parts *j) {
+    ps_err err;
+    ps_pipeline_opts po = {.batch_max = job->batch_max, .batch_timeout_ms = job->batch_timeout_ms,
+                           .ring_size = job->ring_size};
+    if (j->results) {
+        po.on_result = ps_results_write;
+        po.result_ctx = j->results;
+    }
+    j->pipe = ps_pipeline_create(&po, &err);
+    if (!j->pipe) return cli_fail(err.msg);
+    for (int k = 0; k < job->n_uris; k++) {
+        const char *name = job->names ? job->names[k] : NULL;
+        if (ps_pipeline_add(j->pipe, job->uris[k], name, &job->src, &err)) return cli_fail(err.msg);
+    }
+    return 0;
+}
+
+static int build_engine(const cli_stream_job *job, job_parts *j, cli_stream_outcome *out) {
+    ps_err err;
+    ps_engine_opts eo = job->eng;
+    if (!eo.input_w || !eo.input_h) ps_pipeline_suggest_input(j->pipe, &eo.input_w, &eo.input_h);
+    eo.max_batch = job->batch_max;
+    j->model = cli_load_model(job->model, job->verify, &err);
+    if (j->model) j->engine = ps_engine_create(j->model, &eo, &err);
+    if (!j->engine) return cli_fail(err.msg);
+    if (ps_engine_detector(j->engine, job->min_score, &j->det, &err)) return cli_fail(err.msg);
+    j->have_det = 1;
+    out->input_w = eo.input_w;
+    out->input_h = eo.input_h;
+    out->batch_max = eo.max_batch;
+    return 0;
+}
+
+/* Polls until the pipeline ends, the duration passes or Ctrl-C; draws the
+ * status lines meanwhile. */
+static void watch(const cli_stream_job *job, job_parts *j, cli_stream_outcome *out) {
+    int64_t start = ps_now_ns(), last_draw = 0;
+    int drawn = 0, stopping = 0;
+    ps_pipeline_stats prev = {0};
+    ps_err err;
+    while (!ps_pipeline_wait(j->pipe, 100)) {
+        int64_t now = ps_now_ns();
+        if (!stopping && (interrupted || (job->duration_s > 0 &&
+                                          now - start >= (int64_t)(job->duration_s * 1e9)))) {
+            out->interrupted = interrupted;
+            ps_pipeline_stop(j->pipe);
+            stopping = 1;
+        }
+        if (!job->status || now - last_draw < 500000000) continue;
+        ps_pipeline_stats cur;
+        if (ps_pipeline_stats_get(j->pipe, &cur, &err)) continue;
+        ps_report_status(stderr, &cur, drawn ? &prev : NULL, drawn);
+        ps_pipeline_stats_free(&prev);
+        prev = cur;
+        drawn = 1;
+        last_draw = now;
+    }
+    ps_pipeline_stats_free(&prev);
+}
+
+int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
+    memset(out, 0, sizeof *out);
+    job_parts j = {0};
+    ps_err err;
+    int rc = 0;
+    if (job->output && !(j.results = ps_results_open(job->output, &err))) rc = cli_fail(err.msg);
+    if (!rc) rc = add_streams(job, &j);
+    if (!rc) rc = build_engine(job, &j, out);
+    if (!rc && ps_pipeline_start(j.pipe, &j.det, &err)) rc = cli_fail(err.msg);
+    if (rc) {
+        parts_free(&j);
+        ps_results_close(j.results, &err);
+        return rc;
+    }
+    interrupted = 0;
+    struct sigaction sa = {.sa_handler = on_sigint}, old_int, old_term;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    watch(job, &j, out);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (ps_pipeline_stats_get(j.pipe, &out->stats, &err)) rc = cli_fail(err.msg);
+    out->extra.engine_mb = (double)j.det.memory(j.det.ctx) / 1048576.0;
+    out->extra.vram_mb = -1;
+    ps_pipeline_free(j.pipe);
+    j.pipe = NULL;
+    if (j.results && ps_results_close(j.results, &err)) rc = cli_fail(err.msg);
+    out->extra.peak_rss_mb = ps_report_peak_rss_mb();
+    parts_free(&j);
+    return rc;
+}
+
+void cli_stream_outcome_free(cli_stream_outcome *out) {
+    ps_pipeline_stats_free(&out->stats);
+}

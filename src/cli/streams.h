@@ -1,0 +1,42 @@
+/* The multi-stream job behind `run` and `bench`: model, engine, pipeline,
+ * results, live status, Ctrl-C. */
+#ifndef PS_CLI_STREAMS_H
+#define PS_CLI_STREAMS_H
+
+#include "pipeline/pipeline.h"
+#include "sink/report.h"
+
+typedef struct {
+    const char *model;
+    int verify;
+    ps_engine_opts eng;   /* input_w/h 0: chosen from the streams */
+    float min_score;
+    int batch_max, batch_timeout_ms, ring_size;
+    char **uris;
+    char **names;         /* NULL: names from the uris */
+    int n_uris;
+    ps_source_opts src;
+    const char *output;   /* results target (see results.h), NULL for none */
+    double duration_s;    /* stop after this long; 0: when the sources end */
+    int status;           /* draw live status lines on stderr */
+} cli_stream_job;
+
+typedef struct {
+    ps_pipeline_stats stats;
+    ps_report_extra extra;
+    int input_w, input_h, batch_max;
+    int interrupted;      /* stopped by Ctrl-C */
+} cli_stream_outcome;
+
+/* Runs the job to its end. Returns 0, or 1 after printing an error when the
+ * job could not run at all (model, engine, output); failed streams do not
+ * count as errors here: they are in outcome->stats. Free the outcome with
+ * cli_stream_outcome_free. */
+int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *outcome);
+void cli_stream_outcome_free(cli_stream_outcome *outcome);
+
+/* Cache folder for the model and sample data: $POSESTREAM_MODEL_DIR, else
+ * ~/.cache/posestream. */
+void cli_cache_dir(char *out, size_t cap);
+
+#endif

@@ -1,0 +1,28 @@
+/* What the pipeline needs from an engine: detect people in a batch of frames.
+ * The real one wraps ps_engine (engine_detector.c); tests plug in fakes. */
+#ifndef PS_PIPELINE_DETECTOR_H
+#define PS_PIPELINE_DETECTOR_H
+
+#include <stddef.h>
+
+#include "source/frame.h"
+
+typedef struct ps_detector {
+    void *ctx;
+    int max_batch;
+    int input_w, input_h; /* frames are scaled to fit this box */
+    /* Fills frames[i]->people / n_people (pixels of the original frame) and
+     * t.infer_start / t.infer_end for n frames. Returns non-OK with err set
+     * when the engine fails. */
+    ps_status (*detect)(void *ctx, ps_frame **frames, int n, ps_err *err);
+    /* Bytes of memory the engine holds (0 when unknown). */
+    size_t (*memory)(void *ctx);
+} ps_detector;
+
+/* A detector over a ps_engine (which must outlive it). Frames arrive already
+ * scaled to fit the engine's input; they are padded into it, run, and the
+ * people scored min_score or more mapped back to each frame's pixels. */
+ps_status ps_engine_detector(ps_engine *engine, float min_score, ps_detector *det, ps_err *err);
+void ps_engine_detector_free(ps_detector *det);
+
+#endif

@@ -1,0 +1,158 @@
+/* Reports of a pipeline run (see report.h). */
+#include "sink/report.h"
+
+#include <sys/resource.h>
+
+#include "sink/json.h"
+
+static const char *state_name(ps_stream_state s) {
+    switch (s) {
+    case PS_STREAM_OPENED: return "opened";
+    case PS_STREAM_RUNNING: return "running";
+    case PS_STREAM_ENDED: return "ended";
+    case PS_STREAM_FAILED: return "FAILED";
+    }
+    return "?";
+}
+
+double ps_report_peak_rss_mb(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
+}
+
+static double seconds(const ps_pipeline_stats *st) {
+    double s = (double)(st->now_ns - st->start_ns) / 1e9;
+    return s > 1e-9 ? s : 1e-9;
+}
+
+double ps_report_fps(const ps_pipeline_stats *st) {
+    uint64_t n = 0;
+    for (int k = 0; k < st->n_streams; k++) n += st->streams[k].processed;
+    return (double)n / seconds(st);
+}
+
+static double pct(uint64_t part, uint64_t whole) {
+    return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+double ps_report_drop_pct(const ps_pipeline_stats *st) {
+    uint64_t produced = 0, dropped = 0;
+    for (int k = 0; k < st->n_streams; k++) {
+        produced += st->streams[k].produced;
+        dropped += st->streams[k].dropped;
+    }
+    return pct(dropped, produced);
+}
+
+void ps_report_status(FILE *f, const ps_pipeline_stats *now, const ps_pipeline_stats *prev,
+                      int redraw) {
+    if (redraw) fprintf(f, "\033[%dA", now->n_streams);
+    double dt = prev ? (double)(now->now_ns - prev->now_ns) / 1e9 : seconds(now);
+    for (int k = 0; k < now->n_streams; k++) {
+        const ps_stream_stats *s = &now->streams[k];
+        uint64_t before = prev ? prev->streams[k].processed : 0;
+        double fps = dt > 0 ? (double)(s->processed - before) / dt : 0;
+        fprintf(f, "\033[2K[%2d] %-24.24s %-7s %6.1f fps  latency p50 %6.1f p99 %6.1f ms  "
+                   "dropped %llu (%.1f%%)\n",
+                k, s->name, state_name(s->state), fps, ps_hist_quantile(&s->latency, 0.5) / 1e3,
+                ps_hist_quantile(&s->latency, 0.99) / 1e3, (unsigned long long)s->dropped,
+                pct(s->dropped, s->produced));
+    }
+    fflush(f);
+}
+
+static void summary_row(FILE *f, const char *id, const char *name, uint64_t in, uint64_t done,
+                        uint64_t dropped, double fps, const ps_hist *lat) {
+    fprintf(f, "%-4s %-24.24s %8llu %9llu %8llu %6.2f%% %8.1f %8.1f %8.1f %8.1f %8.1f\n", id, name,
+            (unsigned long long)in, (unsigned long long)done, (unsigned long long)dropped,
+            pct(dropped, in), fps, ps_hist_quantile(lat, 0.5) / 1e3,
+            ps_hist_quantile(lat, 0.95) / 1e3, ps_hist_quantile(lat, 0.99) / 1e3,
+            (double)lat->max_us / 1e3);
+}
+
+static void summary_streams(FILE *f, const ps_pipeline_stats *st) {
+    uint64_t in = 0, done = 0, dropped = 0;
+    for (int k = 0; k < st->n_streams; k++) {
+        const ps_stream_stats *s = &st->streams[k];
+        char id[16];
+        snprintf(id, sizeof id, "%d", k);
+        double span = s->last_ns > s->first_ns ? (double)(s->last_ns - s->first_ns) / 1e9 : 0;
+        summary_row(f, id, s->name, s->produced, s->processed, s->dropped,
+                    span > 0 ? (double)s->processed / span : 0, &s->latency);
+        in += s->produced;
+        done += s->processed;
+        dropped += s->dropped;
+    }
+    summary_row(f, "all", "", in, done, dropped, ps_report_fps(st), &st->latency);
+}
+
+void ps_report_summary(FILE *f, const ps_pipeline_stats *st, const ps_report_extra *x) {
+    fprintf(f, "\n%-4s %-24s %8s %9s %8s %7s %8s %8s %8s %8s %8s\n", "id", "stream", "in",
+            "processed", "dropped", "drop", "fps", "p50 ms", "p95 ms", "p99 ms", "max ms");
+    summary_streams(f, st);
+    fprintf(f, "engine: %llu batches, %.2f ms avg, %.2f ms p99 per batch; batch sizes:",
+            (unsigned long long)st->batches, ps_hist_mean(&st->engine) / 1e3,
+            ps_hist_quantile(&st->engine, 0.99) / 1e3);
+    for (int b = 1; b <= 64; b++)
+        if (st->batch_sizes[b]) fprintf(f, " %d%s:%llu", b, b == 64 ? "+" : "",
+                                        (unsigned long long)st->batch_sizes[b]);
+    fprintf(f, "\nqueue wait (captured -> batched): p50 %.1f ms, p99 %.1f ms\n",
+            ps_hist_quantile(&st->queue, 0.5) / 1e3, ps_hist_quantile(&st->queue, 0.99) / 1e3);
+    fprintf(f, "memory: peak RSS %.0f MB, engine %.0f MB", x->peak_rss_mb, x->engine_mb);
+    if (x->vram_mb >= 0) fprintf(f, ", peak VRAM %.0f MB", x->vram_mb);
+    fputc('\n', f);
+    for (int k = 0; k < st->n_streams; k++)
+        if (st->streams[k].state == PS_STREAM_FAILED)
+            fprintf(f, "stream %d (%s) FAILED: %s\n", k, st->streams[k].name, st->streams[k].error);
+    if (st->engine_error[0]) fprintf(f, "engine FAILED: %s\n", st->engine_error);
+}
+
+static void json_hist(FILE *f, const char *key, const ps_hist *h) {
+    fprintf(f, "\"%s\":{\"count\":%llu,\"mean_ms\":%.3f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,"
+               "\"p99_ms\":%.3f,\"max_ms\":%.3f}",
+            key, (unsigned long long)h->count, ps_hist_mean(h) / 1e3,
+            ps_hist_quantile(h, 0.5) / 1e3, ps_hist_quantile(h, 0.95) / 1e3,
+            ps_hist_quantile(h, 0.99) / 1e3, (double)h->max_us / 1e3);
+}
+
+static void json_stream(FILE *f, const ps_stream_stats *s) {
+    fputs("{\"name\":", f);
+    ps_json_string(f, s->name);
+    fputs(",\"uri\":", f);
+    ps_json_string(f, s->uri);
+    fprintf(f, ",\"state\":\"%s\",\"error\":", state_name(s->state));
+    ps_json_string(f, s->error);
+    fprintf(f, ",\"live\":%s,\"width\":%d,\"height\":%d,\"fps_nominal\":%.3f,\"produced\":%llu,"
+               "\"processed\":%llu,\"dropped\":%llu,\"drop_pct\":%.3f,",
+            s->live ? "true" : "false", s->width, s->height, s->fps,
+            (unsigned long long)s->produced, (unsigned long long)s->processed,
+            (unsigned long long)s->dropped, pct(s->dropped, s->produced));
+    json_hist(f, "latency", &s->latency);
+    fputc('}', f);
+}
+
+void ps_report_json(FILE *f, const ps_pipeline_stats *st, const ps_report_extra *x) {
+    fprintf(f, "{\"seconds\":%.3f,\"streams\":[", seconds(st));
+    for (int k = 0; k < st->n_streams; k++) {
+        if (k) fputc(',', f);
+        json_stream(f, &st->streams[k]);
+    }
+    fprintf(f, "],\"fps\":%.3f,\"drop_pct\":%.4f,", ps_report_fps(st), ps_report_drop_pct(st));
+    json_hist(f, "latency", &st->latency);
+    fputc(',', f);
+    json_hist(f, "engine", &st->engine);
+    fputc(',', f);
+    json_hist(f, "queue", &st->queue);
+    fprintf(f, ",\"batches\":%llu,\"batch_sizes\":{", (unsigned long long)st->batches);
+    int first = 1;
+    for (int b = 1; b <= 64; b++)
+        if (st->batch_sizes[b]) {
+            fprintf(f, "%s\"%d\":%llu", first ? "" : ",", b, (unsigned long long)st->batch_sizes[b]);
+            first = 0;
+        }
+    fprintf(f, "},\"peak_rss_mb\":%.1f,\"engine_mb\":%.1f,\"vram_mb\":%.1f,\"engine_error\":",
+            x->peak_rss_mb, x->engine_mb, x->vram_mb);
+    ps_json_string(f, st->engine_error);
+    fputs("}\n", f);
+}

@@ -1,0 +1,357 @@
+/* FFmpeg source: video files and network streams (rtsp, http(s), udp, rtp,
+ * tcp) demuxed by libavformat and decoded in software by libavcodec.
+ *
+ * Nothing here may block forever: every FFmpeg call that can wait on I/O is
+ * watched by an AVIOInterruptCB that fires on ps_source_interrupt, on the
+ * open deadline, and (network sources) on the read-stall deadline. Corrupt
+ * packets are skipped and counted; a run of too many ends the stream.
+ * Files may loop (pts keep rising) or play in real time (paced by pts).
+ * Network sources are live and do not reconnect: a lost connection ends
+ * the stream with an error. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/dict.h>
+
+#include "source/source_impl.h"
+#include "util/clock.h"
+#include "util/status.h"
+
+#define AVS_DEFAULT_TIMEOUT_S 10.0
+#define AVS_MAX_FAILURES 100    /* consecutive undecodable packets before giving up */
+#define AVS_FALLBACK_FPS 25.0   /* for frames without pts in a stream without a rate */
+
+typedef enum { AVS_GO_ON = -1 } avs_step; /* "no result yet" next to ps_read_result */
+
+typedef struct {
+    ps_source base;
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    AVPacket *pkt;
+    AVFrame *frame;
+    int stream;
+    int network;
+    double open_timeout_s, stall_timeout_s;
+    int64_t deadline_ns;   /* interrupt callback fires after this; 0: never */
+    int timed_out;         /* the callback fired because of the deadline */
+    int draining;          /* the decoder was told the input ended */
+    int pending_err;       /* a read error to report once drained (AVERROR) */
+    int failures;          /* consecutive decode failures */
+    int have_first;
+    double first_raw, last_raw; /* raw pts (s) of this pass's first, latest frame */
+    double loop_offset;    /* added to pts: the length of the passes played */
+    int64_t pass_start_index;
+    int64_t start_ns;      /* real-time schedule: when pts 0 is due; 0 unset */
+} avs_source;
+
+static pthread_once_t avs_once = PTHREAD_ONCE_INIT;
+
+#ifdef __SANITIZE_THREAD__
+/* ThreadSanitizer builds only. libavcodec's frame threads hand buffers to
+ * the reader through libavutil's reference counts, atomics in a library
+ * TSan did not instrument, so it cannot see the hand-over and reports every
+ * av_buffer_unref of such a buffer as a race. */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void) { return "race:av_buffer_unref\n"; }
+#endif
+
+/* Once per process: network protocols (TLS) need initialising, and FFmpeg's
+ * own log lines are silenced: ps_err carries what matters in one line, and
+ * damaged packets are counted (ps_source_skipped). POSESTREAM_FFMPEG_LOG=N
+ * sets FFmpeg's level (e.g. 16 for errors, 48 for debug) to look closer. */
+static void avs_global_init(void) {
+    avformat_network_init();
+    const char *level = getenv("POSESTREAM_FFMPEG_LOG");
+    av_log_set_level(level && *level ? atoi(level) : AV_LOG_QUIET);
+}
+
+static int avs_interrupt_cb(void *opaque) {
+    avs_source *a = opaque;
+    if (ps_source_is_interrupted(&a->base)) return 1;
+    if (a->deadline_ns && ps_now_ns() > a->deadline_ns) {
+        a->timed_out = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void avs_set_deadline(avs_source *a, double seconds) {
+    a->timed_out = 0;
+    a->deadline_ns = seconds > 0 ? ps_now_ns() + (int64_t)(seconds * 1e9) : 0;
+}
+
+/* Fills err from an FFmpeg error code, or from the deadline that caused it;
+ * `doing` says which deadline ("opening"). Returns the ps_status set. */
+static ps_status avs_fail(avs_source *a, int averr, const char *doing, ps_err *err) {
+    const char *uri = a->base.uri;
+    if (a->timed_out)
+        return ps_err_set(err, PS_ERR_IO, "%s: timed out after %.1f s %s", uri,
+                          a->open_timeout_s, doing);
+    char why[AV_ERROR_MAX_STRING_SIZE];
+    av_strerror(averr, why, sizeof why);
+    ps_status code = averr == AVERROR_INVALIDDATA ? PS_ERR_FORMAT
+                     : averr == AVERROR(ENOMEM)   ? PS_ERR_NOMEM
+                                                  : PS_ERR_IO;
+    return ps_err_set(err, code, "%s: %s", uri, why);
+}
+
+static int avs_is_network(const char *uri) {
+    return strstr(uri, "://") && strncmp(uri, "file:", 5) != 0;
+}
+
+/* ---- opening ----------------------------------------------------------- */
+
+/* Builds the avformat options from opts.av_options; RTSP gets TCP
+ * transport unless told otherwise (UDP loses packets under load). Returns
+ * PS_OK, or PS_ERR_ARG naming the uri. */
+static ps_status avs_make_options(avs_source *a, AVDictionary **dict, ps_err *err) {
+    const char *text = a->base.opts.av_options;
+    if (text && *text && av_dict_parse_string(dict, text, "=", ",", 0) < 0)
+        return ps_err_set(err, PS_ERR_ARG, "%s: bad av_options \"%s\" (want key=value,...)",
+                          a->base.uri, text);
+    if (strncmp(a->base.uri, "rtsp", 4) == 0)
+        av_dict_set(dict, "rtsp_transport", "tcp", AV_DICT_DONT_OVERWRITE);
+    return PS_OK;
+}
+
+/* Opens the container and reads enough to know its streams. Returns PS_OK
+ * or an error naming the uri (missing, not a video, refused, timed out,
+ * unknown option). */
+static ps_status avs_open_input(avs_source *a, ps_err *err) {
+    AVDictionary *dict = NULL;
+    ps_status st = avs_make_options(a, &dict, err);
+    a->fmt = avformat_alloc_context();
+    if (st == PS_OK && !a->fmt)
+        st = ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", a->base.uri);
+    if (st != PS_OK) {
+        av_dict_free(&dict);
+        return st;
+    }
+    a->fmt->interrupt_callback = (AVIOInterruptCB){avs_interrupt_cb, a};
+    avs_set_deadline(a, a->open_timeout_s);
+    int r = avformat_open_input(&a->fmt, a->base.uri, NULL, &dict);
+    const AVDictionaryEntry *unknown = av_dict_get(dict, "", NULL, AV_DICT_IGNORE_SUFFIX);
+    if (r < 0)
+        st = avs_fail(a, r, "opening", err);
+    else if (unknown)
+        st = ps_err_set(err, PS_ERR_ARG, "%s: unknown option \"%s\" in av_options",
+                        a->base.uri, unknown->key);
+    else if ((r = avformat_find_stream_info(a->fmt, NULL)) < 0)
+        st = avs_fail(a, r, "reading stream info", err);
+    av_dict_free(&dict);
+    return st;
+}
+
+/* Picks the best video stream and opens its decoder. Returns PS_OK or an
+ * error naming the uri (no video stream, unsupported codec). */
+static ps_status avs_open_decoder(avs_source *a, ps_err *err) {
+    const char *uri = a->base.uri;
+    a->stream = av_find_best_stream(a->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    if (a->stream < 0) return ps_err_set(err, PS_ERR_FORMAT, "%s: no video stream", uri);
+    AVStream *st = a->fmt->streams[a->stream];
+    for (unsigned i = 0; i < a->fmt->nb_streams; i++)
+        if ((int)i != a->stream) a->fmt->streams[i]->discard = AVDISCARD_ALL;
+    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+    if (!codec)
+        return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s: unsupported video codec \"%s\"",
+                          uri, avcodec_get_name(st->codecpar->codec_id));
+    a->dec = avcodec_alloc_context3(codec);
+    if (!a->dec) return ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
+    int r = avcodec_parameters_to_context(a->dec, st->codecpar);
+    a->dec->pkt_timebase = st->time_base;
+    a->dec->thread_count = 0; /* one per core */
+    /* Frame threading holds back one frame per thread: fine for files,
+     * latency for live streams, which get slice threading only. */
+    a->dec->thread_type = a->base.live ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;
+    if (r >= 0) r = avcodec_open2(a->dec, codec, NULL);
+    if (r < 0)
+        return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s: cannot open %s decoder: %s", uri,
+                          codec->name, av_err2str(r));
+    return PS_OK;
+}
+
+/* Records size and nominal rate for ps_source_info. */
+static void avs_fill_info(avs_source *a) {
+    AVStream *st = a->fmt->streams[a->stream];
+    AVRational r = st->avg_frame_rate.num && st->avg_frame_rate.den ? st->avg_frame_rate
+                                                                   : st->r_frame_rate;
+    a->base.width = st->codecpar->width;
+    a->base.height = st->codecpar->height;
+    a->base.fps = r.num && r.den ? av_q2d(r) : 0;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+/* Counts an undecodable packet or frame. Returns AVS_GO_ON, or PS_READ_ERROR
+ * with err set once too many came in a row. */
+static int avs_count_failure(avs_source *a, int averr, ps_err *err) {
+    atomic_fetch_add(&a->base.skipped, 1);
+    if (++a->failures < AVS_MAX_FAILURES) return AVS_GO_ON;
+    ps_err_set(err, PS_ERR_FORMAT, "%s: %d packets in a row failed to decode (last: %s)",
+               a->base.uri, a->failures, av_err2str(averr));
+    return PS_READ_ERROR;
+}
+
+/* Reads one packet of our stream and hands it to the decoder; at the end of
+ * the input starts draining. Returns AVS_GO_ON, PS_READ_END (interrupted) or
+ * PS_READ_ERROR (stalled, connection lost, too many bad packets). */
+static int avs_feed(avs_source *a, ps_err *err) {
+    avs_set_deadline(a, a->network ? a->stall_timeout_s : 0);
+    int r = av_read_frame(a->fmt, a->pkt);
+    a->deadline_ns = 0;
+    if (r < 0) {
+        if (ps_source_is_interrupted(&a->base)) return PS_READ_END;
+        if (a->timed_out) {
+            ps_err_set(err, PS_ERR_IO, "%s: no data for %.1f s (stalled)", a->base.uri,
+                       a->stall_timeout_s);
+            return PS_READ_ERROR;
+        }
+        if (r != AVERROR_EOF) a->pending_err = r; /* report after the last frames */
+        a->draining = 1;
+        avcodec_send_packet(a->dec, NULL);
+        return AVS_GO_ON;
+    }
+    if (a->pkt->stream_index != a->stream) {
+        av_packet_unref(a->pkt);
+        return AVS_GO_ON;
+    }
+    r = avcodec_send_packet(a->dec, a->pkt);
+    av_packet_unref(a->pkt);
+    return r < 0 ? avs_count_failure(a, r, err) : AVS_GO_ON;
+}
+
+/* Starts the file again for opts.loop: seek to the start, reset the
+ * decoder, and shift later pts by the length of the pass just played.
+ * Returns AVS_GO_ON, or PS_READ_ERROR when the file cannot seek. */
+static int avs_restart(avs_source *a, ps_err *err) {
+    int64_t start = a->fmt->streams[a->stream]->start_time;
+    int r = av_seek_frame(a->fmt, a->stream, start == AV_NOPTS_VALUE ? 0 : start,
+                          AVSEEK_FLAG_BACKWARD);
+    if (r < 0) {
+        ps_err_set(err, PS_ERR_IO, "%s: cannot loop: seeking to the start failed: %s",
+                   a->base.uri, av_err2str(r));
+        return PS_READ_ERROR;
+    }
+    avcodec_flush_buffers(a->dec);
+    double step = a->base.fps > 0 ? 1.0 / a->base.fps : 1.0 / AVS_FALLBACK_FPS;
+    if (a->have_first) a->loop_offset += a->last_raw - a->first_raw + step;
+    a->have_first = 0;
+    a->draining = 0;
+    a->pass_start_index = a->base.index;
+    return AVS_GO_ON;
+}
+
+/* The decoder gave its last frame. Returns PS_READ_END, PS_READ_ERROR (a
+ * read error came before the end), or AVS_GO_ON after restarting a loop. */
+static int avs_at_end(avs_source *a, ps_err *err) {
+    if (a->pending_err) {
+        ps_err_set(err, PS_ERR_IO, "%s: read failed after %lld frames: %s", a->base.uri,
+                   (long long)a->base.index, av_err2str(a->pending_err));
+        return PS_READ_ERROR;
+    }
+    /* A pass that gave no frame would loop forever without producing any. */
+    if (!a->base.opts.loop || a->base.index == a->pass_start_index) return PS_READ_END;
+    return avs_restart(a, err);
+}
+
+/* The decoded frame's pts in seconds from the stream's start, continuing
+ * across loops; frames without one get index / rate. */
+static double avs_frame_pts(avs_source *a) {
+    int64_t ts = a->frame->best_effort_timestamp;
+    if (ts == AV_NOPTS_VALUE)
+        return (double)a->base.index / (a->base.fps > 0 ? a->base.fps : AVS_FALLBACK_FPS);
+    double raw = ts * av_q2d(a->fmt->streams[a->stream]->time_base);
+    if (!a->have_first) {
+        a->have_first = 1;
+        a->first_raw = a->last_raw = raw;
+    }
+    if (raw > a->last_raw) a->last_raw = raw;
+    return raw - a->first_raw + a->loop_offset;
+}
+
+/* Scales the decoded frame into f and stamps it; in real-time mode first
+ * waits for its slot. Returns PS_READ_FRAME, PS_READ_END (interrupted while
+ * waiting) or PS_READ_ERROR. */
+static int avs_emit(avs_source *a, ps_frame *f, ps_err *err) {
+    AVFrame *fr = a->frame;
+    double pts = avs_frame_pts(a);
+    int64_t captured = ps_now_ns();
+    ps_read_result r = ps_source_scale(&a->base, (const uint8_t *const *)fr->data,
+                                       fr->linesize, fr->width, fr->height, fr->format,
+                                       f, err);
+    av_frame_unref(fr);
+    if (r != PS_READ_FRAME) return r;
+    if (a->base.opts.realtime && !a->network) {
+        if (!a->start_ns) a->start_ns = captured - (int64_t)(pts * 1e9);
+        captured = a->start_ns + (int64_t)(pts * 1e9);
+        if (!ps_source_sleep_until(&a->base, captured)) return PS_READ_END;
+    }
+    a->failures = 0;
+    ps_source_stamp(&a->base, f, pts, captured);
+    return PS_READ_FRAME;
+}
+
+static ps_read_result avs_read(ps_source *s, ps_frame *f, ps_err *err) {
+    avs_source *a = (avs_source *)s;
+    for (;;) {
+        int r = avcodec_receive_frame(a->dec, a->frame);
+        if (r == 0)
+            r = avs_emit(a, f, err);
+        else if (r == AVERROR_EOF)
+            r = avs_at_end(a, err);
+        else if (r != AVERROR(EAGAIN))
+            r = avs_count_failure(a, r, err);
+        else if (a->draining) /* cannot happen: a drained decoder says EOF */
+            r = PS_READ_END;
+        else
+            r = avs_feed(a, err);
+        if (r != AVS_GO_ON) return (ps_read_result)r;
+    }
+}
+
+static void avs_close(ps_source *s) {
+    avs_source *a = (avs_source *)s;
+    avcodec_free_context(&a->dec);
+    avformat_close_input(&a->fmt);
+    av_packet_free(&a->pkt);
+    av_frame_free(&a->frame);
+}
+
+static const ps_source_ops avs_ops = {avs_read, avs_close};
+
+ps_source *ps_av_open(const char *uri, const ps_source_opts *opts, ps_err *err) {
+    pthread_once(&avs_once, avs_global_init);
+    avs_source *a = calloc(1, sizeof *a);
+    if (!a) {
+        ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
+        return NULL;
+    }
+    ps_source *s = &a->base;
+    if (ps_source_init_base(s, &avs_ops, uri, opts, err) != PS_OK) {
+        free(a);
+        return NULL;
+    }
+    a->network = avs_is_network(uri);
+    s->live = a->network || s->opts.realtime;
+    a->open_timeout_s = s->opts.open_timeout_s > 0 ? s->opts.open_timeout_s
+                                                   : AVS_DEFAULT_TIMEOUT_S;
+    a->stall_timeout_s = s->opts.stall_timeout_s > 0 ? s->opts.stall_timeout_s
+                                                     : AVS_DEFAULT_TIMEOUT_S;
+    a->pkt = av_packet_alloc();
+    a->frame = av_frame_alloc();
+    ps_status st = PS_OK;
+    if (!a->pkt || !a->frame) st = ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
+    if (st == PS_OK) st = avs_open_input(a, err);
+    if (st == PS_OK) st = avs_open_decoder(a, err);
+    a->deadline_ns = 0;
+    if (st != PS_OK) {
+        ps_source_close(s);
+        return NULL;
+    }
+    avs_fill_info(a);
+    return s;
+}

@@ -1,0 +1,191 @@
+/* Sources: picks the kind from the uri (synthetic:, an image file or folder,
+ * else FFmpeg), forwards reads to it, and holds what every kind shares:
+ * scaling a picture into a frame with libswscale, the frame stamps, and the
+ * interruptible sleep that pacing uses. */
+#include "source/source_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#include "engine/preprocess.h"
+#include "util/clock.h"
+#include "util/status.h"
+
+#define DEFAULT_FIT 256
+#define SLEEP_SLICE_NS 5000000 /* how late an interrupt may be noticed */
+
+void ps_source_set_fit(ps_source *s, int fit_w, int fit_h) {
+    s->opts.fit_w = fit_w > 0 ? fit_w : DEFAULT_FIT;
+    s->opts.fit_h = fit_h > 0 ? fit_h : DEFAULT_FIT;
+}
+
+ps_status ps_source_init_base(ps_source *s, const ps_source_ops *ops,
+                              const char *uri, const ps_source_opts *opts,
+                              ps_err *err) {
+    s->ops = ops;
+    s->uri = strdup(uri);
+    if (!s->uri) return ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
+    if (opts) s->opts = *opts;
+    ps_source_set_fit(s, s->opts.fit_w, s->opts.fit_h);
+    atomic_init(&s->interrupted, 0);
+    atomic_init(&s->skipped, 0);
+    return PS_OK;
+}
+
+/* Only JPEG and PNG start this way; the rest goes to FFmpeg. */
+static int is_image_file(const char *path) {
+    uint8_t magic[4] = {0};
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0;
+    size_t n = fread(magic, 1, sizeof magic, fp);
+    fclose(fp);
+    if (n < 4) return 0;
+    int jpeg = magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF;
+    int png = magic[0] == 0x89 && magic[1] == 'P' && magic[2] == 'N' && magic[3] == 'G';
+    return jpeg || png;
+}
+
+ps_source *ps_source_open(const char *uri, const ps_source_opts *opts,
+                          ps_err *err) {
+    if (!uri || !*uri) {
+        ps_err_set(err, PS_ERR_ARG, "source: empty uri");
+        return NULL;
+    }
+    if (strncmp(uri, "synthetic:", 10) == 0) return ps_synthetic_open(uri, opts, err);
+    struct stat st;
+    if (!strstr(uri, "://") && stat(uri, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return ps_still_open(uri, opts, 1, err);
+        if (S_ISREG(st.st_mode) && is_image_file(uri))
+            return ps_still_open(uri, opts, 0, err);
+    }
+    return ps_av_open(uri, opts, err);
+}
+
+ps_read_result ps_source_read(ps_source *s, ps_frame *f, ps_err *err) {
+    if (ps_source_is_interrupted(s)) return PS_READ_END;
+    return s->ops->read(s, f, err);
+}
+
+void ps_source_interrupt(ps_source *s) { atomic_store(&s->interrupted, 1); }
+
+int ps_source_is_interrupted(const ps_source *s) {
+    return atomic_load(&((ps_source *)s)->interrupted);
+}
+
+int ps_source_is_live(const ps_source *s) { return s->live; }
+
+void ps_source_info(const ps_source *s, int *width, int *height, double *fps) {
+    if (width) *width = s->width;
+    if (height) *height = s->height;
+    if (fps) *fps = s->fps;
+}
+
+int64_t ps_source_skipped(const ps_source *s) {
+    return atomic_load(&((ps_source *)s)->skipped);
+}
+
+void ps_source_close(ps_source *s) {
+    if (!s) return;
+    s->ops->close(s);
+    sws_freeContext(s->sws);
+    free(s->uri);
+    free(s);
+}
+
+/* ---- scaling ----------------------------------------------------------- */
+
+/* The JPEG ("j") formats are the plain ones at full range; swscale wants the
+ * plain format plus a range flag and warns about the old names. */
+static enum AVPixelFormat unjpeg_format(enum AVPixelFormat fmt, int *full) {
+    *full = 1;
+    switch (fmt) {
+    case AV_PIX_FMT_YUVJ420P: return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P: return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P: return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P: return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P: return AV_PIX_FMT_YUV411P;
+    default: *full = 0; return fmt;
+    }
+}
+
+/* Returns s's converter for a w x h fmt picture scaled to sw x sh, building
+ * it when any of these changed (a stream may change size mid-way). Returns
+ * NULL when swscale refuses (an unsupported pixel format). */
+static struct SwsContext *scale_context(ps_source *s, int w, int h,
+                                        enum AVPixelFormat fmt, int sw, int sh) {
+    if (s->sws && s->sws_w == w && s->sws_h == h && s->sws_fmt == fmt &&
+        s->sws_sw == sw && s->sws_sh == sh)
+        return s->sws;
+    sws_freeContext(s->sws);
+    int full;
+    enum AVPixelFormat in = unjpeg_format(fmt, &full);
+    s->sws = sws_getContext(w, h, in, sw, sh, AV_PIX_FMT_RGB24, SWS_BILINEAR,
+                            NULL, NULL, NULL);
+    if (s->sws && full) {
+        const int *coef = sws_getCoefficients(SWS_CS_DEFAULT);
+        sws_setColorspaceDetails(s->sws, coef, 1, coef, 1, 0, 1 << 16, 1 << 16);
+    }
+    s->sws_w = w;
+    s->sws_h = h;
+    s->sws_fmt = fmt;
+    s->sws_sw = sw;
+    s->sws_sh = sh;
+    return s->sws;
+}
+
+/* Makes f->rgb hold bytes; returns 0 when out of memory (f unchanged). */
+static int frame_reserve(ps_frame *f, size_t bytes) {
+    if (f->capacity >= bytes && f->rgb) return 1;
+    uint8_t *p = realloc(f->rgb, bytes);
+    if (!p) return 0;
+    f->rgb = p;
+    f->capacity = bytes;
+    return 1;
+}
+
+ps_read_result ps_source_scale(ps_source *s, const uint8_t *const planes[4],
+                               const int strides[4], int w, int h,
+                               enum AVPixelFormat fmt, ps_frame *f,
+                               ps_err *err) {
+    ps_letterbox lb = ps_letterbox_fit(w, h, s->opts.fit_w, s->opts.fit_h);
+    struct SwsContext *c = scale_context(s, w, h, fmt, lb.sw, lb.sh);
+    if (!c) {
+        ps_err_set(err, PS_ERR_UNSUPPORTED, "%s: cannot convert %dx%d %s to RGB",
+                   s->uri, w, h, av_get_pix_fmt_name(fmt));
+        return PS_READ_ERROR;
+    }
+    if (!frame_reserve(f, (size_t)lb.sw * (size_t)lb.sh * 3)) {
+        ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory for a %dx%d frame",
+                   s->uri, lb.sw, lb.sh);
+        return PS_READ_ERROR;
+    }
+    uint8_t *dst[4] = {f->rgb, NULL, NULL, NULL};
+    int dst_stride[4] = {lb.sw * 3, 0, 0, 0};
+    sws_scale(c, planes, strides, 0, h, dst, dst_stride);
+    f->width = w;
+    f->height = h;
+    f->sw = lb.sw;
+    f->sh = lb.sh;
+    return PS_READ_FRAME;
+}
+
+void ps_source_stamp(ps_source *s, ps_frame *f, double pts, int64_t captured) {
+    f->index = s->index++;
+    f->pts = pts;
+    f->t.captured = captured;
+    f->t.decoded = ps_now_ns();
+}
+
+int ps_source_sleep_until(ps_source *s, int64_t t_ns) {
+    for (;;) {
+        if (ps_source_is_interrupted(s)) return 0;
+        int64_t now = ps_now_ns();
+        if (now >= t_ns) return 1;
+        ps_sleep_until_ns(t_ns - now > SLEEP_SLICE_NS ? now + SLEEP_SLICE_NS : t_ns);
+    }
+}

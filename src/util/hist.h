@@ -1,0 +1,33 @@
+/* Latency histogram: log-linear buckets (HdrHistogram style, 1/64 relative
+ * resolution) from 1 microsecond to ~18 minutes, so percentiles of millions
+ * of samples cost a fixed 4 KiB and no sorting. Not thread-safe by itself. */
+#ifndef PS_UTIL_HIST_H
+#define PS_UTIL_HIST_H
+
+#include <stdint.h>
+
+#define PS_HIST_SUB 64 /* buckets per power of two */
+#define PS_HIST_OCTAVES 30
+
+typedef struct {
+    uint64_t buckets[PS_HIST_OCTAVES * PS_HIST_SUB];
+    uint64_t count;
+    double sum_us;
+    int64_t max_us, min_us;
+} ps_hist;
+
+void ps_hist_init(ps_hist *h);
+
+/* Records one value in microseconds (negative values count as 0). */
+void ps_hist_add(ps_hist *h, int64_t us);
+
+/* Adds every sample of src into dst. */
+void ps_hist_merge(ps_hist *dst, const ps_hist *src);
+
+/* The value (us) at or below which fraction q (0..1) of samples lie, within
+ * the bucket resolution; 0 when empty. The maximum is exact. */
+double ps_hist_quantile(const ps_hist *h, double q);
+
+double ps_hist_mean(const ps_hist *h);
+
+#endif

@@ -1,0 +1,4 @@
+# The multi-stream pipeline with a fake engine: no model needed. Label
+# `pipeline`: tools/test.sh runs these under ThreadSanitizer too.
+ps_add_test(test_pipeline SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pipeline.c
+            ${CMAKE_CURRENT_LIST_DIR}/clipgen.c LABELS "unit;pipeline")

@@ -1,0 +1,226 @@
+/* The multi-stream pipeline with a fake engine (a detector that sleeps a known
+ * time and records what it got): offline streams lose nothing and keep order,
+ * live streams under overload drop their oldest frames and count every drop,
+ * batches mix streams without starving any, latency accounting matches the
+ * engine's sleep, and a bad stream fails alone. Needs no model; runs under
+ * ThreadSanitizer in CI. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clipgen.h"
+#include "pipeline/pipeline.h"
+#include "testutil.h"
+#include "util/clock.h"
+
+#define MAX_STREAMS 8
+#define MAX_SEEN 4096
+
+/* A detector that sleeps sleep_ms per batch and records every frame. */
+typedef struct {
+    int sleep_ms;
+    int batches, mixed_batches; /* batches with frames of more than one stream */
+    int max_batch_seen;
+    int64_t seen[MAX_STREAMS][MAX_SEEN]; /* frame index per stream, in order */
+    int n_seen[MAX_STREAMS];
+    int content_ok; /* the picture's encoded index matched f->index */
+    int check_content;
+} fake;
+
+static ps_status fake_detect(void *ctx, ps_frame **frames, int n, ps_err *err) {
+    (void)err;
+    fake *d = ctx;
+    int64_t t0 = ps_now_ns();
+    if (d->sleep_ms) usleep((useconds_t)d->sleep_ms * 1000);
+    int64_t t1 = ps_now_ns();
+    int first = frames[0]->stream, mixed = 0;
+    for (int i = 0; i < n; i++) {
+        ps_frame *f = frames[i];
+        f->t.infer_start = t0;
+        f->t.infer_end = t1;
+        f->n_people = 0;
+        if (f->stream != first) mixed = 1;
+        if (f->stream < MAX_STREAMS && d->n_seen[f->stream] < MAX_SEEN)
+            d->seen[f->stream][d->n_seen[f->stream]++] = f->index;
+        if (d->check_content && clipgen_read_index(f->rgb, f->sw, f->sh) != f->index) d->content_ok = 0;
+    }
+    d->batches++;
+    d->mixed_batches += mixed;
+    if (n > d->max_batch_seen) d->max_batch_seen = n;
+    return PS_OK;
+}
+
+static size_t fake_memory(void *ctx) {
+    (void)ctx;
+    return 0;
+}
+
+static ps_detector fake_detector(fake *d, int max_batch) {
+    memset(d, 0, sizeof *d);
+    d->content_ok = 1;
+    return (ps_detector){d, max_batch, 64, 64, fake_detect, fake_memory};
+}
+
+/* Runs uris through a pipeline to the end (or for run_ms when > 0). */
+static void run_pipeline(ps_detector *det, const char **uris, int n, int batch, int ring,
+                         const ps_source_opts *so, int run_ms, ps_pipeline_stats *st) {
+    ps_err err;
+    ps_pipeline_opts po = {.batch_max = batch, .batch_timeout_ms = 50, .ring_size = ring};
+    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    TU_CHECK(p != NULL);
+    for (int k = 0; k < n; k++) TU_CHECK(ps_pipeline_add(p, uris[k], NULL, so, &err) == PS_OK);
+    TU_CHECK(ps_pipeline_start(p, det, &err) == PS_OK);
+    if (run_ms > 0) {
+        usleep((useconds_t)run_ms * 1000);
+        ps_pipeline_stop(p);
+    }
+    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
+    TU_CHECK(ps_pipeline_stats_get(p, st, &err) == PS_OK);
+    ps_pipeline_free(p);
+}
+
+static void test_offline_loses_nothing(const char *dir) {
+    const int frames[3] = {40, 25, 33};
+    char paths[3][4200];
+    const char *uris[3];
+    for (int k = 0; k < 3; k++) {
+        ps_err err;
+        snprintf(paths[k], sizeof paths[k], "%s/clip%d.avi", dir, k);
+        TU_CHECK(clipgen_write(paths[k], 160, 120, 25, frames[k], &err) == PS_OK);
+        uris[k] = paths[k];
+    }
+    fake d;
+    ps_detector det = fake_detector(&d, 4);
+    d.check_content = 1;
+    d.sleep_ms = 2;
+    ps_source_opts so = {0};
+    ps_pipeline_stats st;
+    run_pipeline(&det, uris, 3, 4, 2, &so, 0, &st);
+    for (int k = 0; k < 3; k++) {
+        const ps_stream_stats *s = &st.streams[k];
+        printf("offline stream %d: produced %llu processed %llu dropped %llu (file has %d)\n", k,
+               (unsigned long long)s->produced, (unsigned long long)s->processed,
+               (unsigned long long)s->dropped, frames[k]);
+        TU_CHECK(s->state == PS_STREAM_ENDED && !s->live);
+        TU_CHECK(s->produced == (uint64_t)frames[k] && s->processed == (uint64_t)frames[k]);
+        TU_CHECK(s->dropped == 0);
+        TU_CHECK(d.n_seen[k] == frames[k]);
+        for (int i = 0; i < d.n_seen[k]; i++) TU_CHECK(d.seen[k][i] == i);
+    }
+    TU_CHECK(d.content_ok);
+    ps_pipeline_stats_free(&st);
+}
+
+static void test_live_overload_drops_oldest(void) {
+    const char *uris[2] = {"synthetic:160x120@200", "synthetic:160x120@200"};
+    fake d;
+    ps_detector det = fake_detector(&d, 2);
+    d.sleep_ms = 20; /* at most 100 frames/s for 400 produced */
+    ps_source_opts so = {0};
+    ps_pipeline_stats st;
+    run_pipeline(&det, uris, 2, 2, 4, &so, 1000, &st);
+    for (int k = 0; k < 2; k++) {
+        const ps_stream_stats *s = &st.streams[k];
+        printf("live stream %d: produced %llu processed %llu dropped %llu\n", k,
+               (unsigned long long)s->produced, (unsigned long long)s->processed,
+               (unsigned long long)s->dropped);
+        TU_CHECK(s->live);
+        TU_CHECK(s->dropped > 0);
+        TU_CHECK(s->processed + s->dropped == s->produced);
+        /* newest wins: what is processed still comes in order, with gaps */
+        int gaps = 0;
+        for (int i = 1; i < d.n_seen[k]; i++) {
+            TU_CHECK(d.seen[k][i] > d.seen[k][i - 1]);
+            gaps += d.seen[k][i] > d.seen[k][i - 1] + 1;
+        }
+        TU_CHECK(gaps > 0);
+    }
+    ps_pipeline_stats_free(&st);
+}
+
+static void test_batches_mix_streams(void) {
+    const char *uris[4] = {"synthetic:160x120@100", "synthetic:160x120@100",
+                           "synthetic:160x120@100", "synthetic:160x120@100"};
+    fake d;
+    ps_detector det = fake_detector(&d, 8);
+    d.sleep_ms = 15;
+    ps_source_opts so = {0};
+    ps_pipeline_stats st;
+    run_pipeline(&det, uris, 4, 8, 4, &so, 1000, &st);
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int k = 0; k < 4; k++) {
+        uint64_t n = st.streams[k].processed;
+        lo = n < lo ? n : lo;
+        hi = n > hi ? n : hi;
+    }
+    printf("mix: %d batches, %d with several streams, largest %d; per stream %llu..%llu\n",
+           d.batches, d.mixed_batches, d.max_batch_seen, (unsigned long long)lo,
+           (unsigned long long)hi);
+    TU_CHECK(d.mixed_batches > d.batches / 2);
+    TU_CHECK(d.max_batch_seen > 1);
+    TU_CHECK(lo > 0 && hi <= lo * 3 / 2 + 2); /* no stream starves */
+    ps_pipeline_stats_free(&st);
+}
+
+static void test_latency_accounting(void) {
+    const char *uris[1] = {"synthetic:160x120@10"};
+    fake d;
+    ps_detector det = fake_detector(&d, 1);
+    d.sleep_ms = 40;
+    ps_source_opts so = {0};
+    ps_pipeline_stats st;
+    run_pipeline(&det, uris, 1, 1, 4, &so, 1200, &st);
+    const ps_hist *h = &st.streams[0].latency;
+    double p50 = ps_hist_quantile(h, 0.5) / 1e3, lo = (double)h->min_us / 1e3;
+    printf("latency with a 40 ms engine at 10 fps: min %.1f p50 %.1f max %.1f ms over %llu frames\n",
+           lo, p50, (double)h->max_us / 1e3, (unsigned long long)h->count);
+    TU_CHECK(h->count >= 8);
+    TU_CHECK(lo >= 40.0);        /* never less than the engine's own time */
+    TU_CHECK(p50 < 40.0 + 25.0); /* an idle engine takes a frame at once */
+    TU_CHECK(st.streams[0].dropped == 0);
+    TU_CHECK(ps_hist_quantile(&st.engine, 0.5) / 1e3 >= 39.0);
+    ps_pipeline_stats_free(&st);
+}
+
+static void test_bad_stream_fails_alone(const char *dir) {
+    char good[4200], text[4200], missing[4200];
+    ps_err err;
+    snprintf(good, sizeof good, "%s/good.avi", dir);
+    snprintf(text, sizeof text, "%s/text.mp4", dir);
+    snprintf(missing, sizeof missing, "%s/missing.mp4", dir);
+    TU_CHECK(clipgen_write(good, 160, 120, 25, 30, &err) == PS_OK);
+    FILE *f = fopen(text, "w");
+    fputs("this is not a video\n", f);
+    fclose(f);
+    const char *uris[4] = {good, missing, text, "rtsp://127.0.0.1:1/none"};
+    fake d;
+    ps_detector det = fake_detector(&d, 4);
+    ps_source_opts so = {0};
+    ps_pipeline_stats st;
+    run_pipeline(&det, uris, 4, 4, 4, &so, 0, &st);
+    TU_CHECK(st.streams[0].state == PS_STREAM_ENDED && st.streams[0].processed == 30);
+    for (int k = 1; k < 4; k++) {
+        printf("bad stream %d: %s\n", k, st.streams[k].error);
+        TU_CHECK(st.streams[k].state == PS_STREAM_FAILED);
+        TU_CHECK(strstr(st.streams[k].error, uris[k]) != NULL);
+    }
+    TU_CHECK(strstr(st.streams[1].error, "No such file") != NULL);
+    TU_CHECK(strstr(st.streams[3].error, "refused") != NULL);
+    ps_pipeline_stats_free(&st);
+}
+
+int main(void) {
+    char dir[] = "/tmp/ps_pipeline_XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    test_offline_loses_nothing(dir);
+    test_live_overload_drops_oldest();
+    test_batches_mix_streams();
+    test_latency_accounting();
+    test_bad_stream_fails_alone(dir);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return tu_finish("test_pipeline");
+}
