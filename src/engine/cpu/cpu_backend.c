@@ -540,6 +540,7 @@ static ps_status cpu_init(void **state, const ps_net *net, const ps_backend_conf
     if (!cpu) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     cpu->net = net;
     cpu->cfg = *cfg;
+    if (cpu->cfg.chunk < 1 || cpu->cfg.chunk > cfg->max_batch) cpu->cfg.chunk = cfg->max_batch;
     cpu->shapes = malloc(sizeof *cpu->shapes * (size_t)net->n_layers);
     cpu->plans = calloc((size_t)cfg->max_batch, sizeof *cpu->plans);
     ps_status st = (cpu->shapes && cpu->plans) ? PS_OK : ps_err_set(err, PS_ERR_NOMEM, "out of memory");
