@@ -45,6 +45,9 @@ typedef struct {
     int sent;                 /* out: packets sent */
 } clipgen_push_spec;
 
+/* A port on 127.0.0.1 that nothing listens on right now; 0 on failure. */
+int clipgen_free_port(void);
+
 /* Sends every packet of p->clip to p->url, paced by pts like a camera, then
  * closes (RTSP: TEARDOWN). Returns PS_OK or an error naming the url. */
 ps_status clipgen_push(clipgen_push_spec *p, ps_err *err);

@@ -211,6 +211,52 @@ static void test_bad_stream_fails_alone(const char *dir) {
     ps_pipeline_stats_free(&st);
 }
 
+typedef struct {
+    clipgen_push_spec spec;
+    ps_status st;
+    ps_err err;
+} pusher;
+
+static void *push_main(void *arg) {
+    pusher *p = arg;
+    p->st = clipgen_push(&p->spec, &p->err);
+    return NULL;
+}
+
+/* A stream over RTSP on 127.0.0.1: FFmpeg's RTSP muxer pushes a clip
+ * (ANNOUNCE/RECORD, TCP) to a source listening through FFmpeg's RTSP demuxer
+ * (rtsp_flags=listen), and the pipeline processes the frames in order. */
+static void test_rtsp_stream(const char *dir) {
+    char clip[4200], url[64];
+    ps_err err;
+    snprintf(clip, sizeof clip, "%s/rtsp.avi", dir);
+    TU_CHECK(clipgen_write(clip, 320, 240, 25, 30, &err) == PS_OK);
+    snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/live", clipgen_free_port());
+    pusher push = {.spec = {.clip = clip, .url = url, .format = "rtsp",
+                            .options = "rtsp_transport=tcp", .connect_timeout_s = 10}};
+    pthread_t t;
+    TU_CHECK(pthread_create(&t, NULL, push_main, &push) == 0);
+    fake d;
+    ps_detector det = fake_detector(&d, 4);
+    d.check_content = 1;
+    ps_source_opts so = {.av_options = "rtsp_flags=listen", .open_timeout_s = 10};
+    const char *uris[1] = {url};
+    ps_pipeline_stats st;
+    run_pipeline(&det, uris, 1, 4, 4, &so, 0, &st); /* opening waits for the pusher */
+    pthread_join(t, NULL);
+    const ps_stream_stats *s = &st.streams[0];
+    printf("rtsp %s: pushed %d, produced %llu, processed %llu, dropped %llu, %s %s\n", url,
+           push.spec.sent, (unsigned long long)s->produced, (unsigned long long)s->processed,
+           (unsigned long long)s->dropped, s->state == PS_STREAM_ENDED ? "ended" : "not ended",
+           s->error);
+    TU_CHECK(push.st == PS_OK && push.spec.sent == 30);
+    TU_CHECK(s->live && s->state == PS_STREAM_ENDED);
+    TU_CHECK(s->processed + s->dropped == s->produced && s->processed >= 27);
+    TU_CHECK(d.content_ok);
+    for (int i = 1; i < d.n_seen[0]; i++) TU_CHECK(d.seen[0][i] > d.seen[0][i - 1]);
+    ps_pipeline_stats_free(&st);
+}
+
 int main(void) {
     char dir[] = "/tmp/ps_pipeline_XXXXXX";
     if (!mkdtemp(dir)) return 1;
@@ -219,6 +265,7 @@ int main(void) {
     test_batches_mix_streams();
     test_latency_accounting();
     test_bad_stream_fails_alone(dir);
+    test_rtsp_stream(dir);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

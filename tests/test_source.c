@@ -418,19 +418,6 @@ static int write_wav(const char *path) {
     return ok;
 }
 
-/* A port on 127.0.0.1 that nothing listens on right now; 0 on failure. */
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0) close(fd);
-    return port;
-}
-
 /* A socket that accepts connections (the kernel's backlog does) and never
  * answers: opening an rtsp:// URL there can only time out. */
 static int silent_server(int *port) {
@@ -630,7 +617,7 @@ static void *rtsp_push(void *arg) {
  * keeps the connection open after its last packet until *hold drops. */
 static void rtsp_start(rtsp_reader *rd, pusher *p, const char *clip, atomic_int *hold,
                        double stall_s, pthread_t t[2]) {
-    int port = free_port();
+    int port = clipgen_free_port();
     snprintf(rd->uri, sizeof rd->uri, "rtsp://127.0.0.1:%d/live", port);
     rd->opts = (ps_source_opts){.fit_w = 256, .fit_h = 256, .av_options = "rtsp_flags=listen",
                                 .open_timeout_s = 10, .stall_timeout_s = stall_s};
