@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/stream_opts.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "sink/results.h"
@@ -55,7 +56,9 @@ static int add_streams(const cli_stream_job *job, job_parts *j) {
     j->pipe = ps_pipeline_create(&po, &err);
     if (!j->pipe) return cli_fail(err.msg);
     for (int k = 0; k < job->n_uris; k++) {
-        const char *name = job->names ? job->names[k] : NULL;
+        char name[128];
+        if (job->names) snprintf(name, sizeof name, "%s", job->names[k]);
+        else cli_uri_name(job->uris[k], name, sizeof name);
         if (ps_pipeline_add(j->pipe, job->uris[k], name, &job->src, &err)) return cli_fail(err.msg);
     }
     return 0;
