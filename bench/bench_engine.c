@@ -91,7 +91,8 @@ int main(int argc, char **argv) {
     for (int ti = 0; ti < nt; ti++) {
         int maxb = 1;
         for (int bi = 0; bi < nb; bi++) maxb = batches[bi] > maxb ? batches[bi] : maxb;
-        ps_engine_opts o = {.input_h = size, .input_w = size, .max_batch = maxb, .threads = threads[ti],
+        ps_engine_opts o = {.backend = PS_BACKEND_CPU, .input_h = size, .input_w = size,
+                            .max_batch = maxb, .threads = threads[ti],
                              .cpu_chunk = chunk ? chunk : maxb};
         ps_engine *e = ps_engine_create(model, &o, &err);
         if (!e) { fprintf(stderr, "bench_engine: error: %s\n", err.msg); return 1; }

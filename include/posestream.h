@@ -56,7 +56,11 @@ typedef struct ps_engine ps_engine;
 ps_model *ps_model_load(const char *path, ps_err *err);
 void ps_model_free(ps_model *model);
 
-typedef enum { PS_BACKEND_CPU = 0 } ps_backend;
+typedef enum {
+    PS_BACKEND_AUTO = 0, /* the GPU when one is usable, else the CPU */
+    PS_BACKEND_CPU,
+    PS_BACKEND_CUDA
+} ps_backend;
 
 typedef struct {
     ps_backend backend;
@@ -74,6 +78,12 @@ typedef struct {
 ps_engine *ps_engine_create(const ps_model *model, const ps_engine_opts *opts,
                             ps_err *err);
 void ps_engine_free(ps_engine *engine);
+
+/* "cpu" or "cuda": the backend the engine runs on. */
+const char *ps_engine_backend(const ps_engine *engine);
+
+/* Why AUTO fell back to the CPU (e.g. "no CUDA device"), or "". */
+const char *ps_engine_note(const ps_engine *engine);
 
 /* An 8-bit RGB image in host memory, rows `stride` bytes apart. */
 typedef struct {

@@ -84,7 +84,7 @@ int main(int argc, char **argv) {
     int n = golden_cases(dir, cases);
     ps_model_free(golden_model()); /* skips when the model is missing */
     char cmd[16384];
-    int len = snprintf(cmd, sizeof cmd, "'%s' detect --batch 2", argv[1]);
+    int len = snprintf(cmd, sizeof cmd, "'%s' detect --backend cpu --batch 2", argv[1]);
     for (int i = 0; i < n; i++)
         if (cases[i].image[0])
             len += snprintf(cmd + len, sizeof cmd - (size_t)len, " '%s/%s'", dir, cases[i].image);

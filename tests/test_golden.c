@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
 static void run_cases(const ps_model *model, const char *dir, const golden_case *cases, int n,
                       int chunk) {
     ps_err err;
-    ps_engine_opts o = {.max_batch = n, .threads = 2, .cpu_chunk = chunk};
+    ps_engine_opts o = {.backend = PS_BACKEND_CPU, .max_batch = n, .threads = 2, .cpu_chunk = chunk};
     ps_engine *e = ps_engine_create(model, &o, &err);
     if (!e) {
         fprintf(stderr, "engine: %s\n", err.msg);

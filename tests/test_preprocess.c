@@ -1,5 +1,6 @@
-/* Tests for the CPU letterbox: geometry, exact cases, and bit-exact agreement
- * with a naive transcription of TF.js's CPU resizeBilinear kernel. */
+/* Tests for the CPU letterbox: geometry, exact cases, bit-exact agreement
+ * with a naive transcription of TF.js's CPU resizeBilinear kernel, and YUV
+ * pictures letterboxed as their naive full RGB24 conversion would be. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,6 +9,12 @@
 
 #include "engine/preprocess.h"
 #include "testutil.h"
+
+/* The naive references must round every product and sum as the library
+ * does (GCC does not contract in ISO C mode; Clang does unless told). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 #define N 256
 
@@ -173,6 +180,134 @@ static void test_stride(void) {
     free(b);
 }
 
+/* ---- YUV pictures: ps_letterbox_picture vs naive conversion + rgb8 ---- */
+
+/* A host picture whose planes own their memory; rows are padded past the
+ * pixels with 0xAB so a pitch mistake reads visible garbage. */
+typedef struct {
+    ps_picture pic;
+    uint8_t *mem[3];
+} owned_picture;
+
+static uint8_t *plane_alloc(int row_bytes, int rows, int *pitch) {
+    *pitch = row_bytes + 13;
+    uint8_t *p = malloc((size_t)*pitch * rows);
+    memset(p, 0xAB, (size_t)*pitch * rows);
+    return p;
+}
+
+/* Random content, or (smooth) gradients across the frame. */
+static void fill_plane(uint8_t *p, int pitch, int row_bytes, int rows, int smooth,
+                       unsigned long long *seed) {
+    for (int y = 0; y < rows; y++)
+        for (int x = 0; x < row_bytes; x++)
+            p[(size_t)y * pitch + x] = smooth ? (uint8_t)((x * 255 / row_bytes + y * 97 / rows) & 255)
+                                              : (uint8_t)tu_randf(seed, 0, 256);
+}
+
+static owned_picture make_yuv(ps_pixfmt fmt, int w, int h, int smooth, unsigned long long seed) {
+    owned_picture o = {{.fmt = fmt, .width = w, .height = h}, {NULL, NULL, NULL}};
+    int cw = (w + 1) / 2, ch = (h + 1) / 2;
+    int bytes[3] = {w, fmt == PS_PIX_NV12 ? 2 * cw : cw, cw};
+    int rows[3] = {h, ch, ch};
+    for (int i = 0; i < (fmt == PS_PIX_NV12 ? 2 : 3); i++) {
+        o.mem[i] = plane_alloc(bytes[i], rows[i], &o.pic.pitch[i]);
+        fill_plane(o.mem[i], o.pic.pitch[i], bytes[i], rows[i], smooth, &seed);
+        o.pic.plane[i] = o.mem[i];
+    }
+    return o;
+}
+
+static uint8_t naive_channel(float v) {
+    float r = floorf(v + 0.5f);
+    return (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+}
+
+/* picture.h's rule, pixel by pixel over the whole frame, into packed RGB24. */
+static uint8_t *naive_to_rgb(const ps_picture *p) {
+    uint8_t *rgb = malloc((size_t)p->width * p->height * 3);
+    for (int y = 0; y < p->height; y++)
+        for (int x = 0; x < p->width; x++) {
+            const uint8_t *c = p->plane[1] + (size_t)(y / 2) * p->pitch[1];
+            int Y = p->plane[0][(size_t)y * p->pitch[0] + x];
+            int U = p->fmt == PS_PIX_NV12 ? c[x / 2 * 2] : c[x / 2];
+            int V = p->fmt == PS_PIX_NV12 ? c[x / 2 * 2 + 1]
+                                          : p->plane[2][(size_t)(y / 2) * p->pitch[2] + x / 2];
+            float l = 1.164383f * (float)(Y - 16), u = (float)(U - 128), v = (float)(V - 128);
+            uint8_t *o = rgb + ((size_t)y * p->width + x) * 3;
+            o[0] = naive_channel(l + 1.596027f * v);
+            o[1] = naive_channel(l - 0.391762f * u - 0.812968f * v);
+            o[2] = naive_channel(l + 2.017232f * u);
+        }
+    return rgb;
+}
+
+static void compare_yuv(ps_pixfmt fmt, int w, int h, int dw, int dh, int smooth,
+                        unsigned long long seed) {
+    owned_picture o = make_yuv(fmt, w, h, smooth, seed);
+    uint8_t *rgb = naive_to_rgb(&o.pic);
+    size_t n = (size_t)dw * dh * 3;
+    float *got = malloc(sizeof *got * n), *want = malloc(sizeof *want * n);
+    for (size_t i = 0; i < n; i++) got[i] = -1;
+    ps_letterbox a = ps_letterbox_picture(&o.pic, got, dw, dh);
+    ps_letterbox b = ps_letterbox_rgb8(rgb, w, h, w * 3, want, dw, dh);
+    TU_CHECK(lb_equal(a, b.sw, b.sh, b.pad_x, b.pad_y));
+    char name[64];
+    snprintf(name, sizeof name, "%s %s %dx%d -> %dx%d", fmt == PS_PIX_NV12 ? "nv12" : "yuv420p",
+             smooth ? "smooth" : "random", w, h, dw, dh);
+    tu_close(name, got, want, n, 0);
+    for (int i = 0; i < 3; i++) free(o.mem[i]);
+    free(rgb);
+    free(got);
+    free(want);
+}
+
+/* An RGB24 picture is ps_letterbox_rgb8 itself. */
+static void test_picture_rgb(void) {
+    int w = 641, h = 479;
+    uint8_t *img = random_image(w, h, 21);
+    ps_picture pic = {.fmt = PS_PIX_RGB24, .plane = {img}, .pitch = {w * 3}, .width = w, .height = h};
+    float *a = malloc(sizeof *a * N * N * 3), *b = malloc(sizeof *b * N * N * 3);
+    ps_letterbox_picture(&pic, a, N, N);
+    ps_letterbox_rgb8(img, w, h, w * 3, b, N, N);
+    tu_close("picture rgb24 641x479", a, b, (size_t)N * N * 3, 0);
+    free(img);
+    free(a);
+    free(b);
+}
+
+/* Pictures it cannot read give zeros and a zero letterbox. */
+static void test_picture_unusable(void) {
+    float out[8 * 8 * 3];
+    uint8_t y[64] = {0};
+    ps_picture pic = {.fmt = PS_PIX_YUV420P, .plane = {y, y, NULL}, .pitch = {8, 4, 4},
+                      .width = 8, .height = 8};
+    for (int i = 0; i < 8 * 8 * 3; i++) out[i] = -1;
+    ps_letterbox lb = ps_letterbox_picture(&pic, out, 8, 8);
+    int nonzero = 0;
+    for (int i = 0; i < 8 * 8 * 3; i++) nonzero += out[i] != 0;
+    TU_CHECK(lb.sw == 0 && nonzero == 0);
+    pic.plane[2] = y;
+    pic.on_device = 1;
+    TU_CHECK(ps_letterbox_picture(&pic, out, 8, 8).sw == 0);
+    TU_CHECK(ps_letterbox_picture(NULL, out, 8, 8).sw == 0);
+}
+
+static void test_yuv(void) {
+    test_picture_rgb();
+    test_picture_unusable();
+    const ps_pixfmt fmts[2] = {PS_PIX_YUV420P, PS_PIX_NV12};
+    for (int f = 0; f < 2; f++) {
+        compare_yuv(fmts[f], 1921, 1079, N, N, 0, 31 + f);
+        compare_yuv(fmts[f], 1921, 1079, 256, 160, 1, 33 + f);
+        compare_yuv(fmts[f], 640, 480, N, N, 1, 35 + f);
+        compare_yuv(fmts[f], 640, 480, 256, 192, 0, 37 + f);
+        compare_yuv(fmts[f], 480, 640, N, N, 0, 39 + f);
+        compare_yuv(fmts[f], 97, 61, N, N, 0, 41 + f); /* upscaling, odd */
+        compare_yuv(fmts[f], 1, 1, N, N, 0, 43 + f);
+    }
+}
+
 int main(void) {
     test_geometry();
     test_identity();
@@ -186,5 +321,6 @@ int main(void) {
     compare_naive(1000, 1, N, N, 5);
     compare_naive(1, 1, N, N, 6);
     compare_naive(1300, 700, 640, 384, 8); /* wider than one column tile */
+    test_yuv();
     return tu_finish("test_preprocess");
 }

@@ -13,6 +13,9 @@ int cli_fail(const char *msg);
  * a hint on how to fetch the model when it is missing. */
 ps_model *cli_load_model(const char *opt_model, int verify, ps_err *err);
 
+/* Parses "auto", "cuda" or "cpu"; prints an error and returns 1 otherwise. */
+int cli_parse_backend(const char *arg, ps_backend *out);
+
 int cmd_detect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -145,9 +145,10 @@ static int criterion(FILE *f, const char *what, double value, double limit, cons
 /* The table and the criteria; returns 1 when every criterion passes. */
 static int print_table(const bench_opts *b, const cli_stream_outcome *o) {
     const ps_pipeline_stats *st = &o->stats;
-    printf("posestream bench: %d streams of %s, backend cpu, input %dx%d, batches up to %d, %.1f s\n",
-           b->num_streams, b->synthetic ? b->job.uris[0] : "video", o->input_w, o->input_h,
-           o->batch_max, (double)(st->now_ns - st->start_ns) / 1e9);
+    printf("posestream bench: %d streams of %s, backend %s (%s), input %dx%d, batches up to %d, "
+           "%.1f s\n",
+           b->num_streams, b->synthetic ? b->job.uris[0] : "video", o->backend, o->device,
+           o->input_w, o->input_h, o->batch_max, (double)(st->now_ns - st->start_ns) / 1e9);
     printf("  %-34s %10d\n", "streams", st->n_streams);
     printf("  %-34s %10.1f frames/s\n", "throughput", ps_report_fps(st));
     printf("  %-34s %10.2f %%\n", "frame drops", ps_report_drop_pct(st));
@@ -155,8 +156,9 @@ static int print_table(const bench_opts *b, const cli_stream_outcome *o) {
            ps_hist_mean(&st->engine) / 1e3, ps_hist_quantile(&st->engine, 0.99) / 1e3);
     printf("  %-34s %10.2f / %.2f ms\n", "end-to-end latency p50 / p99",
            ps_hist_quantile(&st->latency, 0.5) / 1e3, ps_hist_quantile(&st->latency, 0.99) / 1e3);
-    printf("  %-34s %10.0f MB RSS, VRAM %s\n", "peak memory", o->extra.peak_rss_mb,
-           o->extra.vram_mb >= 0 ? "" : "n/a (CPU backend)");
+    char vram[64] = "n/a (CPU backend)";
+    if (o->extra.vram_mb >= 0) snprintf(vram, sizeof vram, "%.0f MB", o->extra.vram_mb);
+    printf("  %-34s %10.0f MB RSS, VRAM %s\n", "peak memory", o->extra.peak_rss_mb, vram);
     printf("criteria:\n");
     int ok = criterion(stdout, "p99 end-to-end latency", ps_hist_quantile(&st->latency, 0.99) / 1e3,
                        b->max_latency_ms, "ms");
@@ -183,11 +185,11 @@ static int write_json(const bench_opts *b, const cli_stream_outcome *o, int pass
     }
     fprintf(f, "{\"config\":{\"num_streams\":%d,\"synthetic\":%s,\"resolution\":\"%s\",\"fps\":%d,"
                "\"batch_size\":%d,\"duration_s\":%.3f,\"input_w\":%d,\"input_h\":%d,"
-               "\"backend\":\"cpu\",\"max_latency_ms\":%.3f,\"max_vram_gb\":%.3f},\"pass\":%s,"
-               "\"report\":",
+               "\"backend\":\"%s\",\"device\":\"%s\",\"max_latency_ms\":%.3f,"
+               "\"max_vram_gb\":%.3f},\"pass\":%s,\"report\":",
             b->num_streams, b->synthetic ? "true" : "false", b->resolution, b->fps, o->batch_max,
-            b->job.duration_s, o->input_w, o->input_h, b->max_latency_ms, b->max_vram_gb,
-            pass ? "true" : "false");
+            b->job.duration_s, o->input_w, o->input_h, o->backend, o->device, b->max_latency_ms,
+            b->max_vram_gb, pass ? "true" : "false");
     ps_report_json(f, &o->stats, &o->extra);
     fputs("}\n", f);
     return fclose(f) ? cli_fail("--json: write failed") : 0;

@@ -27,6 +27,7 @@ static void detect_usage(FILE *f) {
           "  --min-score S       leave out people scored under S (default 0.2)\n"
           "  --batch N           images per network batch (default 8)\n"
           "  --threads N         CPU threads (default: all cores)\n"
+          "  --backend NAME      auto, cuda or cpu (default auto: the GPU when usable)\n"
           "  -h, --help          this text\n"
           "\n"
           "A bad image is reported on stderr and skipped; the exit status is then 1.\n",
@@ -56,6 +57,7 @@ static int parse_opts(int argc, char **argv, detect_opts *o) {
         {"model", required_argument, 0, 'm'},     {"no-verify", no_argument, 0, 'V'},
         {"input-size", required_argument, 0, 's'}, {"min-score", required_argument, 0, 'c'},
         {"batch", required_argument, 0, 'b'},     {"threads", required_argument, 0, 't'},
+        {"backend", required_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     int c, w, h;
     char msg[300];
@@ -87,6 +89,9 @@ static int parse_opts(int argc, char **argv, detect_opts *o) {
             o->eng.threads = atoi(optarg);
             if (o->eng.threads < 1 || o->eng.threads > 1024)
                 return cli_fail("--threads: expected a number from 1 to 1024");
+            break;
+        case 'B':
+            if (cli_parse_backend(optarg, &o->eng.backend)) return 1;
             break;
         case 'h': detect_usage(stdout); return 0;
         default: detect_usage(stderr); return 2;
@@ -185,8 +190,12 @@ int cmd_detect(int argc, char **argv) {
     ps_err err;
     ps_model *model = cli_load_model(o.model, o.verify, &err);
     ps_engine *e = model ? ps_engine_create(model, &o.eng, &err) : NULL;
-    if (!e) rc = cli_fail(err.msg);
-    else rc = detect_all(e, &o, paths, n_paths, o.eng.max_batch);
+    if (!e) {
+        rc = cli_fail(err.msg);
+    } else {
+        if (ps_engine_note(e)[0]) fprintf(stderr, "posestream: %s\n", ps_engine_note(e));
+        rc = detect_all(e, &o, paths, n_paths, o.eng.max_batch);
+    }
     ps_engine_free(e);
     ps_model_free(model);
     globfree(&g);

@@ -22,6 +22,17 @@ static void usage(FILE *f) {
           f);
 }
 
+int cli_parse_backend(const char *arg, ps_backend *out) {
+    if (!strcmp(arg, "auto")) *out = PS_BACKEND_AUTO;
+    else if (!strcmp(arg, "cuda")) *out = PS_BACKEND_CUDA;
+    else if (!strcmp(arg, "cpu")) *out = PS_BACKEND_CPU;
+    else {
+        fprintf(stderr, "posestream: error: --backend '%s': expected auto, cuda or cpu\n", arg);
+        return 1;
+    }
+    return 0;
+}
+
 int cli_fail(const char *msg) {
     fprintf(stderr, "posestream: error: %s\n", msg);
     return 1;

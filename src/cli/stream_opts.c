@@ -11,7 +11,8 @@ const char cli_job_options_help[] =
     "  --model PATH          model folder or .json (default $POSESTREAM_MODEL_DIR,\n"
     "                        else ~/.cache/posestream)\n"
     "  --no-verify           skip the sha256 check of the model files\n"
-    "  --backend NAME        cpu or auto (default auto: the CPU in this build)\n"
+    "  --backend NAME        auto, cuda or cpu (default auto: the GPU when one is\n"
+    "                        usable, else the CPU, saying why)\n"
     "  --threads N           CPU threads for the engine (default: all cores)\n"
     "  --input-size N|WxH    network input, multiples of 32 (default: fits the\n"
     "                        streams, e.g. 256x192 for 4:3, 256x160 for 16:9)\n"
@@ -72,13 +73,7 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
     else if (!strcmp(name, "input-size")) return size_arg(arg, &job->eng.input_w, &job->eng.input_h);
     else if (!strcmp(name, "av-opt")) job->src.av_options = arg;
     else if (!strcmp(name, "backend")) {
-        if (strcmp(arg, "cpu") && strcmp(arg, "auto")) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "--backend '%s': this build has: cpu, auto", arg);
-            cli_fail(msg);
-            return -1;
-        }
-        job->eng.backend = PS_BACKEND_CPU;
+        if (cli_parse_backend(arg, &job->eng.backend)) return -1;
     } else if (!strcmp(name, "min-score")) {
         char *end;
         job->min_score = strtof(arg, &end);

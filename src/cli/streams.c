@@ -72,6 +72,7 @@ static int build_engine(const cli_stream_job *job, job_parts *j, cli_stream_outc
     j->model = cli_load_model(job->model, job->verify, &err);
     if (j->model) j->engine = ps_engine_create(j->model, &eo, &err);
     if (!j->engine) return cli_fail(err.msg);
+    if (ps_engine_note(j->engine)[0]) fprintf(stderr, "posestream: %s\n", ps_engine_note(j->engine));
     if (ps_engine_detector(j->engine, job->min_score, &j->det, &err)) return cli_fail(err.msg);
     j->have_det = 1;
     out->input_w = eo.input_w;
@@ -130,7 +131,11 @@ int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
     sigaction(SIGTERM, &old_term, NULL);
     if (ps_pipeline_stats_get(j.pipe, &out->stats, &err)) rc = cli_fail(err.msg);
     out->extra.engine_mb = (double)j.det.memory(j.det.ctx) / 1048576.0;
-    out->extra.vram_mb = -1;
+    size_t vram_now, vram_peak;
+    ps_engine_vram(j.engine, &vram_now, &vram_peak);
+    out->extra.vram_mb = strcmp(ps_engine_backend(j.engine), "cpu") ? (double)vram_peak / 1048576.0 : -1;
+    snprintf(out->backend, sizeof out->backend, "%s", ps_engine_backend(j.engine));
+    snprintf(out->device, sizeof out->device, "%s", ps_engine_device(j.engine));
     ps_pipeline_free(j.pipe);
     j.pipe = NULL;
     if (j.results && ps_results_close(j.results, &err)) rc = cli_fail(err.msg);

@@ -26,6 +26,8 @@ typedef struct {
     ps_report_extra extra;
     int input_w, input_h, batch_max;
     int interrupted;      /* stopped by Ctrl-C */
+    char backend[16];     /* "cpu" or "cuda" */
+    char device[256];     /* e.g. "NVIDIA H100 80GB HBM3" or "CPU" */
 } cli_stream_outcome;
 
 /* Runs the job to its end. Returns 0, or 1 after printing an error when the

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "model/net.h"
+#include "util/picture.h"
 
 typedef struct {
     int input_h, input_w; /* multiples of 32 */
@@ -29,8 +30,24 @@ typedef struct {
     /* Bytes of memory the backend holds for activations and weights. */
     size_t (*memory)(const void *state);
     void (*free)(void *state);
+    /* Optional: the whole detection on the backend's device (letterbox,
+     * colour conversion, network, decoder) for n pictures; people in pixels
+     * of each picture, scored min_score or more, sorted. *device_ns gets the
+     * device time of the batch (CUDA events). NULL: engine.c does it around
+     * run() on the CPU. */
+    ps_status (*detect)(void *state, const ps_picture *pics, int n, float min_score,
+                        ps_person (*people)[PS_MAX_PEOPLE], int32_t *counts,
+                        int64_t *device_ns, ps_err *err);
+    /* Optional: device memory of the process now and at its peak (bytes). */
+    void (*vram)(void *state, size_t *current, size_t *peak);
+    /* Optional: the device's name. */
+    const char *(*device)(void *state);
 } ps_backend_ops;
 
 extern const ps_backend_ops ps_backend_cpu;
+
+/* The CUDA backend, in builds with CUDA (POSESTREAM_HAVE_CUDA). Its init
+ * fails with PS_ERR_UNSUPPORTED when no usable GPU is present. */
+extern const ps_backend_ops ps_backend_cuda;
 
 #endif

@@ -2,6 +2,7 @@
  * images. Buffers are sized once, for the largest batch. */
 #include "engine/engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,10 +16,13 @@ struct ps_engine {
     const ps_model *model;
     const ps_backend_ops *ops;
     void *state;
+    char note[PS_ERR_LEN];       /* why AUTO fell back to the CPU */
+    int64_t device_ns;           /* device time of the last batch, 0 if none */
     ps_backend_config cfg;
     float *input;                /* [max_batch, H, W, 3] */
     float *heads[PS_NUM_HEADS];  /* [max_batch, H/4, W/4, C] */
     ps_letterbox *boxes;         /* [max_batch]: where each image landed */
+    ps_picture *pics;            /* [max_batch]: ps_engine_detect's images */
     float rows[PS_MAX_PEOPLE * PS_DECODE_ROW];
 };
 
@@ -34,8 +38,6 @@ static ps_status resolve_config(const ps_engine_opts *o, ps_backend_config *cfg,
     if (cfg->chunk < 1 || cfg->chunk > cfg->max_batch) cfg->chunk = cfg->max_batch;
     if (cfg->threads < 1 || cfg->threads > 1024)
         return ps_err_set(err, PS_ERR_ARG, "threads %d: must be 1..1024", cfg->threads);
-    if (o && o->backend != PS_BACKEND_CPU)
-        return ps_err_set(err, PS_ERR_UNSUPPORTED, "backend %d is not built in", (int)o->backend);
     return PS_OK;
 }
 
@@ -43,7 +45,8 @@ static ps_status alloc_buffers(ps_engine *e, ps_err *err) {
     size_t n = (size_t)e->cfg.max_batch, h = (size_t)e->cfg.input_h, w = (size_t)e->cfg.input_w;
     e->input = malloc(sizeof(float) * n * h * w * 3);
     e->boxes = malloc(sizeof *e->boxes * n);
-    if (!e->input || !e->boxes) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    e->pics = malloc(sizeof *e->pics * n);
+    if (!e->input || !e->boxes || !e->pics) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     for (int k = 0; k < PS_NUM_HEADS; k++) {
         e->heads[k] = malloc(sizeof(float) * n * (h / 4) * (w / 4) * (size_t)ps_head_channels[k]);
         if (!e->heads[k]) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
@@ -51,12 +54,49 @@ static ps_status alloc_buffers(ps_engine *e, ps_err *err) {
     return PS_OK;
 }
 
-/* One run on a black image builds the plans and JIT kernels the first
- * batches will use. */
+/* Runs on black images so the first real batches do not pay for set-up:
+ * the CPU builds its plan and JIT kernels for a chunk; the GPU captures the
+ * CUDA graph of each batch size a pipeline meets (all up to 16, then powers
+ * of two and the largest). */
 static ps_status warm_up(ps_engine *e, ps_err *err) {
-    int n = e->cfg.chunk;
-    memset(e->input, 0, sizeof(float) * (size_t)n * e->cfg.input_h * e->cfg.input_w * 3);
-    return e->ops->run(e->state, e->input, n, e->heads, err);
+    int cpu = e->ops == &ps_backend_cpu, max = e->cfg.max_batch;
+    memset(e->input, 0, sizeof(float) * (size_t)max * e->cfg.input_h * e->cfg.input_w * 3);
+    for (int n = 1; n <= max; n++) {
+        if (cpu ? n != e->cfg.chunk : (n > 16 && (n & (n - 1)) && n != max)) continue;
+        ps_status st = e->ops->run(e->state, e->input, n, e->heads, err);
+        if (st) return st;
+    }
+    return PS_OK;
+}
+
+/* The backend asked for; AUTO tries CUDA first and notes why it did not
+ * take it. */
+static ps_status init_backend(ps_engine *e, ps_backend want, ps_err *err) {
+#ifdef POSESTREAM_HAVE_CUDA
+    if (want == PS_BACKEND_CUDA || want == PS_BACKEND_AUTO) {
+        ps_err cuda_err = {0};
+        e->ops = &ps_backend_cuda;
+        ps_status st = e->ops->init(&e->state, &e->model->net, &e->cfg, &cuda_err);
+        if (!st) return PS_OK;
+        e->state = NULL;
+        if (want == PS_BACKEND_CUDA) return ps_err_set(err, cuda_err.code, "%s", cuda_err.msg);
+        snprintf(e->note, sizeof e->note, "%s; using the CPU", cuda_err.msg);
+    }
+#else
+    if (want == PS_BACKEND_CUDA)
+        return ps_err_set(err, PS_ERR_UNSUPPORTED,
+                          "this build has no CUDA backend (configure with nvcc present)");
+#endif
+    e->ops = &ps_backend_cpu;
+    return e->ops->init(&e->state, &e->model->net, &e->cfg, err);
+}
+
+const char *ps_engine_backend(const ps_engine *e) {
+    return e->ops->name;
+}
+
+const char *ps_engine_note(const ps_engine *e) {
+    return e->note;
 }
 
 ps_engine *ps_engine_create(const ps_model *model, const ps_engine_opts *opts, ps_err *err) {
@@ -75,7 +115,7 @@ ps_engine *ps_engine_create(const ps_model *model, const ps_engine_opts *opts, p
         free(shapes);
     }
     if (!st) st = alloc_buffers(e, err);
-    if (!st) st = e->ops->init(&e->state, &model->net, &e->cfg, err);
+    if (!st) st = init_backend(e, opts ? opts->backend : PS_BACKEND_AUTO, err);
     if (!st) st = warm_up(e, err);
     if (st) {
         ps_engine_free(e);
@@ -89,6 +129,7 @@ void ps_engine_free(ps_engine *e) {
     if (e->state) e->ops->free(e->state);
     free(e->input);
     free(e->boxes);
+    free(e->pics);
     for (int k = 0; k < PS_NUM_HEADS; k++) free(e->heads[k]);
     free(e);
 }
@@ -131,28 +172,77 @@ static ps_heads image_heads(const ps_engine *e, int i) {
     };
 }
 
-ps_status ps_engine_detect(ps_engine *e, const ps_image *images, int32_t n, float min_score,
-                           ps_person (*people)[PS_MAX_PEOPLE], int32_t *counts, ps_err *err) {
+static ps_status check_picture(const ps_picture *p, int i, ps_err *err) {
+    int min_pitch = p->fmt == PS_PIX_RGB24 ? p->width * 3 : p->width;
+    if (!p->plane[0] || p->width < 1 || p->height < 1 || p->pitch[0] < min_pitch ||
+        (p->fmt != PS_PIX_RGB24 && !p->plane[1]) || (p->fmt == PS_PIX_YUV420P && !p->plane[2]))
+        return ps_err_set(err, PS_ERR_ARG, "picture %d: bad size, pitch or planes", i);
+    return PS_OK;
+}
+
+/* Letterbox on the CPU, network on the backend, decoder on the CPU. */
+static ps_status detect_on_host(ps_engine *e, const ps_picture *pics, int n, float min_score,
+                                ps_person (*people)[PS_MAX_PEOPLE], int32_t *counts,
+                                ps_err *err) {
     int h = e->cfg.input_h, w = e->cfg.input_w;
-    if (n < 1 || n > e->cfg.max_batch)
-        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", (int)n,
-                          e->cfg.max_batch);
-    ps_letterbox *boxes = e->boxes;
     for (int i = 0; i < n; i++) {
-        const ps_image *im = &images[i];
-        if (!im->rgb || im->width < 1 || im->height < 1 || im->stride < im->width * 3)
-            return ps_err_set(err, PS_ERR_ARG, "image %d: bad size or stride", i);
-        boxes[i] = ps_letterbox_rgb8(im->rgb, im->width, im->height, im->stride,
-                                     e->input + (size_t)i * h * w * 3, w, h);
+        if (pics[i].on_device)
+            return ps_err_set(err, PS_ERR_UNSUPPORTED,
+                              "picture %d is in GPU memory but the engine runs on the %s", i,
+                              e->ops->name);
+        e->boxes[i] = ps_letterbox_picture(&pics[i], e->input + (size_t)i * h * w * 3, w, h);
     }
     ps_status st = ps_engine_run(e, e->input, n, err);
     if (st) return st;
     for (int i = 0; i < n; i++) {
         ps_heads heads = image_heads(e, i);
         ps_decode_heads(&heads, h, w, e->rows);
-        ps_placement place = {boxes[i].sx, boxes[i].sy, (float)boxes[i].pad_x,
-                              (float)boxes[i].pad_y, images[i].width, images[i].height};
+        const ps_letterbox *lb = &e->boxes[i];
+        ps_placement place = {lb->sx, lb->sy, (float)lb->pad_x, (float)lb->pad_y, pics[i].width,
+                              pics[i].height};
         counts[i] = ps_decode_people(e->rows, h, w, &place, min_score, people[i]);
     }
     return PS_OK;
+}
+
+ps_status ps_engine_detect_pictures(ps_engine *e, const ps_picture *pics, int n, float min_score,
+                                    ps_person (*people)[PS_MAX_PEOPLE], int32_t *counts,
+                                    ps_err *err) {
+    if (n < 1 || n > e->cfg.max_batch)
+        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", n,
+                          e->cfg.max_batch);
+    for (int i = 0; i < n; i++) {
+        ps_status st = check_picture(&pics[i], i, err);
+        if (st) return st;
+    }
+    e->device_ns = 0;
+    if (e->ops->detect)
+        return e->ops->detect(e->state, pics, n, min_score, people, counts, &e->device_ns, err);
+    return detect_on_host(e, pics, n, min_score, people, counts, err);
+}
+
+ps_status ps_engine_detect(ps_engine *e, const ps_image *images, int32_t n, float min_score,
+                           ps_person (*people)[PS_MAX_PEOPLE], int32_t *counts, ps_err *err) {
+    if (n < 1 || n > e->cfg.max_batch)
+        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", (int)n,
+                          e->cfg.max_batch);
+    ps_picture *pics = e->pics;
+    for (int i = 0; i < n; i++)
+        pics[i] = (ps_picture){.fmt = PS_PIX_RGB24, .plane = {images[i].rgb},
+                               .pitch = {images[i].stride}, .width = images[i].width,
+                               .height = images[i].height};
+    return ps_engine_detect_pictures(e, pics, n, min_score, people, counts, err);
+}
+
+int64_t ps_engine_device_ns(const ps_engine *e) {
+    return e->device_ns;
+}
+
+void ps_engine_vram(const ps_engine *e, size_t *current, size_t *peak) {
+    *current = *peak = 0;
+    if (e->ops->vram) e->ops->vram(e->state, current, peak);
+}
+
+const char *ps_engine_device(const ps_engine *e) {
+    return e->ops->device ? e->ops->device(e->state) : "CPU";
 }

@@ -5,6 +5,7 @@
 
 #include "engine/backend.h"
 #include "posestream.h"
+#include "util/picture.h"
 
 /* Runs n images already in the engine's input layout ([n, H, W, 3] float32,
  * RGB 0..255). Afterwards ps_engine_head gives the heads. */
@@ -21,5 +22,20 @@ void ps_engine_size(const ps_engine *e, int *input_h, int *input_w, int *max_bat
 
 /* Bytes held by the backend. */
 size_t ps_engine_memory(const ps_engine *e);
+
+/* Like ps_engine_detect, for pictures in any ps_pixfmt: host memory, or GPU
+ * memory when the engine runs there. People in pixels of each picture. */
+ps_status ps_engine_detect_pictures(ps_engine *e, const ps_picture *pics, int n, float min_score,
+                                    ps_person (*people)[PS_MAX_PEOPLE], int32_t *counts,
+                                    ps_err *err);
+
+/* Device time of the last detect call (CUDA events), 0 on the CPU. */
+int64_t ps_engine_device_ns(const ps_engine *e);
+
+/* Device memory of the process now and at its peak; 0 on the CPU. */
+void ps_engine_vram(const ps_engine *e, size_t *current, size_t *peak);
+
+/* The device's name ("CPU" for the CPU backend). */
+const char *ps_engine_device(const ps_engine *e);
 
 #endif

@@ -1,4 +1,5 @@
-/* CPU preprocessing: letterbox an RGB8 image into the float network input.
+/* CPU preprocessing: letterbox a picture (RGB24, YUV420P, NV12) into the
+ * float network input; the reference the GPU preprocessing is tested against.
  *
  * The resize must give the same integers as the reference inputs, made by
  * TensorFlow.js: tf.image.resizeBilinear(img, [sh, sw], false, true) on the
@@ -63,25 +64,65 @@ static float to_input(double v) {
     return r < 1 ? 0.0f : r >= 255 ? 255.0f : (float)(int)r;
 }
 
+/* One channel of picture.h's rule: round half up, clamp to 0..255. */
+static uint8_t yuv_channel(float v) {
+    float r = floorf(v + 0.5f);
+    return r <= 0 ? 0 : r >= 255 ? 255 : (uint8_t)r;
+}
+
+/* A picture's pixel (x, y) as RGB24; YUV by picture.h's BT.601 rule, the
+ * float32 products and sums in this order (the GPU kernel repeats it op for
+ * op), chroma from sample (x/2, y/2). */
+static void pixel_rgb(const ps_picture *p, int x, int y, uint8_t rgb[3]) {
+    if (p->fmt == PS_PIX_RGB24) {
+        memcpy(rgb, p->plane[0] + (size_t)y * p->pitch[0] + 3 * x, 3);
+        return;
+    }
+    int cu, cv;
+    const uint8_t *c = p->plane[1] + (size_t)(y / 2) * p->pitch[1];
+    if (p->fmt == PS_PIX_NV12) {
+        cu = c[2 * (x / 2)];
+        cv = c[2 * (x / 2) + 1];
+    } else {
+        cu = c[x / 2];
+        cv = p->plane[2][(size_t)(y / 2) * p->pitch[2] + x / 2];
+    }
+    float l = PS_YUV_KY * (float)(p->plane[0][(size_t)y * p->pitch[0] + x] - 16);
+    float u = (float)(cu - 128), v = (float)(cv - 128);
+    rgb[0] = yuv_channel(l + PS_YUV_KRV * v);
+    rgb[1] = yuv_channel(l - PS_YUV_KGU * u - PS_YUV_KGV * v);
+    rgb[2] = yuv_channel(l + PS_YUV_KBU * u);
+}
+
+/* The RGB of both taps of n columns in source row y: out[6c .. 6c+2] at
+ * col[c].lo, out[6c+3 .. 6c+5] at col[c].hi. Converting only these keeps a
+ * YUV picture from needing a full-size RGB copy. */
+static void gather_row(const ps_picture *p, int y, const tap *col, int n, uint8_t *out) {
+    for (int c = 0; c < n; c++) {
+        pixel_rgb(p, col[c].lo, y, out + 6 * c);
+        pixel_rgb(p, col[c].hi, y, out + 6 * c + 3);
+    }
+}
+
 /* Resizes output columns [c0, c0 + n) of every scaled row; out points at the
  * scaled rectangle's top-left in dst (dst_w * 3 floats per row). */
-static void resize_tile(const uint8_t *rgb, int src_w, int src_h, int stride,
-                        const ps_letterbox *lb, int c0, int n, float *out,
-                        int dst_w) {
+static void resize_tile(const ps_picture *pic, const ps_letterbox *lb, int c0, int n,
+                        float *out, int dst_w) {
     tap col[TILE];
-    double rx = (double)src_w / lb->sw, ry = (double)src_h / lb->sh;
-    for (int c = 0; c < n; c++) col[c] = tap_at(c0 + c, rx, src_w);
+    uint8_t top[TILE * 6], bot[TILE * 6];
+    double rx = (double)pic->width / lb->sw, ry = (double)pic->height / lb->sh;
+    for (int c = 0; c < n; c++) col[c] = tap_at(c0 + c, rx, pic->width);
     for (int r = 0; r < lb->sh; r++) {
-        tap row = tap_at(r, ry, src_h);
-        const uint8_t *top = rgb + (size_t)row.lo * stride;
-        const uint8_t *bot = rgb + (size_t)row.hi * stride;
+        tap row = tap_at(r, ry, pic->height);
+        gather_row(pic, row.lo, col, n, top);
+        gather_row(pic, row.hi, col, n, bot);
         float *o = out + ((size_t)r * dst_w + c0) * 3;
         for (int c = 0; c < n; c++) {
-            int l = col[c].lo * 3, h = col[c].hi * 3;
+            const uint8_t *t6 = top + 6 * c, *b6 = bot + 6 * c;
             double fx = col[c].frac;
             for (int k = 0; k < 3; k++) {
-                double t = top[l + k] + (top[h + k] - top[l + k]) * fx;
-                double b = bot[l + k] + (bot[h + k] - bot[l + k]) * fx;
+                double t = t6[k] + (t6[k + 3] - t6[k]) * fx;
+                double b = b6[k] + (b6[k + 3] - b6[k]) * fx;
                 *o++ = to_input(t + (b - t) * row.frac);
             }
         }
@@ -102,12 +143,23 @@ static void zero_padding(float *dst, int dst_w, int dst_h, const ps_letterbox *l
     memset(dst + row * below, 0, sizeof *dst * row * (dst_h - below));
 }
 
-/* A degenerate image (no pixels, no data) gives an all-zero input and a
- * zero letterbox. */
-ps_letterbox ps_letterbox_rgb8(const uint8_t *rgb, int src_w, int src_h,
-                               int stride, float *dst, int dst_w, int dst_h) {
-    ps_letterbox lb = ps_letterbox_fit(src_w, src_h, dst_w, dst_h);
-    if (lb.sw == 0 || !rgb) {
+/* Whether every plane the format reads is there; host memory only. */
+static int picture_usable(const ps_picture *p) {
+    if (!p || p->on_device || !p->plane[0] || p->width <= 0 || p->height <= 0) return 0;
+    switch (p->fmt) {
+    case PS_PIX_RGB24: return 1;
+    case PS_PIX_NV12: return p->plane[1] != NULL;
+    case PS_PIX_YUV420P: return p->plane[1] && p->plane[2];
+    }
+    return 0;
+}
+
+/* A picture it cannot read (NULL, no pixels, a missing plane, device memory,
+ * an unknown format) gives an all-zero input and a zero letterbox. */
+ps_letterbox ps_letterbox_picture(const ps_picture *pic, float *dst, int dst_w, int dst_h) {
+    ps_letterbox lb = {0};
+    if (picture_usable(pic)) lb = ps_letterbox_fit(pic->width, pic->height, dst_w, dst_h);
+    if (lb.sw == 0) {
         if (dst_w > 0 && dst_h > 0) memset(dst, 0, sizeof *dst * dst_w * dst_h * 3);
         return (ps_letterbox){0};
     }
@@ -115,7 +167,14 @@ ps_letterbox ps_letterbox_rgb8(const uint8_t *rgb, int src_w, int src_h,
     float *out = dst + ((size_t)lb.pad_y * dst_w + lb.pad_x) * 3;
     for (int c0 = 0; c0 < lb.sw; c0 += TILE) {
         int n = lb.sw - c0 < TILE ? lb.sw - c0 : TILE;
-        resize_tile(rgb, src_w, src_h, stride, &lb, c0, n, out, dst_w);
+        resize_tile(pic, &lb, c0, n, out, dst_w);
     }
     return lb;
+}
+
+ps_letterbox ps_letterbox_rgb8(const uint8_t *rgb, int src_w, int src_h,
+                               int stride, float *dst, int dst_w, int dst_h) {
+    ps_picture pic = {.fmt = PS_PIX_RGB24, .plane = {rgb}, .pitch = {stride},
+                      .width = src_w, .height = src_h};
+    return ps_letterbox_picture(&pic, dst, dst_w, dst_h);
 }

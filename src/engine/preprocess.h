@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "util/picture.h"
+
 /* Where an image lands in the input: input_x = image_x * sx + pad_x (same for
  * y). The scaled image is (sw, sh) whole pixels at whole-pixel pads. */
 typedef struct {
@@ -26,5 +28,12 @@ ps_letterbox ps_letterbox_fit(int src_w, int src_h, int dst_w, int dst_h);
  * Returns the letterbox used. */
 ps_letterbox ps_letterbox_rgb8(const uint8_t *rgb, int src_w, int src_h,
                                int stride, float *dst, int dst_w, int dst_h);
+
+/* The same letterbox from any host picture: RGB24 exactly as
+ * ps_letterbox_rgb8; YUV420P and NV12 as if first converted to RGB24 by
+ * picture.h's rule, then ps_letterbox_rgb8 (each of the four bilinear taps
+ * is converted, so no full-size RGB copy is made). The GPU preprocessing
+ * matches this within one level. */
+ps_letterbox ps_letterbox_picture(const ps_picture *pic, float *dst, int dst_w, int dst_h);
 
 #endif

@@ -17,6 +17,9 @@ typedef struct ps_detector {
     ps_status (*detect)(void *ctx, ps_frame **frames, int n, ps_err *err);
     /* Bytes of memory the engine holds (0 when unknown). */
     size_t (*memory)(void *ctx);
+    /* Device memory now and at peak (0 on the CPU). NULL when unknown. */
+    void (*vram)(void *ctx, size_t *current, size_t *peak);
+    int wants_raw; /* letterboxes on its device: give it full-size pictures */
 } ps_detector;
 
 /* A detector over a ps_engine (which must outlive it). Frames arrive already

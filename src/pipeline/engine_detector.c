@@ -1,5 +1,6 @@
 /* The pipeline's detector over a ps_engine (see detector.h). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine.h"
 #include "pipeline/detector.h"
@@ -9,14 +10,15 @@
 typedef struct {
     ps_engine *engine;
     float min_score;
-    ps_image *images;
+    ps_picture *pics;
     ps_person (*people)[PS_MAX_PEOPLE];
     int32_t *counts;
 } engine_ctx;
 
-/* Scales people found in an sw x sh picture to the frame's original size. */
+/* Scales people found in the frame's picture (scaled to fit, or full size)
+ * to the frame's original size. */
 static void scale_people(ps_frame *f) {
-    float kx = (float)f->width / (float)f->sw, ky = (float)f->height / (float)f->sh;
+    float kx = (float)f->width / (float)f->pic.width, ky = (float)f->height / (float)f->pic.height;
     for (int i = 0; i < f->n_people; i++) {
         ps_person *p = &f->people[i];
         p->x0 *= kx;
@@ -32,16 +34,17 @@ static void scale_people(ps_frame *f) {
 
 static ps_status engine_detect(void *vctx, ps_frame **frames, int n, ps_err *err) {
     engine_ctx *c = vctx;
-    for (int i = 0; i < n; i++)
-        c->images[i] = (ps_image){frames[i]->rgb, frames[i]->sw, frames[i]->sh, frames[i]->sw * 3};
+    for (int i = 0; i < n; i++) c->pics[i] = frames[i]->pic;
     int64_t t0 = ps_now_ns();
-    ps_status st = ps_engine_detect(c->engine, c->images, n, c->min_score, c->people, c->counts, err);
-    int64_t t1 = ps_now_ns();
+    ps_status st = ps_engine_detect_pictures(c->engine, c->pics, n, c->min_score, c->people,
+                                             c->counts, err);
+    int64_t t1 = ps_now_ns(), device = ps_engine_device_ns(c->engine);
     if (st) return st;
     for (int i = 0; i < n; i++) {
         ps_frame *f = frames[i];
         f->t.infer_start = t0;
         f->t.infer_end = t1;
+        f->t.device_ns = device;
         f->n_people = c->counts[i];
         for (int k = 0; k < f->n_people; k++) f->people[k] = c->people[i][k];
         scale_people(f);
@@ -53,6 +56,10 @@ static size_t engine_memory(void *vctx) {
     return ps_engine_memory(((engine_ctx *)vctx)->engine);
 }
 
+static void engine_vram(void *vctx, size_t *current, size_t *peak) {
+    ps_engine_vram(((engine_ctx *)vctx)->engine, current, peak);
+}
+
 ps_status ps_engine_detector(ps_engine *engine, float min_score, ps_detector *det, ps_err *err) {
     int h, w, max_batch;
     ps_engine_size(engine, &h, &w, &max_batch);
@@ -60,12 +67,13 @@ ps_status ps_engine_detector(ps_engine *engine, float min_score, ps_detector *de
     if (c) {
         c->engine = engine;
         c->min_score = min_score;
-        c->images = calloc((size_t)max_batch, sizeof *c->images);
+        c->pics = calloc((size_t)max_batch, sizeof *c->pics);
         c->people = calloc((size_t)max_batch, sizeof *c->people);
         c->counts = calloc((size_t)max_batch, sizeof *c->counts);
     }
-    *det = (ps_detector){c, max_batch, w, h, engine_detect, engine_memory};
-    if (!c || !c->images || !c->people || !c->counts) {
+    *det = (ps_detector){c, max_batch, w, h, engine_detect, engine_memory, engine_vram,
+                         strcmp(ps_engine_backend(engine), "cpu") != 0};
+    if (!c || !c->pics || !c->people || !c->counts) {
         ps_engine_detector_free(det);
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     }
@@ -75,7 +83,7 @@ ps_status ps_engine_detector(ps_engine *engine, float min_score, ps_detector *de
 void ps_engine_detector_free(ps_detector *det) {
     engine_ctx *c = det->ctx;
     if (c) {
-        free(c->images);
+        free(c->pics);
         free(c->people);
         free(c->counts);
         free(c);

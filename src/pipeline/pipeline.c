@@ -244,7 +244,9 @@ static void engine_run(ps_pipeline *p, ps_frame **batch, int n) {
         for (int k = 0; k < p->n_streams; k++)
             if (p->streams[k]->src) ps_source_interrupt(p->streams[k]->src);
     }
-    ps_hist_add(&p->engine, (batch[0]->t.infer_end - batch[0]->t.infer_start) / 1000);
+    /* GPU batches are timed by CUDA events, CPU ones by the clock */
+    const ps_frame_times *t = &batch[0]->t;
+    ps_hist_add(&p->engine, (t->device_ns ? t->device_ns : t->infer_end - t->infer_start) / 1000);
     p->batches++;
     p->batch_sizes[n < 64 ? n : 64]++;
     for (int i = 0; i < n; i++) {
@@ -400,6 +402,7 @@ ps_status ps_pipeline_start(ps_pipeline *p, ps_detector *detector, ps_err *err) 
         stream *s = p->streams[k];
         if (s->st.state != PS_STREAM_OPENED) continue;
         ps_source_set_fit(s->src, detector->input_w, detector->input_h);
+        ps_source_set_raw(s->src, detector->wants_raw);
         s->st.state = PS_STREAM_RUNNING;
         if (pthread_create(&s->reader, NULL, reader_main, s) == 0) {
             s->reader_started = 1;

@@ -7,12 +7,14 @@
 #include <stdint.h>
 
 #include "posestream.h"
+#include "util/picture.h"
 
 typedef struct {
     int64_t captured; /* arrival, or its slot in the pacing schedule (real time) */
     int64_t decoded;  /* pixels ready in this frame */
     int64_t batched;  /* taken into a batch by the scheduler */
     int64_t infer_start, infer_end;
+    int64_t device_ns; /* the batch's device time (CUDA events), 0 if none */
     int64_t output;   /* result written */
 } ps_frame_times;    /* all ps_now_ns() */
 
@@ -21,8 +23,12 @@ typedef struct ps_frame {
     int64_t index;       /* 0, 1, 2... per stream, in decode order */
     double pts;          /* presentation time in seconds */
     int width, height;   /* original frame size */
-    uint8_t *rgb;        /* sw x sh x 3, rows packed: the frame scaled to fit */
-    int sw, sh;
+    ps_picture pic;      /* the pixels for the engine, in rgb's buffer: the
+                            frame scaled to fit (RGB24, sw x sh), or with the
+                            source's `raw` option the full-size picture as
+                            decoded (YUV420P or NV12; RGB24 for others) */
+    uint8_t *rgb;        /* the buffer; RGB24 sw x sh rows packed unless raw */
+    int sw, sh;          /* size of pic */
     size_t capacity;     /* bytes allocated at rgb */
     ps_frame_times t;
     int n_people;

@@ -24,6 +24,10 @@ void ps_source_set_fit(ps_source *s, int fit_w, int fit_h) {
     s->opts.fit_h = fit_h > 0 ? fit_h : DEFAULT_FIT;
 }
 
+void ps_source_set_raw(ps_source *s, int raw) {
+    s->opts.raw = raw;
+}
+
 ps_status ps_source_init_base(ps_source *s, const ps_source_ops *ops,
                               const char *uri, const ps_source_opts *opts,
                               ps_err *err) {
@@ -148,11 +152,42 @@ static int frame_reserve(ps_frame *f, size_t bytes) {
     return 1;
 }
 
+/* Raw mode for YUV420P / NV12: the planes copied as they are, packed. */
+static ps_read_result copy_planes(ps_source *s, const uint8_t *const planes[4],
+                                  const int strides[4], int w, int h, enum AVPixelFormat fmt,
+                                  ps_frame *f, ps_err *err) {
+    int cw = (w + 1) / 2, ch = (h + 1) / 2, nv12 = fmt == AV_PIX_FMT_NV12;
+    int n_planes = nv12 ? 2 : 3;
+    int widths[3] = {w, nv12 ? 2 * cw : cw, cw}, heights[3] = {h, ch, ch};
+    size_t bytes = (size_t)w * h + 2 * (size_t)cw * ch; /* both layouts */
+    if (!frame_reserve(f, bytes)) {
+        ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory for a %dx%d frame", s->uri, w, h);
+        return PS_READ_ERROR;
+    }
+    uint8_t *dst = f->rgb;
+    f->pic = (ps_picture){.fmt = nv12 ? PS_PIX_NV12 : PS_PIX_YUV420P, .width = w, .height = h};
+    for (int p = 0; p < n_planes; p++) {
+        f->pic.plane[p] = dst;
+        f->pic.pitch[p] = widths[p];
+        for (int y = 0; y < heights[p]; y++, dst += widths[p])
+            memcpy(dst, planes[p] + (size_t)y * strides[p], (size_t)widths[p]);
+    }
+    f->width = f->sw = w;
+    f->height = f->sh = h;
+    return PS_READ_FRAME;
+}
+
 ps_read_result ps_source_scale(ps_source *s, const uint8_t *const planes[4],
                                const int strides[4], int w, int h,
                                enum AVPixelFormat fmt, ps_frame *f,
                                ps_err *err) {
+    if (s->opts.raw && (fmt == AV_PIX_FMT_YUV420P || fmt == AV_PIX_FMT_NV12))
+        return copy_planes(s, planes, strides, w, h, fmt, f, err);
     ps_letterbox lb = ps_letterbox_fit(w, h, s->opts.fit_w, s->opts.fit_h);
+    if (s->opts.raw) { /* other formats: full-size RGB24 */
+        lb.sw = w;
+        lb.sh = h;
+    }
     struct SwsContext *c = scale_context(s, w, h, fmt, lb.sw, lb.sh);
     if (!c) {
         ps_err_set(err, PS_ERR_UNSUPPORTED, "%s: cannot convert %dx%d %s to RGB",
@@ -171,6 +206,8 @@ ps_read_result ps_source_scale(ps_source *s, const uint8_t *const planes[4],
     f->height = h;
     f->sw = lb.sw;
     f->sh = lb.sh;
+    f->pic = (ps_picture){.fmt = PS_PIX_RGB24, .plane = {f->rgb}, .pitch = {lb.sw * 3},
+                          .width = lb.sw, .height = lb.sh};
     return PS_READ_FRAME;
 }
 

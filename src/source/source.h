@@ -24,6 +24,10 @@ typedef struct {
                                long; 0 means 10 s */
     double stall_timeout_s; /* network sources: give up when no packet came
                                for this long; 0 means 10 s */
+    int raw;          /* deliver full-size pictures as decoded (YUV420P or
+                         NV12 planes copied as they are, other formats as
+                         RGB24) for an engine that letterboxes itself (the
+                         GPU); else scaled to fit as RGB24 */
 } ps_source_opts;
 
 typedef enum {
@@ -64,6 +68,9 @@ void ps_source_info(const ps_source *s, int *width, int *height, double *fps);
  * 256), e.g. once the network's input size is known. Call it from the
  * reader thread or before that thread starts; later frames use it. */
 void ps_source_set_fit(ps_source *s, int fit_w, int fit_h);
+
+/* Changes opts.raw the same way (for an engine that letterboxes itself). */
+void ps_source_set_raw(ps_source *s, int raw);
 
 /* Packets skipped so far because they failed to decode (corrupt data). */
 int64_t ps_source_skipped(const ps_source *s);

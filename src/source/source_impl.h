@@ -45,8 +45,10 @@ ps_status ps_source_init_base(ps_source *s, const ps_source_ops *ops,
 
 /* Scales a w x h picture in pixel format fmt (planes and strides as FFmpeg
  * lays them out) into f at the fit size, growing f->rgb as needed, and sets
- * f->width, height, sw, sh. Returns PS_READ_FRAME, or PS_READ_ERROR with err
- * naming the uri (f->rgb is then unchanged or grown, never freed). */
+ * f->width, height, sw, sh and pic. With opts.raw, copies it at full size
+ * instead (YUV420P / NV12 as they are, other formats converted to RGB24).
+ * Returns PS_READ_FRAME, or PS_READ_ERROR with err naming the uri (f->rgb is
+ * then unchanged or grown, never freed). */
 ps_read_result ps_source_scale(ps_source *s, const uint8_t *const planes[4],
                                const int strides[4], int w, int h,
                                enum AVPixelFormat fmt, ps_frame *f,

@@ -1,0 +1,156 @@
+/* Engine-only throughput of the CUDA backend: the network's forward pass
+ * (a replayed CUDA graph) at one input size for several batch sizes, timed
+ * with CUDA events (median of many replays after warm-up), next to the two
+ * floors measured on the same card in the same run: device-to-device copy
+ * bandwidth (for the 35.8 MB of FP16 activations a 256x256 frame writes)
+ * and an FP16 tensor-core matrix rate (for its 1.94 GFLOP).
+ *
+ *   bench_cuda [--model PATH] [--size 256] [--batches 1,8,32,64,128,256]
+ *              [--runs 30]
+ */
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cuda/cuda_net.h"
+#include "model/model.h"
+
+/* An FP16 tensor-core GEMM rate probe (bench/bench_cuda_peak.cu). */
+double ps_bench_tensor_tflops(void);
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static int parse_list(const char *s, int *out, int cap) {
+    int n = 0;
+    while (*s && n < cap) {
+        out[n++] = atoi(s);
+        s = strchr(s, ',');
+        if (!s) break;
+        s++;
+    }
+    return n;
+}
+
+#define CHECK(call)                                                                   \
+    do {                                                                              \
+        cudaError_t e_ = (call);                                                      \
+        if (e_ != cudaSuccess) {                                                      \
+            fprintf(stderr, "bench_cuda: %s: %s\n", #call, cudaGetErrorString(e_));   \
+            exit(1);                                                                  \
+        }                                                                             \
+    } while (0)
+
+/* Device-to-device copy bandwidth in GB/s (bytes read + written). */
+static double copy_bandwidth(void) {
+    size_t bytes = (size_t)1 << 30;
+    void *a, *b;
+    CHECK(cudaMalloc(&a, bytes));
+    CHECK(cudaMalloc(&b, bytes));
+    cudaEvent_t t0, t1;
+    cudaEventCreate(&t0);
+    cudaEventCreate(&t1);
+    CHECK(cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice));
+    cudaEventRecord(t0, 0);
+    for (int i = 0; i < 10; i++) cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, 0);
+    cudaEventRecord(t1, 0);
+    CHECK(cudaEventSynchronize(t1));
+    float ms;
+    cudaEventElapsedTime(&ms, t0, t1);
+    cudaFree(a);
+    cudaFree(b);
+    return 2.0 * 10 * (double)bytes / (ms * 1e-3) / 1e9;
+}
+
+/* Median ms of runs forward passes of batch n on stream s. */
+static float time_forward(ps_cuda_net *cn, int n, int runs, cudaStream_t s) {
+    ps_err err;
+    cudaEvent_t t0, t1;
+    cudaEventCreate(&t0);
+    cudaEventCreate(&t1);
+    float *ms = malloc(sizeof *ms * (size_t)runs);
+    for (int w = 0; w < 3; w++)
+        if (ps_cuda_net_forward(cn, n, (ps_cuda_stream)s, &err)) {
+            fprintf(stderr, "bench_cuda: %s\n", err.msg);
+            exit(1);
+        }
+    for (int r = 0; r < runs; r++) {
+        cudaEventRecord(t0, s);
+        ps_cuda_net_forward(cn, n, (ps_cuda_stream)s, &err);
+        cudaEventRecord(t1, s);
+        CHECK(cudaEventSynchronize(t1));
+        cudaEventElapsedTime(&ms[r], t0, t1);
+    }
+    qsort(ms, (size_t)runs, sizeof *ms, cmp_float);
+    float m = ms[runs / 2];
+    free(ms);
+    cudaEventDestroy(t0);
+    cudaEventDestroy(t1);
+    return m;
+}
+
+int main(int argc, char **argv) {
+    const char *model_path = getenv("POSESTREAM_MODEL_DIR");
+    char def[4096];
+    if (!model_path) {
+        snprintf(def, sizeof def, "%s/.cache/posestream", getenv("HOME") ? getenv("HOME") : ".");
+        model_path = def;
+    }
+    int size = 256, runs = 30, batches[16] = {1, 8, 32, 64, 128, 256}, nb = 6;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
+        else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batches")) nb = parse_list(argv[i + 1], batches, 16);
+    }
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+        printf("bench_cuda: no CUDA device\n");
+        return 0;
+    }
+    struct cudaDeviceProp prop;
+    CHECK(cudaGetDeviceProperties(&prop, 0));
+    ps_err err;
+    ps_model *model = ps_model_load(model_path, &err);
+    if (!model) {
+        fprintf(stderr, "bench_cuda: %s\n", err.msg);
+        return 1;
+    }
+    ps_shape *shapes = malloc(sizeof *shapes * (size_t)model->net.n_layers);
+    ps_net_shapes(&model->net, size, size, shapes, &err);
+    double gflop = 2e-9 * ps_net_macs(&model->net, shapes);
+    double bw = copy_bandwidth(), tflops = ps_bench_tensor_tflops();
+    double act_mb = 35.8 * (size * size) / (256.0 * 256.0);
+    printf("device %s; copy bandwidth %.0f GB/s; FP16 tensor-core GEMM %.0f TFLOP/s\n", prop.name,
+           bw, tflops);
+    printf("input %dx%d: %.3f GFLOP/frame, %.1f MB FP16 activations/frame\n", size, size, gflop,
+           act_mb);
+    printf("floors per frame: compute %.2f us, memory (activations written once, read once) "
+           "%.2f us\n", gflop / tflops * 1e3, 2 * act_mb / bw * 1e3);
+    int maxb = 1;
+    for (int b = 0; b < nb; b++) maxb = batches[b] > maxb ? batches[b] : maxb;
+    ps_cuda_net *cn;
+    if (ps_cuda_net_create(&model->net, size, size, maxb, &cn, &err)) {
+        fprintf(stderr, "bench_cuda: %s\n", err.msg);
+        return 1;
+    }
+    cudaStream_t s;
+    CHECK(cudaStreamCreate(&s));
+    CHECK(cudaMemset(ps_cuda_net_input(cn), 0, (size_t)maxb * size * size * 4 * 2));
+    printf("%7s %12s %12s %10s\n", "batch", "ms/batch", "frames/s", "TFLOP/s");
+    for (int b = 0; b < nb; b++) {
+        float ms = time_forward(cn, batches[b], runs, s);
+        printf("%7d %12.3f %12.0f %10.1f\n", batches[b], ms, batches[b] / (ms * 1e-3),
+               gflop * batches[b] / (ms * 1e-3) / 1e3);
+    }
+    printf("device memory held by the network at batch %d: %.0f MB\n", maxb,
+           (double)ps_cuda_net_bytes(cn) / 1048576.0);
+    ps_cuda_net_free(cn);
+    cudaStreamDestroy(s);
+    free(shapes);
+    ps_model_free(model);
+    return 0;
+}

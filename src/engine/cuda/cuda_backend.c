@@ -1,0 +1,328 @@
+/* CUDA backend: the engine interface (backend.h) over the GPU network
+ * (cuda_net.h) and the GPU preprocessing and decoder (cuda_pre.h).
+ *
+ * A detect call: host pictures are packed into pinned memory and go up in one
+ * async copy on the upload stream, where one kernel letterboxes, converts and
+ * normalises them into the FP16 input; the network (a replayed CUDA graph)
+ * and the decoder run on the compute stream after an event; only the decoded
+ * rows (336 floats per picture) come back. CUDA events around the batch give
+ * its device time. Buffers are sized at init for the largest batch; the
+ * picture staging grows only when a larger picture arrives. */
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/backend.h"
+#include "engine/cuda/cuda_net.h"
+#include "engine/cuda/cuda_pre.h"
+#include "engine/cuda/nvml.h"
+#include "model/decode.h"
+#include "util/status.h"
+
+#define PS_CUDA(call, err)                                                              \
+    do {                                                                                \
+        cudaError_t ps_e_ = (call);                                                     \
+        if (ps_e_ != cudaSuccess)                                                       \
+            return ps_err_set((err), PS_ERR_BACKEND, "CUDA: %s: %s", #call,             \
+                              cudaGetErrorString(ps_e_));                               \
+    } while (0)
+
+typedef struct {
+    ps_backend_config cfg;
+    const ps_net *net;
+    ps_cuda_net *cn;
+    cudaStream_t up, compute;
+    cudaEvent_t ev_start, ev_pre, ev_end;
+    float *d_input_f;           /* run(): [max_batch, H, W, 3] */
+    float *d_rows, *h_rows;     /* [max_batch, 6, 56]; h_ pinned */
+    ps_cuda_pre_item *h_items, *d_items; /* [max_batch]; h_ pinned */
+    uint8_t *h_pix, *d_pix;     /* picture staging; h_ pinned */
+    size_t pix_cap;
+    ps_letterbox *boxes;        /* [max_batch] */
+    size_t bytes;               /* device bytes this backend allocated */
+    size_t used_at_start;       /* device-wide use before our buffers */
+    size_t vram_now, vram_peak;
+    unsigned calls;             /* detect calls, to sample VRAM now and then */
+    ps_nvml *nvml;
+    char device[256];
+} ps_cuda;
+
+static ps_status cuda_alloc(ps_cuda *c, void **p, size_t bytes, ps_err *err) {
+    PS_CUDA(cudaMalloc(p, bytes), err);
+    c->bytes += bytes;
+    return PS_OK;
+}
+
+/* This process's device memory: NVML's per-process figure when it has one,
+ * else the device-wide use grown since just after our context appeared plus
+ * what that context itself took (measured by the same difference). */
+static void sample_vram(ps_cuda *c) {
+    size_t now = ps_nvml_process_memory(c->nvml);
+    if (!now) {
+        size_t free_b = 0, total = 0;
+        if (cudaMemGetInfo(&free_b, &total) == cudaSuccess)
+            now = total - free_b > c->used_at_start ? total - free_b - c->used_at_start : 0;
+    }
+    c->vram_now = now;
+    if (now > c->vram_peak) c->vram_peak = now;
+}
+
+static ps_status open_device(ps_cuda *c, ps_err *err) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e == cudaErrorInsufficientDriver)
+        return ps_err_set(err, PS_ERR_UNSUPPORTED,
+                          "CUDA: no usable GPU (no NVIDIA driver found, or one older than this "
+                          "build's CUDA runtime needs)");
+    if (e != cudaSuccess || count == 0)
+        return ps_err_set(err, PS_ERR_UNSUPPORTED, "CUDA: no usable GPU (%s)",
+                          e != cudaSuccess ? cudaGetErrorString(e) : "no device");
+    struct cudaDeviceProp prop;
+    PS_CUDA(cudaSetDevice(0), err);
+    PS_CUDA(cudaGetDeviceProperties(&prop, 0), err);
+    snprintf(c->device, sizeof c->device, "%s", prop.name);
+    size_t free_b, total;
+    PS_CUDA(cudaFree(NULL), err); /* creates the context */
+    PS_CUDA(cudaMemGetInfo(&free_b, &total), err);
+    c->used_at_start = total - free_b;
+    char pci[32];
+    if (cudaDeviceGetPCIBusId(pci, sizeof pci, 0) == cudaSuccess) c->nvml = ps_nvml_open(pci);
+    PS_CUDA(cudaStreamCreateWithFlags(&c->up, cudaStreamNonBlocking), err);
+    PS_CUDA(cudaStreamCreateWithFlags(&c->compute, cudaStreamNonBlocking), err);
+    PS_CUDA(cudaEventCreate(&c->ev_start), err);
+    PS_CUDA(cudaEventCreate(&c->ev_pre), err);
+    PS_CUDA(cudaEventCreate(&c->ev_end), err);
+    return PS_OK;
+}
+
+static ps_status alloc_buffers(ps_cuda *c, ps_err *err) {
+    size_t n = (size_t)c->cfg.max_batch;
+    size_t px = (size_t)c->cfg.input_h * c->cfg.input_w;
+    ps_status st = cuda_alloc(c, (void **)&c->d_input_f, n * px * 3 * sizeof(float), err);
+    if (!st) st = cuda_alloc(c, (void **)&c->d_rows, n * PS_MAX_PEOPLE * PS_DECODE_ROW * 4, err);
+    if (!st) st = cuda_alloc(c, (void **)&c->d_items, n * sizeof *c->d_items, err);
+    if (st) return st;
+    PS_CUDA(cudaHostAlloc((void **)&c->h_rows, n * PS_MAX_PEOPLE * PS_DECODE_ROW * 4,
+                          cudaHostAllocDefault), err);
+    PS_CUDA(cudaHostAlloc((void **)&c->h_items, n * sizeof *c->h_items, cudaHostAllocDefault), err);
+    c->boxes = calloc(n, sizeof *c->boxes);
+    if (!c->boxes) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    return PS_OK;
+}
+
+static void cuda_free(void *state) {
+    ps_cuda *c = state;
+    if (!c) return;
+    if (c->compute) cudaStreamSynchronize(c->compute);
+    if (c->up) cudaStreamSynchronize(c->up);
+    ps_cuda_net_free(c->cn);
+    cudaFree(c->d_input_f);
+    cudaFree(c->d_rows);
+    cudaFree(c->d_items);
+    cudaFree(c->d_pix);
+    cudaFreeHost(c->h_rows);
+    cudaFreeHost(c->h_items);
+    cudaFreeHost(c->h_pix);
+    if (c->ev_start) cudaEventDestroy(c->ev_start);
+    if (c->ev_pre) cudaEventDestroy(c->ev_pre);
+    if (c->ev_end) cudaEventDestroy(c->ev_end);
+    if (c->up) cudaStreamDestroy(c->up);
+    if (c->compute) cudaStreamDestroy(c->compute);
+    ps_nvml_close(c->nvml);
+    free(c->boxes);
+    free(c);
+}
+
+static ps_status cuda_init(void **state, const ps_net *net, const ps_backend_config *cfg,
+                           ps_err *err) {
+    ps_cuda *c = calloc(1, sizeof *c);
+    if (!c) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    c->cfg = *cfg;
+    c->net = net;
+    ps_status st = open_device(c, err);
+    if (!st) st = alloc_buffers(c, err);
+    if (!st) st = ps_cuda_net_create(net, cfg->input_h, cfg->input_w, cfg->max_batch, &c->cn, err);
+    if (st) {
+        cuda_free(c);
+        return st;
+    }
+    c->bytes += ps_cuda_net_bytes(c->cn);
+    sample_vram(c);
+    *state = c;
+    return PS_OK;
+}
+
+static void head_sizes(const ps_cuda *c, int n, size_t sizes[PS_NUM_HEADS]) {
+    size_t cells = (size_t)(c->cfg.input_h / 4) * (c->cfg.input_w / 4) * (size_t)n;
+    for (int h = 0; h < PS_NUM_HEADS; h++) sizes[h] = cells * (size_t)ps_head_channels[h];
+}
+
+/* Host float input -> heads in host memory (the path the golden and
+ * consistency tests and the engine benchmark use). */
+static ps_status cuda_run(void *state, const float *input, int n, float *const heads[PS_NUM_HEADS],
+                          ps_err *err) {
+    ps_cuda *c = state;
+    if (n < 1 || n > c->cfg.max_batch)
+        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", n,
+                          c->cfg.max_batch);
+    size_t px = (size_t)n * c->cfg.input_h * c->cfg.input_w;
+    PS_CUDA(cudaMemcpyAsync(c->d_input_f, input, px * 3 * sizeof(float), cudaMemcpyHostToDevice,
+                            c->compute), err);
+    ps_status st = ps_cuda_input_from_float(c->d_input_f, n, c->cfg.input_h, c->cfg.input_w,
+                                            ps_cuda_net_input(c->cn), c->net->norm, c->net->n_norm,
+                                            c->compute, err);
+    if (!st) st = ps_cuda_net_forward(c->cn, n, c->compute, err);
+    if (st) return st;
+    size_t sizes[PS_NUM_HEADS];
+    head_sizes(c, n, sizes);
+    for (int h = 0; h < PS_NUM_HEADS; h++)
+        PS_CUDA(cudaMemcpyAsync(heads[h], ps_cuda_net_head(c->cn, (ps_head)h), sizes[h] * 4,
+                                cudaMemcpyDeviceToHost, c->compute), err);
+    PS_CUDA(cudaStreamSynchronize(c->compute), err);
+    return PS_OK;
+}
+
+/* Bytes of picture p's planes when packed (rows back to back). */
+static size_t picture_bytes(const ps_picture *p, size_t rows[3], size_t row_bytes[3]) {
+    int cw = (p->width + 1) / 2, ch = (p->height + 1) / 2;
+    memset(rows, 0, 3 * sizeof *rows);
+    memset(row_bytes, 0, 3 * sizeof *row_bytes);
+    rows[0] = (size_t)p->height;
+    row_bytes[0] = (size_t)p->width * (p->fmt == PS_PIX_RGB24 ? 3 : 1);
+    if (p->fmt == PS_PIX_YUV420P) {
+        rows[1] = rows[2] = (size_t)ch;
+        row_bytes[1] = row_bytes[2] = (size_t)cw;
+    } else if (p->fmt == PS_PIX_NV12) {
+        rows[1] = (size_t)ch;
+        row_bytes[1] = 2 * (size_t)cw;
+    }
+    return rows[0] * row_bytes[0] + rows[1] * row_bytes[1] + rows[2] * row_bytes[2];
+}
+
+/* Grows the picture staging to hold bytes (waits for the GPU first). */
+static ps_status reserve_staging(ps_cuda *c, size_t bytes, ps_err *err) {
+    if (bytes <= c->pix_cap) return PS_OK;
+    PS_CUDA(cudaStreamSynchronize(c->up), err);
+    cudaFreeHost(c->h_pix);
+    cudaFree(c->d_pix);
+    c->bytes -= c->pix_cap;
+    c->h_pix = c->d_pix = NULL;
+    c->pix_cap = 0;
+    bytes += bytes / 4; /* headroom: sizes of one stream vary little */
+    PS_CUDA(cudaHostAlloc((void **)&c->h_pix, bytes, cudaHostAllocWriteCombined), err);
+    ps_status st = cuda_alloc(c, (void **)&c->d_pix, bytes, err);
+    if (st) return st;
+    c->pix_cap = bytes;
+    return PS_OK;
+}
+
+/* Packs host pictures into the pinned staging and describes each (planes
+ * in device memory) for the preprocessing kernel; device pictures are used
+ * where they are. Returns the bytes to upload. */
+static size_t stage_pictures(ps_cuda *c, const ps_picture *pics, int n) {
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        const ps_picture *p = &pics[i];
+        ps_cuda_pre_item *it = &c->h_items[i];
+        it->pic = *p;
+        it->pic.on_device = 1;
+        it->lb = c->boxes[i];
+        if (p->on_device) continue;
+        size_t rows[3], row_bytes[3];
+        picture_bytes(p, rows, row_bytes);
+        for (int k = 0; k < 3 && rows[k]; k++) {
+            uint8_t *dst = c->h_pix + off;
+            for (size_t y = 0; y < rows[k]; y++)
+                memcpy(dst + y * row_bytes[k], p->plane[k] + y * (size_t)p->pitch[k], row_bytes[k]);
+            it->pic.plane[k] = c->d_pix + off;
+            it->pic.pitch[k] = (int)row_bytes[k];
+            off += rows[k] * row_bytes[k];
+        }
+    }
+    return off;
+}
+
+/* Enqueues upload + preprocessing on the upload stream, network + decoder on
+ * the compute stream after it. */
+static ps_status enqueue_detect(ps_cuda *c, int n, size_t upload, ps_err *err) {
+    PS_CUDA(cudaEventRecord(c->ev_start, c->up), err);
+    if (upload)
+        PS_CUDA(cudaMemcpyAsync(c->d_pix, c->h_pix, upload, cudaMemcpyHostToDevice, c->up), err);
+    PS_CUDA(cudaMemcpyAsync(c->d_items, c->h_items, (size_t)n * sizeof *c->h_items,
+                            cudaMemcpyHostToDevice, c->up), err);
+    ps_status st = ps_cuda_preprocess(c->d_items, n, ps_cuda_net_input(c->cn), c->cfg.input_w,
+                                      c->cfg.input_h, c->net->norm, c->net->n_norm, c->up, err);
+    if (st) return st;
+    PS_CUDA(cudaEventRecord(c->ev_pre, c->up), err);
+    PS_CUDA(cudaStreamWaitEvent(c->compute, c->ev_pre, 0), err);
+    st = ps_cuda_net_forward(c->cn, n, c->compute, err);
+    const float *heads[PS_NUM_HEADS];
+    for (int h = 0; h < PS_NUM_HEADS; h++) heads[h] = ps_cuda_net_head(c->cn, (ps_head)h);
+    if (!st)
+        st = ps_cuda_decode(heads, n, c->cfg.input_h / 4, c->cfg.input_w / 4, c->cfg.input_h,
+                            c->cfg.input_w, c->d_rows, c->compute, err);
+    if (st) return st;
+    PS_CUDA(cudaMemcpyAsync(c->h_rows, c->d_rows, (size_t)n * PS_MAX_PEOPLE * PS_DECODE_ROW * 4,
+                            cudaMemcpyDeviceToHost, c->compute), err);
+    PS_CUDA(cudaEventRecord(c->ev_end, c->compute), err);
+    return PS_OK;
+}
+
+static ps_status cuda_detect(void *state, const ps_picture *pics, int n, float min_score,
+                             ps_person (*people)[PS_MAX_PEOPLE], int32_t *counts,
+                             int64_t *device_ns, ps_err *err) {
+    ps_cuda *c = state;
+    size_t need = 0;
+    for (int i = 0; i < n; i++) {
+        c->boxes[i] = ps_letterbox_fit(pics[i].width, pics[i].height, c->cfg.input_w,
+                                       c->cfg.input_h);
+        size_t rows[3], row_bytes[3];
+        if (!pics[i].on_device) need += picture_bytes(&pics[i], rows, row_bytes);
+    }
+    ps_status st = reserve_staging(c, need, err);
+    if (st) return st;
+    size_t upload = stage_pictures(c, pics, n);
+    st = enqueue_detect(c, n, upload, err);
+    if (st) return st;
+    PS_CUDA(cudaEventSynchronize(c->ev_end), err);
+    float ms = 0;
+    PS_CUDA(cudaEventElapsedTime(&ms, c->ev_start, c->ev_end), err);
+    *device_ns = (int64_t)(ms * 1e6);
+    int h = c->cfg.input_h, w = c->cfg.input_w;
+    for (int i = 0; i < n; i++) {
+        const ps_letterbox *lb = &c->boxes[i];
+        ps_placement place = {lb->sx, lb->sy, (float)lb->pad_x, (float)lb->pad_y, pics[i].width,
+                              pics[i].height};
+        counts[i] = ps_decode_people(c->h_rows + (size_t)i * PS_MAX_PEOPLE * PS_DECODE_ROW, h, w,
+                                     &place, min_score, people[i]);
+    }
+    if (c->calls++ % 16 == 0) sample_vram(c); /* NVML asks the driver: not every batch */
+    return PS_OK;
+}
+
+static size_t cuda_memory(const void *state) {
+    return ((const ps_cuda *)state)->bytes;
+}
+
+static void cuda_vram(void *state, size_t *current, size_t *peak) {
+    ps_cuda *c = state;
+    sample_vram(c);
+    *current = c->vram_now;
+    *peak = c->vram_peak;
+}
+
+static const char *cuda_device(void *state) {
+    return ((ps_cuda *)state)->device;
+}
+
+const ps_backend_ops ps_backend_cuda = {
+    .name = "cuda",
+    .init = cuda_init,
+    .run = cuda_run,
+    .memory = cuda_memory,
+    .free = cuda_free,
+    .detect = cuda_detect,
+    .vram = cuda_vram,
+    .device = cuda_device,
+};

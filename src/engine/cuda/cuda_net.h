@@ -1,0 +1,49 @@
+/* The network on the GPU: FP16 activations (NHWC, channels padded to a
+ * multiple of 16 with zeros), FP32 accumulation on tensor cores, fused
+ * bias/activation/residual epilogues, the six heads written as compact FP32
+ * NHWC. Weights are uploaded once; every buffer is sized at creation for the
+ * largest batch; the forward pass of each batch size is captured once as a
+ * CUDA graph and replayed. Host-side C API over CUDA kernels. */
+#ifndef PS_ENGINE_CUDA_NET_H
+#define PS_ENGINE_CUDA_NET_H
+
+#include <stddef.h>
+
+#include "model/net.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ps_cuda_net ps_cuda_net;
+typedef struct CUstream_st *ps_cuda_stream; /* = cudaStream_t */
+
+/* Builds the network for input_h x input_w and batches up to max_batch on
+ * the current CUDA device. Returns non-OK (PS_ERR_BACKEND or PS_ERR_NOMEM,
+ * naming the layer or the CUDA error) and leaves *out NULL on failure. */
+ps_status ps_cuda_net_create(const ps_net *net, int input_h, int input_w, int max_batch,
+                             ps_cuda_net **out, ps_err *err);
+
+/* The input tensor: [max_batch, input_h, input_w, 4] FP16 NHWC, already
+ * normalised by the model's own steps (channel 3 is zero). Filled by the
+ * preprocessing kernels before ps_cuda_net_forward. */
+void *ps_cuda_net_input(ps_cuda_net *cn);
+
+/* Head h: [max_batch, input_h / 4, input_w / 4, ps_head_channels[h]] FP32
+ * NHWC in device memory, valid after the forward pass. */
+const float *ps_cuda_net_head(const ps_cuda_net *cn, ps_head h);
+
+/* Enqueues the forward pass of the first n images (1 <= n <= max_batch) on
+ * stream s: the first call for a batch size captures a CUDA graph, later
+ * calls replay it. Returns non-OK naming the CUDA error. */
+ps_status ps_cuda_net_forward(ps_cuda_net *cn, int n, ps_cuda_stream s, ps_err *err);
+
+/* Device bytes held (weights, activations, workspaces). */
+size_t ps_cuda_net_bytes(const ps_cuda_net *cn);
+
+void ps_cuda_net_free(ps_cuda_net *cn);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,67 @@
+/* Device-side helpers shared by the network's kernels (net_gemm.cu,
+ * net_direct.cu): 8-channel FP16 loads, activations, and the fused epilogue
+ * that every kernel ends with (net_epi in net_kernels.h). CUDA C++ only. */
+#ifndef PS_ENGINE_CUDA_NET_DEVICE_H
+#define PS_ENGINE_CUDA_NET_DEVICE_H
+
+#include "engine/cuda/net_kernels.h"
+#include "model/net.h"
+
+/* Channels c..c+7 (c a multiple of 8) of the pixel at p, whose channel
+ * stride is cs and real count C, as floats; zero past C. A stride that is a
+ * multiple of 8 (every tensor but the 4-channel input) takes one 16-byte
+ * load, since its padding holds zeros already. Plain loads, not __ldg: a
+ * residual may be the very buffer its kernel writes (in place). */
+__device__ __forceinline__ void net_load8(const __half *p, int cs, int c, int C, float v[8]) {
+    if ((cs & 7) == 0) {
+        uint4 u = *reinterpret_cast<const uint4 *>(p + c);
+        const __half2 *h = reinterpret_cast<const __half2 *>(&u);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            float2 f = __half22float2(h[i]);
+            v[2 * i] = f.x;
+            v[2 * i + 1] = f.y;
+        }
+        return;
+    }
+#pragma unroll
+    for (int i = 0; i < 8; i++) v[i] = c + i < C && c + i < cs ? __half2float(p[c + i]) : 0.0f;
+}
+
+__device__ __forceinline__ float net_act(int act, float v) {
+    switch (act) {
+    case PS_ACT_RELU: return fmaxf(v, 0.0f);
+    case PS_ACT_RELU6: return fminf(fmaxf(v, 0.0f), 6.0f);
+    case PS_ACT_SIGMOID: return 1.0f / (1.0f + __expf(-v));
+    default: return v;
+    }
+}
+
+/* The fused epilogue of channels c..c+7 at pixel m (over the batch):
+ * bias, activation, residual, then the FP16 and/or compact FP32 stores. */
+__device__ __forceinline__ void net_epilogue8(const net_epi &e, size_t m, int c, float v[8]) {
+    float r[8];
+    if (e.res) net_load8(e.res + m * e.res_cs, e.res_cs, c, e.c, r);
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        float x = v[i] + (e.bias ? __ldg(e.bias + c + i) : 0.0f);
+        x = net_act(e.act, x);
+        if (e.res) x += r[i];
+        v[i] = c + i < e.c ? x : 0.0f; /* padding stays zero, even after a sigmoid */
+    }
+    if (e.out16) {
+        uint4 u;
+        __half2 *h = reinterpret_cast<__half2 *>(&u);
+#pragma unroll
+        for (int i = 0; i < 4; i++) h[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
+        *reinterpret_cast<uint4 *>(e.out16 + m * e.out_cs + c) = u;
+    }
+    if (e.out32) {
+        float *o = e.out32 + m * e.c;
+#pragma unroll
+        for (int i = 0; i < 8; i++)
+            if (c + i < e.c) o[c + i] = v[i];
+    }
+}
+
+#endif

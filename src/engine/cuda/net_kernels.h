@@ -1,0 +1,64 @@
+/* The network's CUDA kernels as host-side launchers, shared by cuda_net.cu
+ * (which plans the layers) and net_gemm.cu / net_direct.cu (which hold the
+ * kernels). CUDA C++ only. Activations are FP16 NHWC with a channel stride
+ * cs (a multiple of 16, or 4 for the input image) whose channels past the
+ * real count are zero; every kernel keeps that true for what it writes. */
+#ifndef PS_ENGINE_CUDA_NET_KERNELS_H
+#define PS_ENGINE_CUDA_NET_KERNELS_H
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+/* One activation tensor: [n, h, w, cs] FP16, channels c..cs-1 zero. */
+typedef struct {
+    const __half *p;
+    int h, w, c, cs;
+} net_tensor;
+
+/* What every kernel does with an output value v of channel ch at pixel m
+ * (m counts pixels over the batch): v = act(v + bias[ch]) + res[m, ch];
+ * then out16[m * out_cs + ch] = v (0 for ch >= c) when out16 is set, and
+ * out32[m * c + ch] = v for ch < c (compact FP32, a head) when out32 is set.
+ * out_cs = round_up(c, 16) is the padded channel count a kernel computes,
+ * also when out16 is NULL. */
+typedef struct {
+    const float *bias;   /* [>= out_cs] zero-padded, or NULL */
+    int act;             /* ps_act */
+    const __half *res;   /* residual [.., res_cs], or NULL */
+    int res_cs;
+    __half *out16;       /* [.., out_cs], or NULL */
+    int out_cs;          /* round_up(c, 16) */
+    float *out32;        /* [.., c], or NULL */
+    int c;               /* real output channels */
+} net_epi;
+
+/* Geometry of a KxK convolution on one image. */
+typedef struct {
+    int kh, kw, stride, pad_top, pad_left;
+    int oh, ow;
+} net_geom;
+
+/* 1x1 convolution as a GEMM on tensor cores: a [m, k] (activations, k a
+ * multiple of 16) times w [k, np] (FP16, np a multiple of 16), FP32
+ * accumulation, epilogue e. sms = multiprocessors, to pick the tile. */
+cudaError_t net_launch_gemm(const __half *a, int m, int k, const __half *w, int np,
+                            const net_epi *e, int sms, cudaStream_t s);
+
+/* Direct KxK convolution of n images in: w FP32 [kh][kw][cin4][e->out_cs]
+ * with cin4 = round_up(in.c, 4), zero rows and columns in the padding. */
+cudaError_t net_launch_conv(net_tensor in, int n, net_geom g, const float *w, int cin4,
+                            const net_epi *e, cudaStream_t s);
+
+/* Depthwise KxK convolution: w FP32 [kh][kw][e->out_cs]. */
+cudaError_t net_launch_dwconv(net_tensor in, int n, net_geom g, const float *w,
+                              const net_epi *e, cudaStream_t s);
+
+/* Bilinear x factor upsampling, TF half_pixel_centers. */
+cudaError_t net_launch_resize(net_tensor in, int n, int factor, const net_epi *e,
+                              cudaStream_t s);
+
+/* Elementwise over a's [n, h, w] pixels: e's epilogue applied to a, so an
+ * unfused ADD is a with e->res = the other input, an ACT is a with e->act. */
+cudaError_t net_launch_eltwise(net_tensor a, int n, const net_epi *e, cudaStream_t s);
+
+#endif
