@@ -33,7 +33,7 @@ ps_letterbox ps_letterbox_rgb8(const uint8_t *rgb, int src_w, int src_h,
  * ps_letterbox_rgb8; YUV420P and NV12 as if first converted to RGB24 by
  * picture.h's rule, then ps_letterbox_rgb8 (each of the four bilinear taps
  * is converted, so no full-size RGB copy is made). The GPU preprocessing
- * matches this within one level. */
+ * (cuda_pre.cu) computes the same way and matches it exactly. */
 ps_letterbox ps_letterbox_picture(const ps_picture *pic, float *dst, int dst_w, int dst_h);
 
 #endif
