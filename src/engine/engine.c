@@ -80,7 +80,7 @@ static ps_status init_backend(ps_engine *e, ps_backend want, ps_err *err) {
         if (!st) return PS_OK;
         e->state = NULL;
         if (want == PS_BACKEND_CUDA) return ps_err_set(err, cuda_err.code, "%s", cuda_err.msg);
-        snprintf(e->note, sizeof e->note, "%s; using the CPU", cuda_err.msg);
+        snprintf(e->note, sizeof e->note, "%.480s; using the CPU", cuda_err.msg);
     }
 #else
     if (want == PS_BACKEND_CUDA)
