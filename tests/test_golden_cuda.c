@@ -101,9 +101,15 @@ static void compare_people(const char *name, const float *got, const float *want
         n_got += g[PS_DECODE_ROW - 1] >= 0.2f;
         n_want += w[PS_DECODE_ROW - 1] >= 0.2f;
         if (w[PS_DECODE_ROW - 1] < 0.2f) continue;
-        for (int k = 0; k < PS_NUM_KEYPOINTS; k++)
-            if (w[3 * k + 2] > 0.3f)
-                worst = fmaxf(worst, fmaxf(fabsf(g[3 * k] - w[3 * k]), fabsf(g[3 * k + 1] - w[3 * k + 1])));
+        for (int k = 0; k < PS_NUM_KEYPOINTS; k++) {
+            if (w[3 * k + 2] <= 0.3f) continue;
+            float d = fmaxf(fabsf(g[3 * k] - w[3 * k]), fabsf(g[3 * k + 1] - w[3 * k + 1]));
+            worst = fmaxf(worst, d);
+            if (d > 0.01f)
+                printf("  %s person %d %s: (%.4f, %.4f) score %.3f vs reference (%.4f, %.4f) "
+                       "score %.3f\n", name, r, ps_keypoint_names[k], g[3 * k], g[3 * k + 1],
+                       g[3 * k + 2], w[3 * k], w[3 * k + 1], w[3 * k + 2]);
+        }
     }
     printf("%-34s people %d (reference %d), keypoints > 0.3 max diff %.4f (tol 0.01)\n", name,
            n_got, n_want, worst);

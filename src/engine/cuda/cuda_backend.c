@@ -40,6 +40,7 @@ typedef struct {
     uint8_t *h_pix, *d_pix;     /* picture staging; h_ pinned */
     size_t pix_cap;
     ps_letterbox *boxes;        /* [max_batch] */
+    size_t *offsets;            /* [max_batch]: each picture in the staging */
     size_t bytes;               /* device bytes this backend allocated */
     size_t used_at_start;       /* device-wide use before our buffers */
     size_t vram_now, vram_peak;
@@ -107,7 +108,8 @@ static ps_status alloc_buffers(ps_cuda *c, ps_err *err) {
                           cudaHostAllocDefault), err);
     PS_CUDA(cudaHostAlloc((void **)&c->h_items, n * sizeof *c->h_items, cudaHostAllocDefault), err);
     c->boxes = calloc(n, sizeof *c->boxes);
-    if (!c->boxes) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    c->offsets = calloc(n, sizeof *c->offsets);
+    if (!c->boxes || !c->offsets) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     return PS_OK;
 }
 
@@ -131,6 +133,7 @@ static void cuda_free(void *state) {
     if (c->compute) cudaStreamDestroy(c->compute);
     ps_nvml_close(c->nvml);
     free(c->boxes);
+    free(c->offsets);
     free(c);
 }
 
@@ -217,29 +220,39 @@ static ps_status reserve_staging(ps_cuda *c, size_t bytes, ps_err *err) {
     return PS_OK;
 }
 
-/* Packs host pictures into the pinned staging and describes each (planes
- * in device memory) for the preprocessing kernel; device pictures are used
- * where they are. Returns the bytes to upload. */
+/* Copies one host picture's planes, packed, to dst. */
+static void pack_picture(const ps_picture *p, uint8_t *dst) {
+    size_t rows[3], row_bytes[3];
+    picture_bytes(p, rows, row_bytes);
+    for (int k = 0; k < 3 && rows[k]; k++)
+        for (size_t y = 0; y < rows[k]; y++, dst += row_bytes[k])
+            memcpy(dst, p->plane[k] + y * (size_t)p->pitch[k], row_bytes[k]);
+}
+
+/* Packs host pictures into the pinned staging (in parallel: a 1080p frame is
+ * 3 MB, and one thread copying a batch of them would cap the GPU's rate) and
+ * describes each, planes in device memory, for the preprocessing kernel;
+ * device pictures are used where they are. Returns the bytes to upload. */
 static size_t stage_pictures(ps_cuda *c, const ps_picture *pics, int n) {
     size_t off = 0;
     for (int i = 0; i < n; i++) {
-        const ps_picture *p = &pics[i];
         ps_cuda_pre_item *it = &c->h_items[i];
-        it->pic = *p;
+        it->pic = pics[i];
         it->pic.on_device = 1;
         it->lb = c->boxes[i];
-        if (p->on_device) continue;
+        c->offsets[i] = off;
+        if (pics[i].on_device) continue;
         size_t rows[3], row_bytes[3];
-        picture_bytes(p, rows, row_bytes);
+        picture_bytes(&pics[i], rows, row_bytes);
         for (int k = 0; k < 3 && rows[k]; k++) {
-            uint8_t *dst = c->h_pix + off;
-            for (size_t y = 0; y < rows[k]; y++)
-                memcpy(dst + y * row_bytes[k], p->plane[k] + y * (size_t)p->pitch[k], row_bytes[k]);
             it->pic.plane[k] = c->d_pix + off;
             it->pic.pitch[k] = (int)row_bytes[k];
             off += rows[k] * row_bytes[k];
         }
     }
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+    for (int i = 0; i < n; i++)
+        if (!pics[i].on_device) pack_picture(&pics[i], c->h_pix + c->offsets[i]);
     return off;
 }
 
