@@ -4,3 +4,10 @@
 if(PS_HAVE_CUDA)
   ps_add_test(test_cuda_net SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cuda_net.c LABELS gpu)
 endif()
+if(PS_HAVE_CUDA)
+  # NVDEC: needs a GPU and the model; a clip with people for the GPU-vs-CPU
+  # decode comparison comes from $POSESTREAM_TEST_CLIP.
+  ps_add_test(test_nvdec SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_nvdec.c
+              ${CMAKE_CURRENT_LIST_DIR}/clipgen.c ${CMAKE_CURRENT_LIST_DIR}/golden_util.c
+              LABELS gpu)
+endif()

@@ -21,6 +21,9 @@
 #include <libavformat/avformat.h>
 
 #include "clipgen.h"
+#ifdef POSESTREAM_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
 #include "engine/preprocess.h"
 #include "source/source.h"
 #include "testutil.h"
@@ -718,6 +721,47 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
                secs_since(t0));                                                 \
     } while (0)
 
+/* 0 and the device count, or -1 when CUDA cannot even count (no driver). */
+static int cudaless_machine(int *count) {
+#ifdef POSESTREAM_HAVE_CUDA
+    return cudaGetDeviceCount(count) == cudaSuccess ? 0 : -1;
+#else
+    *count = 0;
+    return -1;
+#endif
+}
+
+/* Where video decodes, on a machine without a usable GPU: AUTO with an
+ * engine that takes raw pictures falls back to the CPU and delivers host
+ * pictures; GPU is a clear error for that stream. (With a GPU, test_nvdec.) */
+static void test_decode_placement(void) {
+    const char *path = tmp_path("decode.avi");
+    clipgen_spec spec = {.w = 320, .h = 240, .fps = 25, .n_frames = 3};
+    make_clip(path, &spec);
+    int count = 0;
+    if (cudaless_machine(&count) == 0 && count > 0) {
+        printf("  a GPU is present: see test_nvdec\n");
+        return;
+    }
+    ps_err err = {0};
+    ps_source_opts so = {.raw = 1, .decode = PS_DECODE_AUTO};
+    ps_source *s = ps_source_open(path, &so, &err);
+    TU_CHECK(s != NULL);
+    ps_frame f = {0};
+    TU_CHECK(s && ps_source_read(s, &f, &err) == PS_READ_FRAME);
+    TU_CHECK(!f.pic.on_device && f.pic.fmt == PS_PIX_YUV420P && f.pic.width == 320);
+    TU_CHECK(s && !ps_source_gpu_decoding(s));
+    ps_source_close(s);
+    so.decode = PS_DECODE_GPU;
+    s = ps_source_open(path, &so, &err);
+    TU_CHECK(s != NULL);
+    ps_read_result r = s ? ps_source_read(s, &f, &err) : PS_READ_FRAME;
+    printf("  --decode gpu without a GPU: %s\n", err.msg);
+    TU_CHECK(r == PS_READ_ERROR && strstr(err.msg, path) && strstr(err.msg, "NVDEC"));
+    ps_source_close(s);
+    free(f.rgb);
+}
+
 int main(int argc, char **argv) {
     photo_dir = argc > 1 ? argv[1] : "tests/data/golden";
     if (!mkdtemp(tmp_dir)) TU_SKIP("cannot make a temporary folder");
@@ -736,6 +780,7 @@ int main(int argc, char **argv) {
     RUN(test_rtsp);
     RUN(test_rtsp_stall);
     RUN(test_rtsp_interrupt);
+    RUN(test_decode_placement);
     nftw(tmp_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     return tu_finish("test_source");
 }

@@ -55,7 +55,8 @@ static const struct option bench_longs[] = {
     {"backend", required_argument, 0, 0}, {"threads", required_argument, 0, 0},
     {"input-size", required_argument, 0, 0}, {"min-score", required_argument, 0, 0},
     {"batch-timeout-ms", required_argument, 0, 0}, {"ring", required_argument, 0, 0},
-    {"av-opt", required_argument, 0, 0},  {0, 0, 0, 0}};
+    {"av-opt", required_argument, 0, 0},  {"decode", required_argument, 0, 0},
+    {0, 0, 0, 0}};
 
 static int positive(const char *name, const char *arg, double *out) {
     char *end;
@@ -79,7 +80,10 @@ static int bench_option(bench_opts *b, const char *name, const char *arg) {
     else if (!strcmp(name, "resolution")) snprintf(b->resolution, sizeof b->resolution, "%s", arg);
     else if (!strcmp(name, "duration")) rc = positive(name, arg, &b->job.duration_s);
     else if (!strcmp(name, "max-latency-ms")) rc = positive(name, arg, &b->max_latency_ms);
-    else if (!strcmp(name, "max-vram-gb")) rc = positive(name, arg, &b->max_vram_gb);
+    else if (!strcmp(name, "max-vram-gb")) {
+        rc = positive(name, arg, &b->max_vram_gb);
+        b->job.max_vram_gb = b->max_vram_gb;
+    }
     else if (!strcmp(name, "num-streams") || !strcmp(name, "fps")) {
         if ((rc = positive(name, arg, &v)) < 0) *(name[0] == 'n' ? &b->num_streams : &b->fps) = (int)v;
     } else if (!strcmp(name, "batch-size")) {
@@ -156,6 +160,23 @@ static int print_table(const bench_opts *b, const cli_stream_outcome *o) {
            ps_hist_mean(&st->engine) / 1e3, ps_hist_quantile(&st->engine, 0.99) / 1e3);
     printf("  %-34s %10.2f / %.2f ms\n", "end-to-end latency p50 / p99",
            ps_hist_quantile(&st->latency, 0.5) / 1e3, ps_hist_quantile(&st->latency, 0.99) / 1e3);
+    int on_gpu = 0;
+    size_t vram_streams = 0;
+    for (int k = 0; k < st->n_streams; k++) {
+        on_gpu += st->streams[k].gpu_decode;
+        vram_streams += st->streams[k].vram_estimate;
+    }
+    if (st->decode.count)
+        printf("  %-34s %10.2f / %.2f ms (%d of %d streams on the GPU)\n",
+               "decode per frame avg / p99", ps_hist_mean(&st->decode) / 1e3,
+               ps_hist_quantile(&st->decode, 0.99) / 1e3, on_gpu, st->n_streams);
+    if (on_gpu)
+        printf("  %-34s %10.1f MB (decoder surfaces + frames held, estimate)\n",
+               "VRAM per GPU-decoded stream", vram_streams / 1048576.0 / on_gpu);
+    if (o->gpu_util >= 0 || o->decoder_util >= 0)
+        printf("  %-34s %10.0f / %.0f %%\n", "GPU / NVDEC utilisation (mean)", o->gpu_util,
+               o->decoder_util);
+    printf("  %-34s %10.0f %% of one core\n", "CPU use", o->cpu_pct);
     char vram[64] = "n/a (CPU backend)";
     if (o->extra.vram_mb >= 0) snprintf(vram, sizeof vram, "%.0f MB", o->extra.vram_mb);
     printf("  %-34s %10.0f MB RSS, VRAM %s\n", "peak memory", o->extra.peak_rss_mb, vram);

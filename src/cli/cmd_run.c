@@ -63,6 +63,8 @@ static const struct option run_longs[] = {
     {"batch-timeout-ms", required_argument, 0, 0},
     {"ring", required_argument, 0, 0},
     {"av-opt", required_argument, 0, 0},
+    {"decode", required_argument, 0, 0},
+    {"max-vram-gb", required_argument, 0, 0},
     {0, 0, 0, 0}};
 
 /* Returns -1 to go on, else the exit status. */

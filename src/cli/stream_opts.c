@@ -22,6 +22,11 @@ const char cli_job_options_help[] =
     "                        this long after its first frame (default 50)\n"
     "  --ring N              frames buffered per stream (default 4); a live\n"
     "                        stream drops its oldest frame when its ring is full\n"
+    "  --decode WHERE        auto, gpu or cpu: where video is decoded (default auto:\n"
+    "                        NVDEC on the GPU when the CUDA backend runs and the\n"
+    "                        codec allows, frames staying in GPU memory)\n"
+    "  --max-vram-gb GB      refuse streams whose GPU decoding would pass this\n"
+    "                        (default 11)\n"
     "  --av-opt K=V[,K=V]    FFmpeg options for every file/network source, e.g.\n"
     "                        rtsp_transport=tcp or rtsp_flags=listen\n";
 
@@ -33,6 +38,7 @@ void cli_job_defaults(cli_stream_job *job) {
     job->batch_timeout_ms = 50;
     job->ring_size = 4;
     job->status = 1;
+    job->max_vram_gb = 11;
 }
 
 /* Parses an integer in [lo, hi]; prints an error naming the option if not. */
@@ -72,6 +78,22 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
     else if (!strcmp(name, "ring")) return int_arg(name, arg, 1, 1024, &job->ring_size);
     else if (!strcmp(name, "input-size")) return size_arg(arg, &job->eng.input_w, &job->eng.input_h);
     else if (!strcmp(name, "av-opt")) job->src.av_options = arg;
+    else if (!strcmp(name, "decode")) {
+        if (!strcmp(arg, "auto")) job->src.decode = PS_DECODE_AUTO;
+        else if (!strcmp(arg, "gpu")) job->src.decode = PS_DECODE_GPU;
+        else if (!strcmp(arg, "cpu")) job->src.decode = PS_DECODE_CPU;
+        else {
+            cli_fail("--decode: expected auto, gpu or cpu");
+            return -1;
+        }
+    } else if (!strcmp(name, "max-vram-gb")) {
+        char *end;
+        job->max_vram_gb = strtod(arg, &end);
+        if (end == arg || *end || !(job->max_vram_gb > 0)) {
+            cli_fail("--max-vram-gb: expected a number > 0");
+            return -1;
+        }
+    }
     else if (!strcmp(name, "backend")) {
         if (cli_parse_backend(arg, &job->eng.backend)) return -1;
     } else if (!strcmp(name, "min-score")) {

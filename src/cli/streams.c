@@ -2,6 +2,7 @@
 #include "cli/streams.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,8 @@ static void parts_free(job_parts *j) {
 static int add_streams(const cli_stream_job *job, job_parts *j) {
     ps_err err;
     ps_pipeline_opts po = {.batch_max = job->batch_max, .batch_timeout_ms = job->batch_timeout_ms,
-                           .ring_size = job->ring_size};
+                           .ring_size = job->ring_size,
+                           .max_vram = (size_t)(job->max_vram_gb * 1073741824.0)};
     if (j->results) {
         po.on_result = ps_results_write;
         po.result_ctx = j->results;
@@ -83,13 +85,31 @@ static int build_engine(const cli_stream_job *job, job_parts *j, cli_stream_outc
 
 /* Polls until the pipeline ends, the duration passes or Ctrl-C; draws the
  * status lines meanwhile. */
+/* Running means of the GPU's and its decoders' utilisation (NVML). */
+typedef struct {
+    double gpu, dec;
+    int n_gpu, n_dec;
+    int64_t last;
+} util_sampler;
+
+static void sample_util(util_sampler *u, ps_engine *e, int64_t now) {
+    if (now - u->last < 500000000) return;
+    u->last = now;
+    int gpu, dec;
+    ps_engine_utilization(e, &gpu, &dec);
+    if (gpu >= 0) u->gpu += gpu, u->n_gpu++;
+    if (dec >= 0) u->dec += dec, u->n_dec++;
+}
+
 static void watch(const cli_stream_job *job, job_parts *j, cli_stream_outcome *out) {
     int64_t start = ps_now_ns(), last_draw = 0;
     int drawn = 0, stopping = 0;
     ps_pipeline_stats prev = {0};
+    util_sampler util = {0};
     ps_err err;
     while (!ps_pipeline_wait(j->pipe, 100)) {
         int64_t now = ps_now_ns();
+        sample_util(&util, j->engine, now);
         if (!stopping && (interrupted || (job->duration_s > 0 &&
                                           now - start >= (int64_t)(job->duration_s * 1e9)))) {
             out->interrupted = interrupted;
@@ -106,6 +126,16 @@ static void watch(const cli_stream_job *job, job_parts *j, cli_stream_outcome *o
         last_draw = now;
     }
     ps_pipeline_stats_free(&prev);
+    out->gpu_util = util.n_gpu ? util.gpu / util.n_gpu : -1;
+    out->decoder_util = util.n_dec ? util.dec / util.n_dec : -1;
+}
+
+/* Process CPU time (user + system) in seconds. */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
 }
 
 int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
@@ -123,10 +153,13 @@ int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
         return rc;
     }
     interrupted = 0;
+    double cpu0 = cpu_seconds();
+    int64_t wall0 = ps_now_ns();
     struct sigaction sa = {.sa_handler = on_sigint}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     watch(job, &j, out);
+    out->cpu_pct = 100.0 * (cpu_seconds() - cpu0) / ((double)(ps_now_ns() - wall0) / 1e9);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (ps_pipeline_stats_get(j.pipe, &out->stats, &err)) rc = cli_fail(err.msg);

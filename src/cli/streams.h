@@ -19,6 +19,7 @@ typedef struct {
     const char *output;   /* results target (see results.h), NULL for none */
     double duration_s;    /* stop after this long; 0: when the sources end */
     int status;           /* draw live status lines on stderr */
+    double max_vram_gb;   /* refuse GPU-decoded streams beyond this */
 } cli_stream_job;
 
 typedef struct {
@@ -28,6 +29,8 @@ typedef struct {
     int interrupted;      /* stopped by Ctrl-C */
     char backend[16];     /* "cpu" or "cuda" */
     char device[256];     /* e.g. "NVIDIA H100 80GB HBM3" or "CPU" */
+    double gpu_util, decoder_util; /* mean percent busy over the run; -1 unknown */
+    double cpu_pct;       /* process CPU time over wall time, percent of one core */
 } cli_stream_outcome;
 
 /* Runs the job to its end. Returns 0, or 1 after printing an error when the

@@ -42,6 +42,9 @@ typedef struct {
     void (*vram)(void *state, size_t *current, size_t *peak);
     /* Optional: the device's name. */
     const char *(*device)(void *state);
+    /* Optional: percent busy of the GPU's SMs and of its video decoders over
+     * the driver's last sample period; -1 when unknown. */
+    void (*utilization)(void *state, int *gpu, int *decoder);
 } ps_backend_ops;
 
 extern const ps_backend_ops ps_backend_cpu;

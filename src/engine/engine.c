@@ -243,6 +243,11 @@ void ps_engine_vram(const ps_engine *e, size_t *current, size_t *peak) {
     if (e->ops->vram) e->ops->vram(e->state, current, peak);
 }
 
+void ps_engine_utilization(const ps_engine *e, int *gpu, int *decoder) {
+    *gpu = *decoder = -1;
+    if (e->ops->utilization) e->ops->utilization(e->state, gpu, decoder);
+}
+
 const char *ps_engine_device(const ps_engine *e) {
     return e->ops->device ? e->ops->device(e->state) : "CPU";
 }

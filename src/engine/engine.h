@@ -35,6 +35,9 @@ int64_t ps_engine_device_ns(const ps_engine *e);
 /* Device memory of the process now and at its peak; 0 on the CPU. */
 void ps_engine_vram(const ps_engine *e, size_t *current, size_t *peak);
 
+/* Percent busy of the GPU and of its video decoders (NVML); -1 unknown. */
+void ps_engine_utilization(const ps_engine *e, int *gpu, int *decoder);
+
 /* The device's name ("CPU" for the CPU backend). */
 const char *ps_engine_device(const ps_engine *e);
 

@@ -49,7 +49,7 @@ struct ps_pipeline {
     int n_pending;
     int engine_busy, sched_done, engine_done;
     int rr; /* next stream to take from */
-    ps_hist engine, queue, latency;
+    ps_hist engine, queue, latency, decode;
     uint64_t batches, batch_sizes[65];
     int64_t start_ns;
     char engine_error[PS_ERR_LEN];
@@ -57,7 +57,10 @@ struct ps_pipeline {
 
 /* ---- frames, rings and free lists (callers hold p->mu) ---- */
 
+/* Returns a frame to its stream's pool, letting go of a GPU surface it held
+ * so the decoder can reuse it at once. */
 static void give_back(stream *s, ps_frame *f) {
+    ps_frame_release(f);
     s->free_frames[s->n_free++] = f;
 }
 
@@ -219,6 +222,7 @@ static void record_frame(ps_pipeline *p, ps_frame *f) {
     ps_hist_add(&s->st.latency, e2e_us);
     ps_hist_add(&p->latency, e2e_us);
     ps_hist_add(&p->queue, (f->t.batched - f->t.captured) / 1000);
+    ps_hist_add(&p->decode, f->t.decode_ns / 1000);
     s->st.processed++;
     s->st.last_ns = f->t.output;
     give_back(s, f);
@@ -312,6 +316,7 @@ ps_pipeline *ps_pipeline_create(const ps_pipeline_opts *opts, ps_err *err) {
     ps_hist_init(&p->engine);
     ps_hist_init(&p->queue);
     ps_hist_init(&p->latency);
+    ps_hist_init(&p->decode);
     if (!p->forming || !p->pending) {
         ps_pipeline_free(p);
         ps_err_set(err, PS_ERR_NOMEM, "out of memory");
@@ -389,6 +394,24 @@ void ps_pipeline_suggest_input(const ps_pipeline *p, int *input_w, int *input_h)
     *input_h = h ? h : 256;
 }
 
+/* Counts a GPU-decoding stream's device memory against max_vram; refuses
+ * the stream (FAILED, before it starts) when it would not fit. */
+static int admit_vram(ps_pipeline *p, stream *s, size_t *used) {
+    size_t need = ps_source_vram_estimate(s->src, p->o.ring_size + 2);
+    s->st.gpu_decode = ps_source_gpu_decoding(s->src);
+    s->st.vram_estimate = need;
+    if (p->o.max_vram && *used + need > p->o.max_vram) {
+        s->st.state = PS_STREAM_FAILED;
+        snprintf(s->st.error, sizeof s->st.error,
+                 "%.300s: refused: decoding it on the GPU needs about %.0f MB, and with %.0f MB "
+                 "in use that passes the %.1f GB limit (--max-vram-gb)",
+                 s->st.uri, need / 1048576.0, *used / 1048576.0, p->o.max_vram / 1073741824.0);
+        return 0;
+    }
+    *used += need;
+    return 1;
+}
+
 ps_status ps_pipeline_start(ps_pipeline *p, ps_detector *detector, ps_err *err) {
     if (p->started || p->n_streams == 0)
         return ps_err_set(err, PS_ERR_ARG, "pipeline: nothing to start");
@@ -396,6 +419,8 @@ ps_status ps_pipeline_start(ps_pipeline *p, ps_detector *detector, ps_err *err) 
         return ps_err_set(err, PS_ERR_ARG, "pipeline: no detector");
     p->detector = detector;
     if (p->o.batch_max > detector->max_batch) p->o.batch_max = detector->max_batch;
+    size_t vram_used = 0, vram_peak = 0;
+    if (detector->vram) detector->vram(detector->ctx, &vram_used, &vram_peak);
     p->start_ns = ps_now_ns();
     pthread_mutex_lock(&p->mu);
     for (int k = 0; k < p->n_streams; k++) {
@@ -403,6 +428,7 @@ ps_status ps_pipeline_start(ps_pipeline *p, ps_detector *detector, ps_err *err) 
         if (s->st.state != PS_STREAM_OPENED) continue;
         ps_source_set_fit(s->src, detector->input_w, detector->input_h);
         ps_source_set_raw(s->src, detector->wants_raw);
+        if (!admit_vram(p, s, &vram_used)) continue;
         s->st.state = PS_STREAM_RUNNING;
         if (pthread_create(&s->reader, NULL, reader_main, s) == 0) {
             s->reader_started = 1;
@@ -456,6 +482,7 @@ ps_status ps_pipeline_stats_get(ps_pipeline *p, ps_pipeline_stats *st, ps_err *e
     st->latency = p->latency;
     st->engine = p->engine;
     st->queue = p->queue;
+    st->decode = p->decode;
     st->batches = p->batches;
     memcpy(st->batch_sizes, p->batch_sizes, sizeof st->batch_sizes);
     st->start_ns = p->start_ns;

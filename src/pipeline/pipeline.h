@@ -25,6 +25,8 @@ typedef struct {
     int ring_size;        /* frames buffered per stream */
     ps_result_fn on_result;
     void *result_ctx;
+    size_t max_vram;      /* bytes; a stream whose GPU decoding would push the
+                             process over it is refused at start (0: none) */
 } ps_pipeline_opts;
 
 typedef enum {
@@ -47,6 +49,8 @@ typedef struct {
     uint64_t processed; /* of those, through the engine */
     int64_t first_ns, last_ns; /* first capture, last output */
     ps_hist latency;           /* end to end: output - captured, us */
+    int gpu_decode;            /* decodes on the GPU (NVDEC) */
+    size_t vram_estimate;      /* device bytes its decoding holds (estimate) */
 } ps_stream_stats;
 
 typedef struct {
@@ -55,6 +59,7 @@ typedef struct {
     ps_hist latency;          /* all streams */
     ps_hist engine;           /* engine time per batch, us */
     ps_hist queue;            /* captured -> batched, us */
+    ps_hist decode;           /* decoder time per frame, us */
     uint64_t batches;
     uint64_t batch_sizes[65]; /* [k]: batches of k frames (64+ in [64]) */
     int64_t start_ns, now_ns;

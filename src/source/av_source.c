@@ -17,6 +17,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/dict.h>
 
+#include "source/av_hw.h"
 #include "source/source_impl.h"
 #include "util/clock.h"
 #include "util/status.h"
@@ -46,6 +47,10 @@ typedef struct {
     double loop_offset;    /* added to pts: the length of the passes played */
     int64_t pass_start_index;
     int64_t start_ns;      /* real-time schedule: when pts 0 is due; 0 unset */
+    int hw_decided;        /* the CPU/GPU choice was made (at the first read) */
+    int gpu;               /* the decoder runs on the GPU */
+    int64_t decode_ns;     /* decoder time spent since the last frame out */
+    AVFrame *down;         /* a GPU frame copied to host memory */
 } avs_source;
 
 static pthread_once_t avs_once = PTHREAD_ONCE_INIT;
@@ -148,7 +153,7 @@ static ps_status avs_open_input(avs_source *a, ps_err *err) {
 
 /* Picks the best video stream and opens its decoder. Returns PS_OK or an
  * error naming the uri (no video stream, unsupported codec). */
-static ps_status avs_open_decoder(avs_source *a, ps_err *err) {
+static ps_status avs_open_decoder(avs_source *a, int gpu, ps_err *err) {
     const char *uri = a->base.uri;
     a->stream = av_find_best_stream(a->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     if (a->stream < 0) return ps_err_set(err, PS_ERR_FORMAT, "%s: no video stream", uri);
@@ -159,6 +164,7 @@ static ps_status avs_open_decoder(avs_source *a, ps_err *err) {
     if (!codec)
         return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s: unsupported video codec \"%s\"",
                           uri, avcodec_get_name(st->codecpar->codec_id));
+    avcodec_free_context(&a->dec);
     a->dec = avcodec_alloc_context3(codec);
     if (!a->dec) return ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
     int r = avcodec_parameters_to_context(a->dec, st->codecpar);
@@ -167,6 +173,12 @@ static ps_status avs_open_decoder(avs_source *a, ps_err *err) {
     /* Frame threading holds back one frame per thread: fine for files,
      * latency for live streams, which get slice threading only. */
     a->dec->thread_type = a->base.live ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;
+    if (gpu && r >= 0) {
+        char why[200];
+        r = ps_av_hw_attach(a->dec, why, sizeof why);
+        if (r < 0) return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s: %s", uri, why);
+        a->dec->thread_count = 1; /* NVDEC decodes; threads would only queue */
+    }
     if (r >= 0) r = avcodec_open2(a->dec, codec, NULL);
     if (r < 0)
         return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s: cannot open %s decoder: %s", uri,
@@ -276,14 +288,33 @@ static double avs_frame_pts(avs_source *a) {
 /* Scales the decoded frame into f and stamps it; in real-time mode first
  * waits for its slot. Returns PS_READ_FRAME, PS_READ_END (interrupted while
  * waiting) or PS_READ_ERROR. */
+/* Hands a decoded frame on: a GPU frame stays on the GPU when the engine
+ * takes raw pictures, else is copied down; host frames are scaled/copied. */
+static ps_read_result avs_convert(avs_source *a, AVFrame *fr, ps_frame *f, ps_err *err) {
+    if (fr->format == AV_PIX_FMT_CUDA) {
+        if (a->base.opts.raw && ps_av_hw_hold(fr, f) == 0) return PS_READ_FRAME;
+        int r = av_hwframe_transfer_data(a->down, fr, 0);
+        if (r < 0) {
+            ps_err_set(err, PS_ERR_BACKEND, "%s: copying a GPU frame down failed: %s",
+                       a->base.uri, av_err2str(r));
+            return PS_READ_ERROR;
+        }
+        fr = a->down;
+    }
+    ps_read_result res = ps_source_scale(&a->base, (const uint8_t *const *)fr->data, fr->linesize,
+                                         fr->width, fr->height, fr->format, f, err);
+    av_frame_unref(a->down);
+    return res;
+}
+
 static int avs_emit(avs_source *a, ps_frame *f, ps_err *err) {
     AVFrame *fr = a->frame;
     double pts = avs_frame_pts(a);
     int64_t captured = ps_now_ns();
-    ps_read_result r = ps_source_scale(&a->base, (const uint8_t *const *)fr->data,
-                                       fr->linesize, fr->width, fr->height, fr->format,
-                                       f, err);
+    ps_read_result r = avs_convert(a, fr, f, err);
     av_frame_unref(fr);
+    f->t.decode_ns = a->decode_ns;
+    a->decode_ns = 0;
     if (r != PS_READ_FRAME) return r;
     if (a->base.opts.realtime && !a->network) {
         if (!a->start_ns) a->start_ns = captured - (int64_t)(pts * 1e9);
@@ -295,10 +326,43 @@ static int avs_emit(avs_source *a, ps_frame *f, ps_err *err) {
     return PS_READ_FRAME;
 }
 
+/* Whether this source should decode on the GPU: asked for, or AUTO with an
+ * engine that takes raw pictures and a codec NVDEC handles. */
+static int avs_wants_gpu(const avs_source *a) {
+    ps_decode_mode m = a->base.opts.decode;
+    if (m == PS_DECODE_GPU) return 1;
+    return m == PS_DECODE_AUTO && a->base.opts.raw && a->dec && ps_av_hw_supported(a->dec->codec);
+}
+
+/* At the first read (the engine's needs are known by then): re-opens the
+ * decoder on the GPU if it should decode there. AUTO falls back to the CPU
+ * when the GPU cannot; GPU makes that an error. */
+static int avs_decide(avs_source *a, ps_err *err) {
+    a->hw_decided = 1;
+    if (!avs_wants_gpu(a)) return AVS_GO_ON;
+    ps_err why = {0};
+    if (avs_open_decoder(a, 1, &why) == PS_OK) {
+        a->gpu = 1;
+        return AVS_GO_ON;
+    }
+    if (a->base.opts.decode == PS_DECODE_GPU) {
+        ps_err_set(err, why.code, "%s", why.msg);
+        return PS_READ_ERROR;
+    }
+    return avs_open_decoder(a, 0, err) == PS_OK ? AVS_GO_ON : PS_READ_ERROR;
+}
+
 static ps_read_result avs_read(ps_source *s, ps_frame *f, ps_err *err) {
     avs_source *a = (avs_source *)s;
+    ps_frame_release(f);
+    if (!a->hw_decided) {
+        int r = avs_decide(a, err);
+        if (r != AVS_GO_ON) return (ps_read_result)r;
+    }
     for (;;) {
+        int64_t t0 = ps_now_ns();
         int r = avcodec_receive_frame(a->dec, a->frame);
+        a->decode_ns += ps_now_ns() - t0;
         if (r == 0)
             r = avs_emit(a, f, err);
         else if (r == AVERROR_EOF)
@@ -307,8 +371,11 @@ static ps_read_result avs_read(ps_source *s, ps_frame *f, ps_err *err) {
             r = avs_count_failure(a, r, err);
         else if (a->draining) /* cannot happen: a drained decoder says EOF */
             r = PS_READ_END;
-        else
+        else {
+            int64_t t1 = ps_now_ns();
             r = avs_feed(a, err);
+            a->decode_ns += ps_now_ns() - t1;
+        }
         if (r != AVS_GO_ON) return (ps_read_result)r;
     }
 }
@@ -319,9 +386,15 @@ static void avs_close(ps_source *s) {
     avformat_close_input(&a->fmt);
     av_packet_free(&a->pkt);
     av_frame_free(&a->frame);
+    av_frame_free(&a->down);
 }
 
-static const ps_source_ops avs_ops = {avs_read, avs_close};
+static int avs_gpu(const ps_source *s) {
+    const avs_source *a = (const avs_source *)s;
+    return a->hw_decided ? a->gpu : avs_wants_gpu(a);
+}
+
+static const ps_source_ops avs_ops = {avs_read, avs_close, avs_gpu};
 
 ps_source *ps_av_open(const char *uri, const ps_source_opts *opts, ps_err *err) {
     pthread_once(&avs_once, avs_global_init);
@@ -343,10 +416,11 @@ ps_source *ps_av_open(const char *uri, const ps_source_opts *opts, ps_err *err) 
                                                      : AVS_DEFAULT_TIMEOUT_S;
     a->pkt = av_packet_alloc();
     a->frame = av_frame_alloc();
+    a->down = av_frame_alloc();
     ps_status st = PS_OK;
-    if (!a->pkt || !a->frame) st = ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
+    if (!a->pkt || !a->frame || !a->down) st = ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
     if (st == PS_OK) st = avs_open_input(a, err);
-    if (st == PS_OK) st = avs_open_decoder(a, err);
+    if (st == PS_OK) st = avs_open_decoder(a, 0, err);
     a->deadline_ns = 0;
     if (st != PS_OK) {
         ps_source_close(s);

@@ -15,6 +15,7 @@ typedef struct {
     int64_t batched;  /* taken into a batch by the scheduler */
     int64_t infer_start, infer_end;
     int64_t device_ns; /* the batch's device time (CUDA events), 0 if none */
+    int64_t decode_ns; /* time the decoder took for this frame */
     int64_t output;   /* result written */
 } ps_frame_times;    /* all ps_now_ns() */
 
@@ -30,6 +31,8 @@ typedef struct ps_frame {
     uint8_t *rgb;        /* the buffer; RGB24 sw x sh rows packed unless raw */
     int sw, sh;          /* size of pic */
     size_t capacity;     /* bytes allocated at rgb */
+    void *hw;            /* a decoded GPU surface pic points into (an
+                            AVFrame), held until ps_frame_release */
     ps_frame_times t;
     int n_people;
     ps_person people[PS_MAX_PEOPLE]; /* in pixels of the original frame */

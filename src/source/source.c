@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <libavutil/pixdesc.h>
+#include <libavutil/frame.h>
 #include <libswscale/swscale.h>
 
 #include "engine/preprocess.h"
@@ -26,6 +27,26 @@ void ps_source_set_fit(ps_source *s, int fit_w, int fit_h) {
 
 void ps_source_set_raw(ps_source *s, int raw) {
     s->opts.raw = raw;
+}
+
+void ps_frame_release(ps_frame *f) {
+    if (f->hw) {
+        AVFrame *hw = f->hw;
+        av_frame_free(&hw);
+        f->hw = NULL;
+    }
+}
+
+size_t ps_source_vram_estimate(const ps_source *s, int frames_in_flight) {
+    if (!ps_source_gpu_decoding(s) || s->width <= 0 || s->height <= 0) return 0;
+    /* NV12 frames: up to 17 decoder surfaces (16 references + the current)
+     * plus the copies held in rings and batches */
+    size_t frame = (size_t)s->width * (size_t)s->height * 3 / 2;
+    return frame * (size_t)(17 + frames_in_flight);
+}
+
+int ps_source_gpu_decoding(const ps_source *s) {
+    return s->ops->gpu ? s->ops->gpu(s) : 0;
 }
 
 ps_status ps_source_init_base(ps_source *s, const ps_source_ops *ops,

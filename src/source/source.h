@@ -10,6 +10,13 @@
 
 typedef struct ps_source ps_source;
 
+/* Where FFmpeg sources decode. GPU: NVDEC through FFmpeg's CUDA hwaccel,
+ * frames stay in GPU memory (NV12) when the engine takes raw pictures, else
+ * are copied down; an error when the GPU cannot decode the stream. AUTO: the
+ * GPU when the engine takes raw pictures (the CUDA backend) and the codec
+ * has a CUDA hwaccel, else the CPU. */
+typedef enum { PS_DECODE_AUTO = 0, PS_DECODE_CPU, PS_DECODE_GPU } ps_decode_mode;
+
 typedef struct {
     int fit_w, fit_h; /* frames are scaled (aspect kept) to fit this box: the
                          network input size */
@@ -28,6 +35,7 @@ typedef struct {
                          NV12 planes copied as they are, other formats as
                          RGB24) for an engine that letterboxes itself (the
                          GPU); else scaled to fit as RGB24 */
+    ps_decode_mode decode; /* FFmpeg sources: where to decode (see below) */
 } ps_source_opts;
 
 typedef enum {
@@ -74,6 +82,19 @@ void ps_source_set_raw(ps_source *s, int raw);
 
 /* Packets skipped so far because they failed to decode (corrupt data). */
 int64_t ps_source_skipped(const ps_source *s);
+
+/* Device memory this source will hold while it runs, estimated from its
+ * frame size when it decodes on the GPU (decoder surfaces plus frames in
+ * flight); 0 when it decodes on the CPU or the size is unknown. Valid after
+ * ps_source_set_raw. */
+size_t ps_source_vram_estimate(const ps_source *s, int frames_in_flight);
+
+/* Whether the source decodes on the GPU (after its first frame). */
+int ps_source_gpu_decoding(const ps_source *s);
+
+/* Lets go of what a frame holds beyond its own buffer (a decoded GPU
+ * surface): call when the engine is done with the frame. */
+void ps_frame_release(ps_frame *f);
 
 void ps_source_close(ps_source *s);
 

@@ -20,6 +20,9 @@ typedef struct {
     ps_read_result (*read)(ps_source *s, ps_frame *f, ps_err *err);
     /* Frees what the kind allocated; the base is freed by ps_source_close. */
     void (*close)(ps_source *s);
+    /* Optional: whether it decodes (or, before the first read, will decode)
+     * on the GPU; NULL means never. */
+    int (*gpu)(const ps_source *s);
 } ps_source_ops;
 
 struct ps_source {

@@ -101,7 +101,7 @@ static void still_close(ps_source *s) {
     ps_image_free(&g->first);
 }
 
-static const ps_source_ops still_ops = {still_read, still_close};
+static const ps_source_ops still_ops = {still_read, still_close, NULL};
 
 /* Fills g's list and decodes the first image for the stream's size. Returns
  * PS_OK or an error naming the folder or the file. */

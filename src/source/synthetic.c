@@ -101,7 +101,7 @@ static void synth_close(ps_source *s) {
     for (int i = 0; i < 3; i++) free(g->planes[i]);
 }
 
-static const ps_source_ops synth_ops = {synth_read, synth_close};
+static const ps_source_ops synth_ops = {synth_read, synth_close, NULL};
 
 /* Parses "synthetic:WxH@FPS". Returns 0 when malformed or out of range. */
 static int synth_parse(const char *uri, int *w, int *h, double *fps) {

@@ -89,7 +89,9 @@ static ps_status open_device(ps_cuda *c, ps_err *err) {
     c->used_at_start = total - free_b;
     char pci[32];
     if (cudaDeviceGetPCIBusId(pci, sizeof pci, 0) == cudaSuccess) c->nvml = ps_nvml_open(pci);
-    PS_CUDA(cudaStreamCreateWithFlags(&c->up, cudaStreamNonBlocking), err);
+    /* the upload stream is a blocking one: it waits for work on the legacy
+     * default stream, where FFmpeg's NVDEC copies decoded frames out */
+    PS_CUDA(cudaStreamCreate(&c->up), err);
     PS_CUDA(cudaStreamCreateWithFlags(&c->compute, cudaStreamNonBlocking), err);
     PS_CUDA(cudaEventCreate(&c->ev_start), err);
     PS_CUDA(cudaEventCreate(&c->ev_pre), err);
@@ -325,6 +327,12 @@ static void cuda_vram(void *state, size_t *current, size_t *peak) {
     *peak = c->vram_peak;
 }
 
+static void cuda_utilization(void *state, int *gpu, int *decoder) {
+    ps_cuda *c = state;
+    *gpu = ps_nvml_gpu_util(c->nvml);
+    *decoder = ps_nvml_decoder_util(c->nvml);
+}
+
 static const char *cuda_device(void *state) {
     return ((ps_cuda *)state)->device;
 }
@@ -338,4 +346,5 @@ const ps_backend_ops ps_backend_cuda = {
     .detect = cuda_detect,
     .vram = cuda_vram,
     .device = cuda_device,
+    .utilization = cuda_utilization,
 };

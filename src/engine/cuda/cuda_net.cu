@@ -336,7 +336,7 @@ static cudaError_t op_launch(const ps_cuda_net *cn, const net_op *op, int n, cud
     case OP_CONV:
         return net_launch_conv(op->in, n, op->geom, (const float *)op->w, op->cin4, &op->epi, s);
     case OP_DWCONV:
-        return net_launch_dwconv(op->in, n, op->geom, (const float *)op->w, &op->epi, s);
+        return net_launch_dwconv(op->in, n, op->geom, (const float *)op->w, &op->epi, cn->sms, s);
     case OP_RESIZE:
         return net_launch_resize(op->in, n, op->factor, &op->epi, s);
     case OP_ELTWISE:

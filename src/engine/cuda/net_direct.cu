@@ -134,8 +134,107 @@ __global__ void dwconv3_kernel(net_tensor in, long long total, net_geom g,
     net_epilogue8(e, (size_t)m, c0, acc);
 }
 
+/* Depthwise 3x3, stride S, each thread walking down R output rows of one
+ * column (8 channels): the 3x3 input window slides down in registers, so an
+ * output row costs 3 new 16-byte loads per input row it advances (3 for
+ * stride 1, 6 for stride 2) instead of 9, and the next row's loads are in
+ * flight while the current one is computed. Channel groups vary fastest,
+ * then columns, so a warp's loads cover contiguous pixels of one input row
+ * and the horizontal neighbours' overlap is served by L1. */
+__device__ __forceinline__ uint4 dw_ld(const __half *img, const net_tensor &in, int iy, int ix) {
+    bool ok = iy >= 0 && iy < in.h && ix >= 0 && ix < in.w;
+    return ok ? *reinterpret_cast<const uint4 *>(img + ((size_t)iy * in.w + ix) * in.cs)
+              : make_uint4(0, 0, 0, 0);
+}
+
+/* A weight float4 through the read-only path, volatile so the compiler
+ * reloads it (an L1 hit) per output row instead of hoisting all 72 weights
+ * into registers (which costs the occupancy the loads need). */
+__device__ __forceinline__ float4 dw_ldw(const float *p) {
+    float4 v;
+    asm volatile("ld.global.nc.v4.f32 {%0, %1, %2, %3}, [%4];"
+                 : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                 : "l"(p));
+    return v;
+}
+
+__device__ __forceinline__ void dw_tap(float acc[8], const uint4 &x, const float *wp) {
+    float4 w0 = dw_ldw(wp), w1 = dw_ldw(wp + 4);
+    const __half2 *h = reinterpret_cast<const __half2 *>(&x);
+    float2 a = __half22float2(h[0]), b = __half22float2(h[1]);
+    float2 c = __half22float2(h[2]), d = __half22float2(h[3]);
+    acc[0] += a.x * w0.x, acc[1] += a.y * w0.y, acc[2] += b.x * w0.z;
+    acc[3] += b.y * w0.w, acc[4] += c.x * w1.x, acc[5] += c.y * w1.y;
+    acc[6] += d.x * w1.z, acc[7] += d.y * w1.w;
+}
+
+template <int S>
+__global__ void __launch_bounds__(DIRECT_THREADS, 2)
+    dwconv3_rows_kernel(net_tensor in, long long total, net_geom g, int rows,
+                        const float *__restrict__ w, net_epi e) {
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= total) return;
+    int groups = e.out_cs / 8, chunks = (g.oh + rows - 1) / rows;
+    int c0 = (int)(i % groups) * 8;
+    long long t = i / groups;
+    int ox = (int)(t % g.ow);
+    t /= g.ow;
+    int oy = (int)(t % chunks) * rows, b = (int)(t / chunks);
+    int oy_end = min(oy + rows, g.oh);
+    const __half *img = in.p + (size_t)b * in.h * in.w * in.cs + c0;
+    const float *wc = w + c0;
+    int ix = ox * S - g.pad_left, iy = oy * S - g.pad_top;
+    uint4 x[3][3]; /* [row][col] of the window */
+#pragma unroll
+    for (int r = 0; r < 3; r++)
+#pragma unroll
+        for (int k = 0; k < 3; k++) x[r][k] = dw_ld(img, in, iy + r, ix + k);
+    size_t m = ((size_t)b * g.oh + oy) * g.ow + ox;
+#pragma unroll 1
+    for (;;) {
+        /* The next output row's new input rows, loaded before this one's
+         * arithmetic. */
+        bool more = oy + 1 < oy_end;
+        uint4 nx[S][3];
+#pragma unroll
+        for (int r = 0; r < S; r++)
+#pragma unroll
+            for (int k = 0; k < 3; k++)
+                nx[r][k] = more ? dw_ld(img, in, iy + 3 + r, ix + k) : make_uint4(0, 0, 0, 0);
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+#pragma unroll
+        for (int r = 0; r < 3; r++)
+#pragma unroll
+            for (int k = 0; k < 3; k++) dw_tap(acc, x[r][k], wc + (size_t)(r * 3 + k) * e.out_cs);
+        net_epilogue8(e, m, c0, acc);
+        if (!more) break;
+        oy++, iy += S, m += g.ow;
+#pragma unroll
+        for (int k = 0; k < 3; k++) {
+            if (S == 1) {
+                x[0][k] = x[1][k], x[1][k] = x[2][k], x[2][k] = nx[0][k];
+            } else {
+                x[0][k] = x[2][k], x[1][k] = nx[0][k], x[2][k] = nx[S - 1][k];
+            }
+        }
+    }
+}
+
 cudaError_t net_launch_dwconv(net_tensor in, int n, net_geom g, const float *w,
-                              const net_epi *e, cudaStream_t s) {
+                              const net_epi *e, int sms, cudaStream_t s) {
+    long long cols = (long long)n * g.ow * (e->out_cs / 8);
+    if (!net_baseline() && g.kh == 3 && g.kw == 3 && in.cs % 8 == 0 && (g.stride == 1 || g.stride == 2)) {
+        /* Rows per thread: up to 8, fewer while that leaves less than a
+         * full wave of threads (batch 1, the small late stages). */
+        int rows = g.oh < 8 ? g.oh : 8;
+        while (rows > 1 && cols * ((g.oh + rows - 1) / rows) < (long long)sms * 1024) rows /= 2;
+        long long total = cols * ((g.oh + rows - 1) / rows);
+        if (g.stride == 1)
+            dwconv3_rows_kernel<1><<<direct_blocks(total), DIRECT_THREADS, 0, s>>>(in, total, g, rows, w, *e);
+        else
+            dwconv3_rows_kernel<2><<<direct_blocks(total), DIRECT_THREADS, 0, s>>>(in, total, g, rows, w, *e);
+        return cudaGetLastError();
+    }
     long long total = (long long)n * g.oh * g.ow * (e->out_cs / 8);
     if (g.kh == 3 && g.kw == 3 && in.cs % 8 == 0)
         dwconv3_kernel<<<direct_blocks(total), DIRECT_THREADS, 0, s>>>(in, total, g, w, *e);

@@ -152,6 +152,150 @@ static cudaError_t gemm_run(const __half *a, int m, int k, const __half *w, int 
     return cudaGetLastError();
 }
 
+/* Persistent GEMM for the many-row layers: a block owns one BN-wide column
+ * tile and walks m-tiles m0 = blockIdx.y * BM, += gridDim.y * BM. The
+ * cp.async pipeline (GEMM_STAGES deep) runs over the flattened sequence of
+ * (m-tile, k-step), so the next tile's A and W are in flight while this
+ * tile is multiplied and stored (with K = 32, one k-step per tile, a block
+ * otherwise idles through load -> mma -> epilogue). Each warp stages its own
+ * WM x WN FP32 sub-tile in a private shared region and runs the epilogue on
+ * it, so no block barrier separates the epilogue from the next loads. */
+#define GEMM_STAGES 3
+
+template <int BM, int BN, int WM, int WN>
+struct gemmp_smem {
+    static constexpr int lda = GEMM_BK + 8, ldb = BN + 8, ldc = WN + 4;
+    static constexpr int a_stage = BM * lda, b_stage = GEMM_BK * ldb; /* halves */
+    static constexpr int warps = (BM / WM) * (BN / WN);
+    static constexpr int ab_bytes = GEMM_STAGES * (a_stage + b_stage) * 2;
+    static constexpr int bytes = ab_bytes + warps * WM * ldc * 4;
+};
+
+template <int BM, int BN, int WM, int WN>
+__device__ __forceinline__ void gemmp_load(__half *smem, int st, const __half *a,
+                                           const __half *w, int m, int k, int np, int m0,
+                                           int n0, int k0) {
+    typedef gemmp_smem<BM, BN, WM, WN> S;
+    constexpr int T = S::warps * 32;
+    __half *as = smem + st * (S::a_stage + S::b_stage), *bs = as + S::a_stage;
+#pragma unroll
+    for (int i = threadIdx.x; i < BM * (GEMM_BK / 8); i += T) {
+        int r = i / (GEMM_BK / 8), c = (i % (GEMM_BK / 8)) * 8;
+        bool ok = m0 + r < m && k0 + c < k;
+        gemm_copy16(as + r * S::lda + c, ok ? a + (size_t)(m0 + r) * k + k0 + c : a, ok);
+    }
+#pragma unroll
+    for (int i = threadIdx.x; i < GEMM_BK * (BN / 8); i += T) {
+        int r = i / (BN / 8), c = (i % (BN / 8)) * 8;
+        bool ok = k0 + r < k && n0 + c < np;
+        gemm_copy16(bs + r * S::ldb + c, ok ? w + (size_t)(k0 + r) * np + n0 + c : w, ok);
+    }
+}
+
+template <int BM, int BN, int WM, int WN>
+__global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32)
+    gemmp_kernel(const __half *__restrict__ a, const __half *__restrict__ w, int m, int k,
+                 int np, net_epi e) {
+    typedef gemmp_smem<BM, BN, WM, WN> S;
+    constexpr int FM = WM / 16, FN = WN / 16;
+    __shared__ __align__(128) unsigned char smem_raw[S::bytes];
+    __half *smem = reinterpret_cast<__half *>(smem_raw);
+    float *cw = reinterpret_cast<float *>(smem_raw + S::ab_bytes);
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    int wm = (warp / (BN / WN)) * WM, wn = (warp % (BN / WN)) * WN;
+    cw += warp * WM * S::ldc;
+    int n0 = blockIdx.x * BN;
+    int kt = (k + GEMM_BK - 1) / GEMM_BK, mtiles = (m + BM - 1) / BM;
+    int my_tiles = blockIdx.y < mtiles ? (mtiles - 1 - blockIdx.y) / gridDim.y + 1 : 0;
+    int steps = my_tiles * kt;
+    /* Step s -> (tile blockIdx.y + (s / kt) * gridDim.y, k-step s % kt). */
+#pragma unroll
+    for (int p = 0; p < GEMM_STAGES - 1; p++) {
+        if (p < steps)
+            gemmp_load<BM, BN, WM, WN>(smem, p, a, w, m, k, np,
+                                       (blockIdx.y + (p / kt) * gridDim.y) * BM, n0, (p % kt) * GEMM_BK);
+        gemm_commit();
+    }
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[FM][FN];
+#pragma unroll
+    for (int i = 0; i < FM; i++)
+#pragma unroll
+        for (int j = 0; j < FN; j++) wmma::fill_fragment(acc[i][j], 0.0f);
+    int kstep = 0, m0 = blockIdx.y * BM;
+    for (int s = 0; s < steps; s++) {
+        gemm_wait<GEMM_STAGES - 2>();
+        __syncthreads(); /* stage s ready for all; stage s-1 free */
+        int p = s + GEMM_STAGES - 1;
+        if (p < steps)
+            gemmp_load<BM, BN, WM, WN>(smem, p % GEMM_STAGES, a, w, m, k, np,
+                                       (blockIdx.y + (p / kt) * gridDim.y) * BM, n0, (p % kt) * GEMM_BK);
+        gemm_commit();
+        const __half *as = smem + (s % GEMM_STAGES) * (S::a_stage + S::b_stage);
+        const __half *bs = as + S::a_stage;
+#pragma unroll
+        for (int kk = 0; kk < GEMM_BK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[FM];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb[FN];
+#pragma unroll
+            for (int i = 0; i < FM; i++)
+                wmma::load_matrix_sync(fa[i], as + (wm + i * 16) * S::lda + kk, S::lda);
+#pragma unroll
+            for (int j = 0; j < FN; j++)
+                wmma::load_matrix_sync(fb[j], bs + kk * S::ldb + wn + j * 16, S::ldb);
+#pragma unroll
+            for (int i = 0; i < FM; i++)
+#pragma unroll
+                for (int j = 0; j < FN; j++) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        }
+        if (++kstep < kt) continue;
+        /* Tile done: this warp's sub-tile -> its shared region -> epilogue. */
+#pragma unroll
+        for (int i = 0; i < FM; i++)
+#pragma unroll
+            for (int j = 0; j < FN; j++) {
+                wmma::store_matrix_sync(cw + i * 16 * S::ldc + j * 16, acc[i][j], S::ldc,
+                                        wmma::mem_row_major);
+                wmma::fill_fragment(acc[i][j], 0.0f);
+            }
+        __syncwarp();
+        constexpr int CPR = WN / 8; /* 8-column chunks per row */
+#pragma unroll
+        for (int q = lane; q < WM * CPR; q += 32) {
+            int r = q / CPR, c = (q % CPR) * 8;
+            int row = m0 + wm + r, col = n0 + wn + c;
+            if (row < m && col < np) {
+                float v[8];
+                const float4 *src = reinterpret_cast<const float4 *>(cw + r * S::ldc + c);
+                float4 x = src[0], y = src[1];
+                v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
+                v[4] = y.x, v[5] = y.y, v[6] = y.z, v[7] = y.w;
+                net_epilogue8(e, (size_t)row, col, v);
+            }
+        }
+        __syncwarp(); /* reads done before the next tile's stores */
+        kstep = 0;
+        m0 += gridDim.y * BM;
+    }
+}
+
+template <int BM, int BN, int WM, int WN>
+static cudaError_t gemmp_run(const __half *a, int m, int k, const __half *w, int np,
+                             const net_epi *e, int sms, cudaStream_t s) {
+    typedef gemmp_smem<BM, BN, WM, WN> S;
+    int tiles_n = (np + BN - 1) / BN, mtiles = (m + BM - 1) / BM;
+    /* Resident blocks per multiprocessor by shared memory (~227 KB usable). */
+    int per_sm = 227 * 1024 / (S::bytes + 1024);
+    if (per_sm > 2048 / (S::warps * 32)) per_sm = 2048 / (S::warps * 32);
+    if (per_sm < 1) per_sm = 1;
+    long long want = (long long)sms * per_sm;
+    int gy = (int)((want + tiles_n - 1) / tiles_n);
+    if (gy > mtiles) gy = mtiles;
+    if (gy < 1) gy = 1;
+    gemmp_kernel<BM, BN, WM, WN><<<dim3((unsigned)tiles_n, (unsigned)gy), S::warps * 32, 0, s>>>(
+        a, w, m, k, np, *e);
+    return cudaGetLastError();
+}
+
 /* Few rows (the 8x8 and 16x16 stages at small batches): 32x32 tiles, and
  * the K loop split over the block's WARPS warps, each loading its 16-wide
  * steps of A and W straight from global memory (L2-resident) into
@@ -218,6 +362,10 @@ cudaError_t net_launch_gemm(const __half *a, int m, int k, const __half *w, int 
         unsigned blocks = (unsigned)(((m + 31) / 32) * ((np + 31) / 32));
         gemm_small_kernel<8><<<blocks, 256, 0, s>>>(a, w, m, k, np, *e);
         return cudaGetLastError();
+    }
+    if (!net_baseline()) {
+        if (bn == 32) return gemmp_run<64, 32, 32, 16>(a, m, k, w, np, e, sms, s);
+        return gemmp_run<64, 64, 32, 32>(a, m, k, w, np, e, sms, s);
     }
     long long big = (long long)((m + 127) / 128) * ((np + bn - 1) / bn);
     int tall = big >= 2LL * sms;

@@ -49,9 +49,10 @@ cudaError_t net_launch_gemm(const __half *a, int m, int k, const __half *w, int 
 cudaError_t net_launch_conv(net_tensor in, int n, net_geom g, const float *w, int cin4,
                             const net_epi *e, cudaStream_t s);
 
-/* Depthwise KxK convolution: w FP32 [kh][kw][e->out_cs]. */
+/* Depthwise KxK convolution: w FP32 [kh][kw][e->out_cs]. sms =
+ * multiprocessors, to pick how many output rows a thread computes. */
 cudaError_t net_launch_dwconv(net_tensor in, int n, net_geom g, const float *w,
-                              const net_epi *e, cudaStream_t s);
+                              const net_epi *e, int sms, cudaStream_t s);
 
 /* Bilinear x factor upsampling, TF half_pixel_centers. */
 cudaError_t net_launch_resize(net_tensor in, int n, int factor, const net_epi *e,

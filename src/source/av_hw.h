@@ -1,0 +1,25 @@
+/* NVDEC through FFmpeg's CUDA hwaccel, for the FFmpeg source: one CUDA
+ * device context for the whole process, on the device's primary context, so
+ * decoded surfaces are valid device pointers for the engine's kernels with
+ * no copy between contexts. Private to src/source/. */
+#ifndef PS_SOURCE_AV_HW_H
+#define PS_SOURCE_AV_HW_H
+
+#include <libavcodec/avcodec.h>
+
+#include "source/frame.h"
+
+/* Whether codec can decode through a CUDA device context. */
+int ps_av_hw_supported(const AVCodec *codec);
+
+/* Attaches the process's CUDA device context to dec (before avcodec_open2)
+ * and asks for CUDA frames. Returns 0, or an AVERROR when there is no usable
+ * GPU (err_msg gets why). */
+int ps_av_hw_attach(AVCodecContext *dec, char *err_msg, size_t cap);
+
+/* Fills f->pic from a decoded CUDA frame (NV12 in device memory) and keeps a
+ * reference to it in f->hw. Returns 0, or -1 when the frame is not NV12 (the
+ * caller then copies it down). */
+int ps_av_hw_hold(const AVFrame *fr, ps_frame *f);
+
+#endif

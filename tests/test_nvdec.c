@@ -1,0 +1,157 @@
+/* NVDEC: video decoded on the GPU (frames staying in GPU memory as NV12)
+ * against the same video decoded on the CPU, through the CUDA engine; and
+ * bad streams decoded on the GPU (truncated, corrupt, a mid-stream size
+ * change) next to a good one in one pipeline. Needs a GPU and the model;
+ * the people comparison needs a clip with people: argument 1 or
+ * $POSESTREAM_TEST_CLIP (e.g. ../shared/device/clips/people_1080p_h264.mp4),
+ * else that part is skipped. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clipgen.h"
+#include "pipeline/detector.h"
+#include "engine/engine.h"
+#include "golden_util.h"
+#include "pipeline/pipeline.h"
+#include "source/source.h"
+#include "testutil.h"
+
+#define FRAMES 60
+
+static ps_engine *gpu_engine(const ps_model *m) {
+    ps_err err;
+    ps_engine_opts o = {.backend = PS_BACKEND_CUDA, .max_batch = 8};
+    ps_engine *e = ps_engine_create(m, &o, &err);
+    if (!e) TU_SKIP("no CUDA backend: %s", err.msg);
+    return e;
+}
+
+/* Reads a frame of clip decoded where mode says, raw (full size). */
+static ps_source *open_clip(const char *clip, ps_decode_mode mode) {
+    ps_err err;
+    ps_source_opts so = {.raw = 1, .decode = mode};
+    ps_source *s = ps_source_open(clip, &so, &err);
+    if (!s) fprintf(stderr, "%s\n", err.msg);
+    return s;
+}
+
+/* People above 0.2 of two detections agree: same count; keypoints above
+ * 0.3 within 0.01 of the frame's size (the CUDA engine's tolerance). */
+static void compare(const ps_person *a, int na, const ps_person *b, int nb, int w, int h,
+                    float *worst, int *count_mismatch) {
+    if (na != nb) {
+        (*count_mismatch)++;
+        return;
+    }
+    for (int i = 0; i < na; i++)
+        for (int k = 0; k < PS_NUM_KEYPOINTS; k++) {
+            if (b[i].kp[k].score <= 0.3f) continue;
+            float d = fmaxf(fabsf(a[i].kp[k].x - b[i].kp[k].x) / w, fabsf(a[i].kp[k].y - b[i].kp[k].y) / h);
+            *worst = fmaxf(*worst, d);
+        }
+}
+
+static void test_gpu_vs_cpu_decode(const ps_model *m, const char *clip) {
+    ps_engine *e = gpu_engine(m);
+    ps_source *gpu = open_clip(clip, PS_DECODE_GPU), *cpu = open_clip(clip, PS_DECODE_CPU);
+    TU_CHECK(gpu && cpu);
+    if (!gpu || !cpu) return;
+    ps_frame fg = {0}, fc = {0};
+    ps_err err;
+    float worst = 0;
+    int mismatch = 0, frames = 0, people = 0;
+    for (int i = 0; i < FRAMES; i++) {
+        if (ps_source_read(gpu, &fg, &err) != PS_READ_FRAME) break;
+        if (ps_source_read(cpu, &fc, &err) != PS_READ_FRAME) break;
+        TU_CHECK(fg.pic.on_device && fg.pic.fmt == PS_PIX_NV12 && !fc.pic.on_device);
+        ps_person pg[1][PS_MAX_PEOPLE], pc[1][PS_MAX_PEOPLE];
+        int32_t ng, nc;
+        TU_CHECK(ps_engine_detect_pictures(e, &fg.pic, 1, 0.2f, pg, &ng, &err) == PS_OK);
+        TU_CHECK(ps_engine_detect_pictures(e, &fc.pic, 1, 0.2f, pc, &nc, &err) == PS_OK);
+        compare(pg[0], ng, pc[0], nc, fg.width, fg.height, &worst, &mismatch);
+        frames++;
+        people += nc;
+    }
+    printf("%s: %d frames, %d people (CPU decode); GPU decode: %d frames with another count, "
+           "keypoints max diff %.4f\n", clip, frames, people, mismatch, worst);
+    TU_CHECK(frames == FRAMES && people > 0);
+    TU_CHECK(mismatch <= frames / 20 && worst <= 0.02f);
+    ps_frame_release(&fg);
+    free(fg.rgb);
+    free(fc.rgb);
+    ps_source_close(gpu);
+    ps_source_close(cpu);
+    ps_engine_free(e);
+}
+
+
+/* Three GPU-decoded streams with trouble and one good one, in one pipeline:
+ * the good one is processed whole whatever the others do. */
+static void test_bad_streams_on_gpu(const ps_model *m, const char *dir) {
+    char good[4200], cut[4200], sized[4200], corrupt[4200];
+    ps_err err;
+    snprintf(good, sizeof good, "%s/good.avi", dir);
+    snprintf(cut, sizeof cut, "%s/cut.avi", dir);
+    snprintf(sized, sizeof sized, "%s/sized.avi", dir);
+    snprintf(corrupt, sizeof corrupt, "%s/corrupt.avi", dir);
+    TU_CHECK(clipgen_write(good, 640, 480, 25, 50, &err) == PS_OK);
+    TU_CHECK(clipgen_write(cut, 640, 480, 25, 50, &err) == PS_OK);
+    TU_CHECK(clipgen_write(corrupt, 640, 480, 25, 50, &err) == PS_OK);
+    clipgen_spec spec = {.codec = "mjpeg", .w = 320, .h = 240, .fps = 25, .n_frames = 30,
+                         .switch_at = 15, .w2 = 480, .h2 = 480};
+    TU_CHECK(clipgen_write_spec(sized, &spec, &err) == PS_OK);
+    FILE *f = fopen(cut, "r+b");
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    TU_CHECK(truncate(cut, size * 3 / 10) == 0);
+    f = fopen(corrupt, "r+b");
+    for (long off = size / 3; off < size / 3 + 4000; off += 97) {
+        fseek(f, off, SEEK_SET);
+        fputc(0x5a, f);
+    }
+    fclose(f);
+    ps_engine *e = gpu_engine(m);
+    ps_detector det;
+    TU_CHECK(ps_engine_detector(e, 0.2f, &det, &err) == PS_OK);
+    ps_pipeline_opts po = {.batch_max = 8, .batch_timeout_ms = 20, .ring_size = 4};
+    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    ps_source_opts so = {.decode = PS_DECODE_GPU};
+    const char *uris[4] = {good, cut, sized, corrupt};
+    for (int k = 0; k < 4; k++) TU_CHECK(ps_pipeline_add(p, uris[k], NULL, &so, &err) == PS_OK);
+    TU_CHECK(ps_pipeline_start(p, &det, &err) == PS_OK);
+    TU_CHECK(ps_pipeline_wait(p, 60000));
+    ps_pipeline_stats st;
+    TU_CHECK(ps_pipeline_stats_get(p, &st, &err) == PS_OK);
+    for (int k = 0; k < 4; k++)
+        printf("gpu stream %-40s %s gpu %d processed %llu %s\n", uris[k] + strlen(dir),
+               st.streams[k].state == PS_STREAM_FAILED ? "FAILED" : "ended", st.streams[k].gpu_decode,
+               (unsigned long long)st.streams[k].processed, st.streams[k].error);
+    TU_CHECK(st.streams[0].state == PS_STREAM_ENDED && st.streams[0].processed == 50);
+    TU_CHECK(st.streams[0].gpu_decode);
+    TU_CHECK(st.streams[1].processed > 0 && st.streams[1].processed < 50);
+    TU_CHECK(st.streams[2].processed == 30); /* the size change is followed */
+    TU_CHECK(st.streams[3].processed > 30);
+    ps_pipeline_stats_free(&st);
+    ps_pipeline_free(p);
+    ps_engine_detector_free(&det);
+    ps_engine_free(e);
+}
+
+int main(int argc, char **argv) {
+    const char *clip = argc > 1 ? argv[1] : getenv("POSESTREAM_TEST_CLIP");
+    ps_model *m = golden_model();
+    char dir[] = "/tmp/ps_nvdec_XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    test_bad_streams_on_gpu(m, dir);
+    if (clip && *clip) test_gpu_vs_cpu_decode(m, clip);
+    else printf("no clip with people given: GPU-vs-CPU decode comparison skipped\n");
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    ps_model_free(m);
+    return tu_finish("test_nvdec");
+}
