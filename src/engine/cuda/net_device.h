@@ -64,13 +64,4 @@ __device__ __forceinline__ void net_epilogue8(const net_epi &e, size_t m, int c,
     }
 }
 
-/* POSESTREAM_NET_BASELINE set: the launchers pick the previous kernels
- * (A/B timing in one binary). */
-#include <stdlib.h>
-static inline bool net_baseline(void) {
-    static int v = -1;
-    if (v < 0) v = getenv("POSESTREAM_NET_BASELINE") != NULL;
-    return v != 0;
-}
-
 #endif
