@@ -143,6 +143,8 @@ static void test_bad_streams_on_gpu(const ps_model *m, const char *dir) {
 
 int main(int argc, char **argv) {
     const char *clip = argc > 1 ? argv[1] : getenv("POSESTREAM_TEST_CLIP");
+    ps_err err;
+    if (ps_source_gpu_prepare(&err)) TU_SKIP("%s", err.msg);
     ps_model *m = golden_model();
     char dir[] = "/tmp/ps_nvdec_XXXXXX";
     if (!mkdtemp(dir)) return 1;

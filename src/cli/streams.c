@@ -71,6 +71,10 @@ static int build_engine(const cli_stream_job *job, job_parts *j, cli_stream_outc
     ps_engine_opts eo = job->eng;
     if (!eo.input_w || !eo.input_h) ps_pipeline_suggest_input(j->pipe, &eo.input_w, &eo.input_h);
     eo.max_batch = job->batch_max;
+    /* GPU decoding shares the engine's CUDA context, which FFmpeg must
+     * set up first; without a GPU this fails quietly and decoding stays on
+     * the CPU (or a --decode gpu stream says why). */
+    if (eo.backend != PS_BACKEND_CPU && job->src.decode != PS_DECODE_CPU) ps_source_gpu_prepare(&err);
     j->model = cli_load_model(job->model, job->verify, &err);
     if (j->model) j->engine = ps_engine_create(j->model, &eo, &err);
     if (!j->engine) return cli_fail(err.msg);

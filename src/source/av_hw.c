@@ -44,10 +44,29 @@ static AVBufferRef *device_ref(void) {
     return ref;
 }
 
+/* Why the device context could not be made. */
+static void explain(char *why, size_t cap) {
+    if (hw_error == AVERROR(ENOTSUP))
+        snprintf(why, cap, "NVDEC: the GPU's primary context was started by the CUDA engine "
+                           "before FFmpeg (call ps_source_gpu_prepare first)");
+    else
+        snprintf(why, cap, "no CUDA device for NVDEC (%s)", av_err2str(hw_error));
+}
+
+int ps_av_hw_prepare(char *why, size_t cap) {
+    AVBufferRef *ref = device_ref();
+    if (ref) {
+        av_buffer_unref(&ref);
+        return 0;
+    }
+    explain(why, cap);
+    return hw_error ? hw_error : AVERROR(ENOMEM);
+}
+
 int ps_av_hw_attach(AVCodecContext *dec, char *err_msg, size_t cap) {
     AVBufferRef *ref = device_ref();
     if (!ref) {
-        snprintf(err_msg, cap, "no CUDA device for NVDEC (%s)", av_err2str(hw_error));
+        explain(err_msg, cap);
         return hw_error ? hw_error : AVERROR(ENOMEM);
     }
     dec->hw_device_ctx = ref;

@@ -9,6 +9,10 @@
 
 #include "source/frame.h"
 
+/* Creates the process's CUDA device context now (see
+ * ps_source_gpu_prepare). Returns 0 or an AVERROR; why gets the reason. */
+int ps_av_hw_prepare(char *why, size_t cap);
+
 /* Whether codec can decode through a CUDA device context. */
 int ps_av_hw_supported(const AVCodec *codec);
 

@@ -2,6 +2,7 @@
  * else FFmpeg), forwards reads to it, and holds what every kind shares:
  * scaling a picture into a frame with libswscale, the frame stamps, and the
  * interruptible sleep that pacing uses. */
+#include "source/av_hw.h"
 #include "source/source_impl.h"
 
 #include <stdio.h>
@@ -27,6 +28,12 @@ void ps_source_set_fit(ps_source *s, int fit_w, int fit_h) {
 
 void ps_source_set_raw(ps_source *s, int raw) {
     s->opts.raw = raw;
+}
+
+ps_status ps_source_gpu_prepare(ps_err *err) {
+    char why[300];
+    if (ps_av_hw_prepare(why, sizeof why) == 0) return PS_OK;
+    return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s", why);
 }
 
 void ps_frame_release(ps_frame *f) {

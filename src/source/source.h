@@ -92,6 +92,14 @@ size_t ps_source_vram_estimate(const ps_source *s, int frames_in_flight);
 /* Whether the source decodes on the GPU (after its first frame). */
 int ps_source_gpu_decoding(const ps_source *s);
 
+/* Sets up GPU decoding for the process: FFmpeg's CUDA device context on
+ * the GPU's primary context, which the CUDA engine then shares. Call it
+ * before the CUDA engine is created: FFmpeg refuses a primary context that
+ * the CUDA runtime already started with other flags. Returns PS_OK, or
+ * PS_ERR_UNSUPPORTED with why when there is no usable GPU (then sources
+ * decode on the CPU, or fail with --decode gpu). Safe to call more than once. */
+ps_status ps_source_gpu_prepare(ps_err *err);
+
 /* Lets go of what a frame holds beyond its own buffer (a decoded GPU
  * surface): call when the engine is done with the frame. */
 void ps_frame_release(ps_frame *f);
