@@ -478,7 +478,11 @@ ps_status ps_pipeline_stats_get(ps_pipeline *p, ps_pipeline_stats *st, ps_err *e
     if (!st->streams) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&p->mu);
     st->n_streams = p->n_streams;
-    for (int k = 0; k < p->n_streams; k++) st->streams[k] = p->streams[k]->st;
+    for (int k = 0; k < p->n_streams; k++) {
+        st->streams[k] = p->streams[k]->st;
+        if (p->streams[k]->src)
+            st->streams[k].skipped = (uint64_t)ps_source_skipped(p->streams[k]->src);
+    }
     st->latency = p->latency;
     st->engine = p->engine;
     st->queue = p->queue;

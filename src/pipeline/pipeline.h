@@ -50,6 +50,7 @@ typedef struct {
     int64_t first_ns, last_ns; /* first capture, last output */
     ps_hist latency;           /* end to end: output - captured, us */
     int gpu_decode;            /* decodes on the GPU (NVDEC) */
+    uint64_t skipped;          /* corrupt packets the decoder skipped */
     size_t vram_estimate;      /* device bytes its decoding holds (estimate) */
 } ps_stream_stats;
 
