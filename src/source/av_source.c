@@ -48,6 +48,7 @@ typedef struct {
     int64_t pass_start_index;
     int64_t start_ns;      /* real-time schedule: when pts 0 is due; 0 unset */
     int hw_decided;        /* the CPU/GPU choice was made (at the first read) */
+    int rewound;           /* looping: sought back, the new pass's frames not seen yet */
     int gpu;               /* the decoder runs on the GPU */
     int64_t decode_ns;     /* decoder time spent since the last frame out */
     AVFrame *down;         /* a GPU frame copied to host memory */
@@ -211,6 +212,28 @@ static int avs_count_failure(avs_source *a, int averr, ps_err *err) {
 /* Reads one packet of our stream and hands it to the decoder; at the end of
  * the input starts draining. Returns AVS_GO_ON, PS_READ_END (interrupted) or
  * PS_READ_ERROR (stalled, connection lost, too many bad packets). */
+/* Looping: at the end of the file's packets, seek back to the start and
+ * keep feeding the same decoder, without draining or flushing it: a flush
+ * makes FFmpeg's H.264 decoder re-create its NVDEC decoder, which costs tens
+ * of milliseconds and, for many streams at once, stalls them all. The frames
+ * of the old pass still in the decoder come out first; avs_frame_pts tells
+ * the new pass by its pts going back. Returns AVS_GO_ON, PS_READ_END (a pass
+ * gave no frame: looping would spin), or PS_READ_ERROR (cannot seek). */
+static int avs_rewind(avs_source *a, ps_err *err) {
+    if (a->base.index == a->pass_start_index && !a->rewound) return PS_READ_END;
+    int64_t start = a->fmt->streams[a->stream]->start_time;
+    int r = av_seek_frame(a->fmt, a->stream, start == AV_NOPTS_VALUE ? 0 : start,
+                          AVSEEK_FLAG_BACKWARD);
+    if (r < 0) {
+        ps_err_set(err, PS_ERR_IO, "%s: cannot loop: seeking to the start failed: %s",
+                   a->base.uri, av_err2str(r));
+        return PS_READ_ERROR;
+    }
+    a->rewound = 1;
+    a->pass_start_index = a->base.index;
+    return AVS_GO_ON;
+}
+
 static int avs_feed(avs_source *a, ps_err *err) {
     avs_set_deadline(a, a->network ? a->stall_timeout_s : 0);
     int r = av_read_frame(a->fmt, a->pkt);
@@ -222,6 +245,7 @@ static int avs_feed(avs_source *a, ps_err *err) {
                        a->stall_timeout_s);
             return PS_READ_ERROR;
         }
+        if (r == AVERROR_EOF && a->base.opts.loop) return avs_rewind(a, err);
         if (r != AVERROR_EOF) a->pending_err = r; /* report after the last frames */
         a->draining = 1;
         avcodec_send_packet(a->dec, NULL);
@@ -236,38 +260,16 @@ static int avs_feed(avs_source *a, ps_err *err) {
     return r < 0 ? avs_count_failure(a, r, err) : AVS_GO_ON;
 }
 
-/* Starts the file again for opts.loop: seek to the start, reset the
- * decoder, and shift later pts by the length of the pass just played.
- * Returns AVS_GO_ON, or PS_READ_ERROR when the file cannot seek. */
-static int avs_restart(avs_source *a, ps_err *err) {
-    int64_t start = a->fmt->streams[a->stream]->start_time;
-    int r = av_seek_frame(a->fmt, a->stream, start == AV_NOPTS_VALUE ? 0 : start,
-                          AVSEEK_FLAG_BACKWARD);
-    if (r < 0) {
-        ps_err_set(err, PS_ERR_IO, "%s: cannot loop: seeking to the start failed: %s",
-                   a->base.uri, av_err2str(r));
-        return PS_READ_ERROR;
-    }
-    avcodec_flush_buffers(a->dec);
-    double step = a->base.fps > 0 ? 1.0 / a->base.fps : 1.0 / AVS_FALLBACK_FPS;
-    if (a->have_first) a->loop_offset += a->last_raw - a->first_raw + step;
-    a->have_first = 0;
-    a->draining = 0;
-    a->pass_start_index = a->base.index;
-    return AVS_GO_ON;
-}
-
-/* The decoder gave its last frame. Returns PS_READ_END, PS_READ_ERROR (a
- * read error came before the end), or AVS_GO_ON after restarting a loop. */
+/* The decoder gave its last frame (looping never drains it: avs_rewind).
+ * Returns PS_READ_END, or PS_READ_ERROR when a read error came before the
+ * end. */
 static int avs_at_end(avs_source *a, ps_err *err) {
     if (a->pending_err) {
         ps_err_set(err, PS_ERR_IO, "%s: read failed after %lld frames: %s", a->base.uri,
                    (long long)a->base.index, av_err2str(a->pending_err));
         return PS_READ_ERROR;
     }
-    /* A pass that gave no frame would loop forever without producing any. */
-    if (!a->base.opts.loop || a->base.index == a->pass_start_index) return PS_READ_END;
-    return avs_restart(a, err);
+    return PS_READ_END;
 }
 
 /* The decoded frame's pts in seconds from the stream's start, continuing
@@ -277,6 +279,12 @@ static double avs_frame_pts(avs_source *a) {
     if (ts == AV_NOPTS_VALUE)
         return (double)a->base.index / (a->base.fps > 0 ? a->base.fps : AVS_FALLBACK_FPS);
     double raw = ts * av_q2d(a->fmt->streams[a->stream]->time_base);
+    if (a->rewound && a->have_first && raw < a->last_raw) { /* a new pass */
+        double step = a->base.fps > 0 ? 1.0 / a->base.fps : 1.0 / AVS_FALLBACK_FPS;
+        a->loop_offset += a->last_raw - a->first_raw + step;
+        a->have_first = 0;
+        a->rewound = 0;
+    }
     if (!a->have_first) {
         a->have_first = 1;
         a->first_raw = a->last_raw = raw;
