@@ -49,6 +49,7 @@ typedef struct {
     int64_t start_ns;      /* real-time schedule: when pts 0 is due; 0 unset */
     int hw_decided;        /* the CPU/GPU choice was made (at the first read) */
     int rewound;           /* looping: sought back, the new pass's frames not seen yet */
+    int pkt_pending;       /* a->pkt was refused for now (EAGAIN): send it again */
     int gpu;               /* the decoder runs on the GPU */
     int64_t decode_ns;     /* decoder time spent since the last frame out */
     AVFrame *down;         /* a GPU frame copied to host memory */
@@ -234,7 +235,22 @@ static int avs_rewind(avs_source *a, ps_err *err) {
     return AVS_GO_ON;
 }
 
+/* Sends a->pkt to the decoder. A decoder that is full (EAGAIN: NVDEC with
+ * frames not taken yet, frame threads) keeps the packet for the next try
+ * rather than losing it, which would break every frame that refers to it. */
+static int avs_send(avs_source *a, ps_err *err) {
+    int r = avcodec_send_packet(a->dec, a->pkt);
+    if (r == AVERROR(EAGAIN)) {
+        a->pkt_pending = 1;
+        return AVS_GO_ON;
+    }
+    a->pkt_pending = 0;
+    av_packet_unref(a->pkt);
+    return r < 0 ? avs_count_failure(a, r, err) : AVS_GO_ON;
+}
+
 static int avs_feed(avs_source *a, ps_err *err) {
+    if (a->pkt_pending) return avs_send(a, err);
     avs_set_deadline(a, a->network ? a->stall_timeout_s : 0);
     int r = av_read_frame(a->fmt, a->pkt);
     a->deadline_ns = 0;
@@ -255,9 +271,7 @@ static int avs_feed(avs_source *a, ps_err *err) {
         av_packet_unref(a->pkt);
         return AVS_GO_ON;
     }
-    r = avcodec_send_packet(a->dec, a->pkt);
-    av_packet_unref(a->pkt);
-    return r < 0 ? avs_count_failure(a, r, err) : AVS_GO_ON;
+    return avs_send(a, err);
 }
 
 /* The decoder gave its last frame (looping never drains it: avs_rewind).
