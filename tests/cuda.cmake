@@ -2,7 +2,7 @@
 # hand-made nets, then the real model and an engine-only benchmark when the
 # model is cached. Skips (77) on a machine without a CUDA device.
 if(PS_HAVE_CUDA)
-  ps_add_test(test_cuda_net SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cuda_net.c LABELS gpu)
+  ps_add_test(test_cuda_net SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cuda_net.c ${CMAKE_CURRENT_LIST_DIR}/netbuild.c LABELS gpu)
 endif()
 if(PS_HAVE_CUDA)
   # NVDEC: needs a GPU and the model; a clip with people for the GPU-vs-CPU

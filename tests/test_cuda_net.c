@@ -22,9 +22,9 @@
 #include "engine/backend.h"
 #include "engine/cuda/cuda_net.h"
 #include "model/model.h"
+#include "netbuild.h"
 #include "testutil.h"
 
-#define MAX_LAYERS 64
 #define MAX_BATCH 8
 #define REL_TOL 2e-2f
 #define MODEL_REL_TOL 5e-2f
@@ -39,81 +39,6 @@
         }                                                                               \
     } while (0)
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
-        exit(1);
-    }
-    return p;
-}
-
-/* ---- building nets by hand (as in test_layers.c) ---- */
-
-typedef struct {
-    ps_net net;
-    int chan[MAX_LAYERS];
-    float *bufs[2 * MAX_LAYERS];
-    int n_bufs;
-    unsigned long long rng;
-} builder;
-
-static void nb_init(builder *b, unsigned long long seed)
-{
-    memset(b, 0, sizeof *b);
-    b->rng = seed;
-    b->net.layers = xcalloc(MAX_LAYERS, sizeof *b->net.layers);
-    b->net.layers[0] = (ps_layer){.kind = PS_LAYER_INPUT, .name = "input", .src = -1, .src2 = -1};
-    b->net.n_layers = 1;
-    b->chan[0] = 3;
-    for (int h = 0; h < PS_NUM_HEADS; h++) b->net.heads[h] = -1;
-}
-
-static void nb_free(builder *b)
-{
-    for (int i = 0; i < b->n_bufs; i++) free(b->bufs[i]);
-    free(b->net.layers);
-}
-
-static int nb_push(builder *b, ps_layer l, int chan)
-{
-    if (b->net.n_layers == MAX_LAYERS) {
-        fprintf(stderr, "%s:%d: too many layers\n", __FILE__, __LINE__);
-        exit(1);
-    }
-    int i = b->net.n_layers++;
-    snprintf(l.name, sizeof l.name, "layer%d", i);
-    b->net.layers[i] = l;
-    b->chan[i] = chan;
-    return i;
-}
-
-static float *nb_rand(builder *b, size_t n, float a)
-{
-    float *p = xcalloc(n, sizeof *p);
-    for (size_t k = 0; k < n; k++) p[k] = tu_randf(&b->rng, -a, a);
-    b->bufs[b->n_bufs++] = p;
-    return p;
-}
-
-/* CONV (dw = 0) or DWCONV (dw = 1) reading src; weights scaled so the
- * output spreads about gain times the input. Returns its index. */
-static int nb_conv_any(builder *b, int dw, int src, int kh, int kw, int stride, ps_pad pad,
-                       int cout, ps_act act, float gain)
-{
-    int cin = b->chan[src];
-    if (dw) cout = cin;
-    int fan_in = kh * kw * (dw ? 1 : cin);
-    float a = gain * sqrtf(3.0f / (float)fan_in);
-    ps_layer l = {.kind = dw ? PS_LAYER_DWCONV : PS_LAYER_CONV, .src = src, .src2 = -1,
-                  .kh = kh, .kw = kw, .stride = stride, .pad = pad, .cin = cin, .cout = cout,
-                  .act = act};
-    l.w = nb_rand(b, (size_t)kh * kw * (dw ? 1 : cin) * cout, a);
-    l.b = nb_rand(b, (size_t)cout, 0.2f * gain);
-    return nb_push(b, l, cout);
-}
-
 static int nb_conv(builder *b, int src, int k, int stride, int cout, ps_act act, float gain)
 {
     return nb_conv_any(b, 0, src, k, k, stride, PS_PAD_SAME, cout, act, gain);
@@ -122,29 +47,6 @@ static int nb_conv(builder *b, int src, int k, int stride, int cout, ps_act act,
 static int nb_dw(builder *b, int src, int stride, ps_act act, float gain)
 {
     return nb_conv_any(b, 1, src, 3, 3, stride, PS_PAD_SAME, 0, act, gain);
-}
-
-static int nb_residual(builder *b, int conv, int r)
-{
-    b->net.layers[conv].src2 = r;
-    return conv;
-}
-
-static int nb_add(builder *b, int x, int y)
-{
-    return nb_push(b, (ps_layer){.kind = PS_LAYER_ADD, .src = x, .src2 = y}, b->chan[x]);
-}
-
-static int nb_act(builder *b, int src, ps_act act)
-{
-    return nb_push(b, (ps_layer){.kind = PS_LAYER_ACT, .src = src, .src2 = -1, .act = act},
-                   b->chan[src]);
-}
-
-static int nb_resize(builder *b, int src, int factor)
-{
-    return nb_push(b, (ps_layer){.kind = PS_LAYER_RESIZE, .src = src, .src2 = -1, .factor = factor},
-                   b->chan[src]);
 }
 
 /* MobileNetV2 inverted bottleneck: 1x1 expand (ReLU6), dw 3x3 (ReLU6),
@@ -243,7 +145,7 @@ static float normalise(const ps_net *net, float v, int c)
 /* [n,H,W,3] floats -> the engine's [n,H,W,4] FP16 input, normalised. */
 static void upload_input(ps_cuda_net *cn, const ps_net *net, const float *img, size_t pixels)
 {
-    uint16_t *h = xcalloc(pixels * 4, sizeof *h);
+    uint16_t *h = nb_xcalloc(pixels * 4, sizeof *h);
     for (size_t p = 0; p < pixels; p++)
         for (int c = 0; c < 3; c++) h[p * 4 + c] = half_bits(normalise(net, img[p * 3 + c], c));
     CUDA_OK(cudaMemcpy(ps_cuda_net_input(cn), h, pixels * 4 * sizeof *h, cudaMemcpyHostToDevice));
@@ -281,11 +183,11 @@ static void check_net(const char *name, const ps_net *net, int H, int W, const i
     CUDA_OK(cudaStreamCreate(&streams[1]));
     unsigned long long rng = 0xc0da0000ULL + (unsigned long long)H * W + (unsigned long long)net->n_layers;
     size_t img = (size_t)H * W * 3, cells = (size_t)(H / 4) * (W / 4);
-    float *input = xcalloc(MAX_BATCH * img, sizeof(float));
+    float *input = nb_xcalloc(MAX_BATCH * img, sizeof(float));
     float *got[PS_NUM_HEADS], *want[PS_NUM_HEADS];
     for (int h = 0; h < PS_NUM_HEADS; h++) {
-        got[h] = xcalloc(MAX_BATCH * cells * (size_t)ps_head_channels[h], sizeof(float));
-        want[h] = xcalloc(MAX_BATCH * cells * (size_t)ps_head_channels[h], sizeof(float));
+        got[h] = nb_xcalloc(MAX_BATCH * cells * (size_t)ps_head_channels[h], sizeof(float));
+        want[h] = nb_xcalloc(MAX_BATCH * cells * (size_t)ps_head_channels[h], sizeof(float));
     }
     for (int r = 0; r < nb; r++) {
         int n = batches[r];
@@ -387,7 +289,7 @@ static float bench_forward(ps_cuda_net *cn, int n, cudaStream_t s, int iters)
     cudaEvent_t t0, t1;
     CUDA_OK(cudaEventCreate(&t0));
     CUDA_OK(cudaEventCreate(&t1));
-    float *ms = xcalloc((size_t)iters, sizeof *ms);
+    float *ms = nb_xcalloc((size_t)iters, sizeof *ms);
     for (int i = 0; i < iters; i++) {
         CUDA_OK(cudaEventRecord(t0, s));
         if (ps_cuda_net_forward(cn, n, (ps_cuda_stream)s, &err)) {

@@ -12,91 +12,14 @@
  * ReLU/ReLU6/sigmoid output is also checked to reach both sides of its kinks,
  * so that a wrong clip cannot hide. No model needed. */
 #include "engine/backend.h"
+#include "netbuild.h"
 #include "testutil.h"
 
 #include <math.h>
 #include <string.h>
 
-#define MAX_LAYERS 32
 #define REL_TOL 1e-4f
 #define MAX_BATCH 3
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (!p) {
-        fprintf(stderr, "%s:%d: out of memory\n", __FILE__, __LINE__);
-        exit(1);
-    }
-    return p;
-}
-
-/* ---- building nets by hand ---- */
-
-typedef struct {
-    ps_net net;
-    int chan[MAX_LAYERS];       /* output channels of each layer */
-    float *bufs[2 * MAX_LAYERS]; /* weights and biases, freed by nb_free */
-    int n_bufs;
-    unsigned long long rng;
-} builder;
-
-/* An empty net holding only its INPUT layer (index 0), no normalisation. */
-static void nb_init(builder *b, unsigned long long seed)
-{
-    memset(b, 0, sizeof *b);
-    b->rng = seed;
-    b->net.layers = xcalloc(MAX_LAYERS, sizeof *b->net.layers);
-    b->net.layers[0] = (ps_layer){.kind = PS_LAYER_INPUT, .name = "input", .src = -1, .src2 = -1};
-    b->net.n_layers = 1;
-    b->chan[0] = 3;
-    for (int h = 0; h < PS_NUM_HEADS; h++) b->net.heads[h] = -1;
-}
-
-static void nb_free(builder *b)
-{
-    for (int i = 0; i < b->n_bufs; i++) free(b->bufs[i]);
-    free(b->net.layers);
-}
-
-static int nb_push(builder *b, ps_layer l, int chan)
-{
-    if (b->net.n_layers == MAX_LAYERS) {
-        fprintf(stderr, "%s:%d: too many layers\n", __FILE__, __LINE__);
-        exit(1);
-    }
-    int i = b->net.n_layers++;
-    snprintf(l.name, sizeof l.name, "layer%d", i);
-    b->net.layers[i] = l;
-    b->chan[i] = chan;
-    return i;
-}
-
-static float *nb_rand(builder *b, size_t n, float a)
-{
-    float *p = xcalloc(n, sizeof *p);
-    for (size_t k = 0; k < n; k++) p[k] = tu_randf(&b->rng, -a, a);
-    b->bufs[b->n_bufs++] = p;
-    return p;
-}
-
-/* A CONV (dw = 0) or DWCONV (dw = 1) kh x kw layer reading src, with random
- * weights scaled so that the output's spread is about gain times the
- * input's, and a random bias. Returns its index. */
-static int nb_conv_any(builder *b, int dw, int src, int kh, int kw, int stride, ps_pad pad,
-                       int cout, ps_act act, float gain)
-{
-    int cin = b->chan[src];
-    if (dw) cout = cin;
-    int fan_in = kh * kw * (dw ? 1 : cin);
-    float a = gain * sqrtf(3.0f / (float)fan_in);
-    ps_layer l = {.kind = dw ? PS_LAYER_DWCONV : PS_LAYER_CONV, .src = src, .src2 = -1,
-                  .kh = kh, .kw = kw, .stride = stride, .pad = pad, .cin = cin, .cout = cout,
-                  .act = act};
-    l.w = nb_rand(b, (size_t)kh * kw * (dw ? 1 : cin) * cout, a);
-    l.b = nb_rand(b, (size_t)cout, 0.2f * gain);
-    return nb_push(b, l, cout);
-}
 
 static int nb_conv(builder *b, int src, int k, int stride, ps_pad pad, int cout, ps_act act,
                    float gain)
@@ -107,31 +30,6 @@ static int nb_conv(builder *b, int src, int k, int stride, ps_pad pad, int cout,
 static int nb_dw(builder *b, int src, int k, int stride, ps_act act, float gain)
 {
     return nb_conv_any(b, 1, src, k, k, stride, PS_PAD_SAME, 0, act, gain);
-}
-
-/* Layer conv (a CONV or DWCONV) adds layer r after its activation. */
-static int nb_residual(builder *b, int conv, int r)
-{
-    b->net.layers[conv].src2 = r;
-    return conv;
-}
-
-static int nb_add(builder *b, int x, int y)
-{
-    ps_layer l = {.kind = PS_LAYER_ADD, .src = x, .src2 = y};
-    return nb_push(b, l, b->chan[x]);
-}
-
-static int nb_act(builder *b, int src, ps_act act)
-{
-    ps_layer l = {.kind = PS_LAYER_ACT, .src = src, .src2 = -1, .act = act};
-    return nb_push(b, l, b->chan[src]);
-}
-
-static int nb_resize(builder *b, int src, int factor)
-{
-    ps_layer l = {.kind = PS_LAYER_RESIZE, .src = src, .src2 = -1, .factor = factor};
-    return nb_push(b, l, b->chan[src]);
 }
 
 /* The usual start: [H,W,3] -> conv 3x3 stride 2 SAME -> [H/2,W/2,8]. */
@@ -170,7 +68,7 @@ static float *tat(const tensor *t, int y, int x, int c)
 
 static void t_alloc(tensor *t, int h, int w, int c)
 {
-    *t = (tensor){h, w, c, xcalloc((size_t)h * w * c, sizeof(float))};
+    *t = (tensor){h, w, c, nb_xcalloc((size_t)h * w * c, sizeof(float))};
 }
 
 static double ref_act(ps_act act, double v)
@@ -341,13 +239,13 @@ static void check_net_batches(const char *name, const ps_net *net, int H, int W,
     }
     unsigned long long rng = 0x5eed0000ULL + (unsigned long long)H * W + (unsigned long long)net->n_layers;
     size_t img = (size_t)H * W * 3, cells = (size_t)(H / 4) * (W / 4);
-    float *input = xcalloc(MAX_BATCH * img, sizeof(float));
+    float *input = nb_xcalloc(MAX_BATCH * img, sizeof(float));
     float *got[PS_NUM_HEADS], *want[PS_NUM_HEADS];
     for (int h = 0; h < PS_NUM_HEADS; h++) {
-        got[h] = xcalloc(MAX_BATCH * cells * (size_t)ps_head_channels[h], sizeof(float));
-        want[h] = xcalloc(MAX_BATCH * cells * (size_t)ps_head_channels[h], sizeof(float));
+        got[h] = nb_xcalloc(MAX_BATCH * cells * (size_t)ps_head_channels[h], sizeof(float));
+        want[h] = nb_xcalloc(MAX_BATCH * cells * (size_t)ps_head_channels[h], sizeof(float));
     }
-    tensor *t = xcalloc((size_t)net->n_layers, sizeof *t);
+    tensor *t = nb_xcalloc((size_t)net->n_layers, sizeof *t);
     for (int r = 0; r < n_batches; r++) {
         int n = batch[r];
         for (size_t k = 0; k < (size_t)n * img; k++) input[k] = tu_randf(&rng, -2.0f, 2.0f);
