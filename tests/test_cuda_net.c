@@ -75,7 +75,10 @@ static void nb_mini_movenet(builder *b)
     int f8 = nb_residual(b, nb_conv(b, s8, 1, 1, 64, PS_ACT_NONE, 1.0f), nb_resize(b, top, 2));
     int f4 = nb_residual(b, nb_conv(b, s4, 1, 1, 64, PS_ACT_NONE, 1.0f), nb_resize(b, f8, 2));
     for (int h = 0; h < PS_NUM_HEADS; h++) {
-        int d = nb_dw(b, f4, 1, PS_ACT_NONE, 1.0f);
+        /* The last head without its depthwise, as three 1x1s: the engine
+         * fuses the first two (no depthwise) and runs the third alone. */
+        int d = h < PS_NUM_HEADS - 1 ? nb_dw(b, f4, 1, PS_ACT_NONE, 1.0f)
+                                     : nb_conv(b, f4, 1, 1, 48, PS_ACT_RELU6, 1.0f);
         int c = nb_conv(b, d, 1, 1, 32, PS_ACT_RELU, 1.0f);
         b->net.heads[h] = nb_conv(b, c, 1, 1, ps_head_channels[h],
                                   h < 2 ? PS_ACT_SIGMOID : PS_ACT_NONE, 1.0f);

@@ -15,7 +15,7 @@ extern "C" { /* C headers without their own linkage blocks */
 #include "engine/cuda/cuda_net.h"
 #include "engine/cuda/net_kernels.h"
 
-typedef enum { OP_GEMM, OP_CONV, OP_DWCONV, OP_RESIZE, OP_ELTWISE } op_kind;
+typedef enum { OP_GEMM, OP_CONV, OP_DWCONV, OP_RESIZE, OP_ELTWISE, OP_FUSED } op_kind;
 
 /* One kernel launch of the forward pass, all pointers fixed at creation. */
 typedef struct {
@@ -26,6 +26,7 @@ typedef struct {
     const void *w;    /* device weights: GEMM FP16 [k][np]; CONV / DWCONV FP32 */
     int cin4;         /* CONV */
     int factor;       /* RESIZE */
+    net_fused fu;     /* FUSED: the first 1x1 (and depthwise); w is the second's */
     net_epi epi;
 } net_op;
 
@@ -49,6 +50,11 @@ typedef struct {
     int last_use;  /* index of its last reader, -1 when none */
     int head;      /* 1 when some head is this layer */
     int buf;       /* activation buffer, -1 when it has none */
+    int fused;     /* 1 when computed inside a later layer's op (plan_fuse) */
+    int f1, fdw;   /* a 1x1 conv whose op also computes the 1x1 conv f1 that
+                      alone feeds it, and the depthwise fdw that alone feeds
+                      f1; -1 when none */
+    int rd[2];     /* the layers its op reads, -1 for none */
     size_t w_off, b_off; /* offsets in the weight block */
 } layer_info;
 
@@ -127,6 +133,64 @@ static ps_status plan_check(const ps_net *net, int in_h, int in_w, layer_info *i
     return st;
 }
 
+/* ---- fusion ---- */
+
+/* Finds 1x1 convs read only by another 1x1 conv (neither with a residual,
+ * not a head): the pair runs as one kernel (net_launch_fused) and the
+ * intermediate gets no buffer; likewise a depthwise conv read only by the
+ * first of such a pair. Then sets rd[] and last_use from what each op reads. */
+static ps_status plan_fuse(const ps_net *net, layer_info *info, ps_err *err) {
+    int nl = net->n_layers;
+    int *nread = (int *)calloc((size_t)nl, sizeof *nread);
+    if (!nread) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < nl; i++) {
+        const ps_layer *l = &net->layers[i];
+        if (l->src >= 0) nread[l->src]++;
+        if (l->src2 >= 0) nread[l->src2]++;
+        info[i].fused = 0;
+        info[i].f1 = info[i].fdw = -1;
+    }
+    for (int j = 1; j < nl; j++) {
+        const ps_layer *lj = &net->layers[j];
+        if (!is_gemm(lj, info) || lj->src2 >= 0) continue;
+        int i = lj->src;
+        const ps_layer *li = &net->layers[i];
+        if (!is_gemm(li, info) || li->src2 >= 0 || info[i].head || nread[i] != 1 ||
+            info[i].f1 >= 0 || info[i].fused)
+            continue;
+        if (net_fused_smem(info[li->src].cs, round_up(li->cout, 16), round_up(lj->cout, 16)) >
+            NET_FUSED_MAX_SMEM)
+            continue;
+        info[i].fused = 1;
+        info[j].f1 = i;
+        int d = li->src;
+        const ps_layer *ld = &net->layers[d];
+        if (ld->kind == PS_LAYER_DWCONV && ld->src2 < 0 && !info[d].head && nread[d] == 1 &&
+            ld->src > 0 && net->layers[ld->src].kind != PS_LAYER_INPUT &&
+            info[ld->src].cs == info[d].cs && info[d].cs % 8 == 0) {
+            info[d].fused = 1;
+            info[j].fdw = d;
+        }
+    }
+    for (int i = 0; i < nl; i++) info[i].last_use = -1;
+    for (int i = 0; i < nl; i++) {
+        const ps_layer *l = &net->layers[i];
+        info[i].rd[0] = info[i].rd[1] = -1;
+        if (info[i].fused) continue;
+        if (info[i].f1 >= 0) {
+            info[i].rd[0] = info[i].fdw >= 0 ? net->layers[info[i].fdw].src
+                                             : net->layers[info[i].f1].src;
+        } else {
+            info[i].rd[0] = l->src;
+            info[i].rd[1] = l->src2;
+        }
+        for (int k = 0; k < 2; k++)
+            if (info[i].rd[k] >= 0) info[info[i].rd[k]].last_use = i;
+    }
+    free(nread);
+    return PS_OK;
+}
+
 /* ---- activation buffers by liveness ---- */
 
 typedef struct {
@@ -176,7 +240,6 @@ static int plan_pick(buf_plan *bp, size_t need) {
 /* Assigns info[i].buf for every layer read by a later one. */
 static void plan_buffers(const ps_net *net, layer_info *info, int max_batch, buf_plan *bp) {
     for (int i = 1; i < net->n_layers; i++) {
-        const ps_layer *l = &net->layers[i];
         if (info[i].last_use > i) {
             size_t need = (size_t)max_batch * info[i].shape.h * info[i].shape.w * info[i].cs * 2;
             int r = plan_inplace(net, info, i);
@@ -187,9 +250,8 @@ static void plan_buffers(const ps_net *net, layer_info *info, int max_batch, buf
         }
         /* Inputs read for the last time free their buffers, unless i took
          * the buffer over. */
-        int srcs[2] = {l->src, l->src2};
         for (int k = 0; k < 2; k++) {
-            int s = srcs[k];
+            int s = info[i].rd[k];
             if (s > 0 && info[s].last_use == i && info[s].buf >= 0 &&
                 bp->owner[info[s].buf] == s)
                 bp->owner[info[s].buf] = -1;
@@ -288,7 +350,7 @@ static net_op op_build(const ps_cuda_net *cn, const ps_net *net, const layer_inf
     net_op op;
     memset(&op, 0, sizeof op);
     snprintf(op.name, sizeof op.name, "%s", l->name);
-    op.in = layer_tensor(cn, net, info, bufs, l->src);
+    op.in = layer_tensor(cn, net, info, bufs, info[i].f1 >= 0 ? info[i].rd[0] : l->src);
     op.epi.c = info[i].shape.c;
     op.epi.out_cs = round_up(info[i].shape.c, 16);
     op.epi.out16 = info[i].buf >= 0 ? (__half *)bufs[info[i].buf] : NULL;
@@ -325,6 +387,28 @@ static net_op op_build(const ps_cuda_net *cn, const ps_net *net, const layer_inf
         op.kind = OP_ELTWISE;
         break;
     }
+    if (info[i].f1 >= 0) {
+        const ps_layer *l1 = &net->layers[info[i].f1];
+        net_fused *f = &op.fu;
+        op.kind = OP_FUSED;
+        f->a = op.in.p;
+        f->k1 = info[l1->src].cs;
+        f->w1 = (const __half *)(wdev + info[info[i].f1].w_off);
+        f->b1 = (const float *)(wdev + info[info[i].f1].b_off);
+        f->act1 = l1->act;
+        f->n1p = round_up(l1->cout, 16);
+        f->w2 = (const __half *)op.w;
+        if (info[i].fdw >= 0) {
+            const ps_layer *ld = &net->layers[info[i].fdw];
+            ps_pads pads = ps_layer_pads(ld, op.in.h, op.in.w);
+            f->in = op.in;
+            f->g = (net_geom){ld->kh, ld->kw, ld->stride, pads.top, pads.left,
+                              info[info[i].fdw].shape.h, info[info[i].fdw].shape.w};
+            f->dw_w = (const float *)(wdev + info[info[i].fdw].w_off);
+            f->dw_b = (const float *)(wdev + info[info[i].fdw].b_off);
+            f->dw_act = ld->act;
+        }
+    }
     return op;
 }
 
@@ -341,6 +425,8 @@ static cudaError_t op_launch(const ps_cuda_net *cn, const net_op *op, int n, cud
         return net_launch_resize(op->in, n, op->factor, &op->epi, s);
     case OP_ELTWISE:
         return net_launch_eltwise(op->in, n, &op->epi, s);
+    case OP_FUSED:
+        return net_launch_fused(&op->fu, n * op->geom.oh * op->geom.ow, &op->epi, cn->sms, s);
     }
     return cudaErrorInvalidValue;
 }
@@ -406,6 +492,7 @@ ps_status ps_cuda_net_create(const ps_net *net, int input_h, int input_w, int ma
     }
     cn->in_h = input_h, cn->in_w = input_w, cn->max_batch = max_batch;
     ps_status st = plan_check(net, input_h, input_w, info, err);
+    if (!st) st = plan_fuse(net, info, err);
     int dev = 0;
     cudaError_t e = cudaSuccess;
     if (!st && (e = cudaGetDevice(&dev)) != cudaSuccess) st = cuda_fail(err, "cudaGetDevice", NULL, e);

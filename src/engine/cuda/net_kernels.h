@@ -62,4 +62,33 @@ cudaError_t net_launch_resize(net_tensor in, int n, int factor, const net_epi *e
  * unfused ADD is a with e->res = the other input, an ACT is a with e->act. */
 cudaError_t net_launch_eltwise(net_tensor a, int n, const net_epi *e, cudaStream_t s);
 
+/* Two 1x1 convolutions in one kernel (net_fused.cu): a block takes BM
+ * pixels, computes h = act1(A x w1 + b1) [BM, n1p] into shared memory (FP32
+ * accumulation, stored FP16 like an unfused layer's output), then h x w2
+ * [n1p, e->out_cs] and epilogue e, so h never reaches device memory. A is
+ * either the activations a [m, k1] or, when dw_w is set, a depthwise conv
+ * of in (geometry g, FP32 weights dw_w [kh][kw][k1], bias dw_b, act dw_act)
+ * computed while the tile is loaded (k1 = round_up(in.c, 16) = in.cs). */
+typedef struct {
+    const __half *a;
+    net_tensor in;
+    net_geom g;
+    const float *dw_w, *dw_b;
+    int dw_act;
+    int k1;              /* multiple of 16 */
+    const __half *w1;    /* FP16 [k1][n1p] */
+    const float *b1;     /* [n1p] zero-padded */
+    int act1, n1p;       /* n1p a multiple of 16 */
+    const __half *w2;    /* FP16 [n1p][e->out_cs] */
+} net_fused;
+
+/* Shared memory bytes the fused kernel needs (largest tile); the planner
+ * fuses only when this is at most NET_FUSED_MAX_SMEM. */
+#define NET_FUSED_MAX_SMEM 49152
+size_t net_fused_smem(int k1, int n1p, int n2p);
+
+/* m = pixels over the batch (the conv output's). */
+cudaError_t net_launch_fused(const net_fused *f, int m, const net_epi *e, int sms,
+                             cudaStream_t s);
+
 #endif
