@@ -45,6 +45,14 @@ typedef struct {
     /* Optional: percent busy of the GPU's SMs and of its video decoders over
      * the driver's last sample period; -1 when unknown. */
     void (*utilization)(void *state, int *gpu, int *decoder);
+    /* Optional, with detect: the same split in two, so the next batch can be
+     * prepared while one runs. submit starts a batch (at most two in
+     * flight; host pictures are copied before it returns, device pictures
+     * must live until collected); collect waits for the oldest and gives its
+     * people, *n its size. */
+    ps_status (*submit)(void *state, const ps_picture *pics, int n, ps_err *err);
+    ps_status (*collect)(void *state, float min_score, ps_person (*people)[PS_MAX_PEOPLE],
+                         int32_t *counts, int *n, int64_t *device_ns, ps_err *err);
 } ps_backend_ops;
 
 extern const ps_backend_ops ps_backend_cpu;

@@ -221,6 +221,33 @@ ps_status ps_engine_detect_pictures(ps_engine *e, const ps_picture *pics, int n,
     return detect_on_host(e, pics, n, min_score, people, counts, err);
 }
 
+int ps_engine_async(const ps_engine *e) {
+    return e->ops->submit && e->ops->collect;
+}
+
+ps_status ps_engine_submit_pictures(ps_engine *e, const ps_picture *pics, int n, ps_err *err) {
+    if (!ps_engine_async(e))
+        return ps_err_set(err, PS_ERR_UNSUPPORTED, "the %s backend detects synchronously",
+                          e->ops->name);
+    if (n < 1 || n > e->cfg.max_batch)
+        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", n,
+                          e->cfg.max_batch);
+    for (int i = 0; i < n; i++) {
+        ps_status st = check_picture(&pics[i], i, err);
+        if (st) return st;
+    }
+    return e->ops->submit(e->state, pics, n, err);
+}
+
+ps_status ps_engine_collect(ps_engine *e, float min_score, ps_person (*people)[PS_MAX_PEOPLE],
+                            int32_t *counts, int *n, ps_err *err) {
+    if (!ps_engine_async(e))
+        return ps_err_set(err, PS_ERR_UNSUPPORTED, "the %s backend detects synchronously",
+                          e->ops->name);
+    e->device_ns = 0;
+    return e->ops->collect(e->state, min_score, people, counts, n, &e->device_ns, err);
+}
+
 ps_status ps_engine_detect(ps_engine *e, const ps_image *images, int32_t n, float min_score,
                            ps_person (*people)[PS_MAX_PEOPLE], int32_t *counts, ps_err *err) {
     if (n < 1 || n > e->cfg.max_batch)

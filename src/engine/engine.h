@@ -29,7 +29,17 @@ ps_status ps_engine_detect_pictures(ps_engine *e, const ps_picture *pics, int n,
                                     ps_person (*people)[PS_MAX_PEOPLE], int32_t *counts,
                                     ps_err *err);
 
-/* Device time of the last detect call (CUDA events), 0 on the CPU. */
+/* Whether the engine can split detection in two (the GPU): submit starts a
+ * batch of pictures and returns, collect waits for the oldest batch in flight
+ * (at most two); the next batch is prepared while one runs. Host pictures
+ * are copied by submit; device pictures must live until collected. */
+int ps_engine_async(const ps_engine *e);
+ps_status ps_engine_submit_pictures(ps_engine *e, const ps_picture *pics, int n, ps_err *err);
+ps_status ps_engine_collect(ps_engine *e, float min_score, ps_person (*people)[PS_MAX_PEOPLE],
+                            int32_t *counts, int *n, ps_err *err);
+
+/* Device time of the last detect or collect call (CUDA events), 0 on the
+ * CPU. */
 int64_t ps_engine_device_ns(const ps_engine *e);
 
 /* Device memory of the process now and at its peak; 0 on the CPU. */

@@ -20,6 +20,13 @@ typedef struct ps_detector {
     /* Device memory now and at peak (0 on the CPU). NULL when unknown. */
     void (*vram)(void *ctx, size_t *current, size_t *peak);
     int wants_raw; /* letterboxes on its device: give it full-size pictures */
+    /* Optional (both or neither): detect split in two, so the pipeline can
+     * prepare the next batch while one runs. submit starts frames[0..n)
+     * (at most two batches in flight); collect waits for the oldest
+     * submitted batch, which the caller passes again, and fills it as
+     * detect would. */
+    ps_status (*submit)(void *ctx, ps_frame **frames, int n, ps_err *err);
+    ps_status (*collect)(void *ctx, ps_frame **frames, int n, ps_err *err);
 } ps_detector;
 
 /* A detector over a ps_engine (which must outlive it). Frames arrive already

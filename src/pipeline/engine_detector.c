@@ -13,6 +13,8 @@ typedef struct {
     ps_picture *pics;
     ps_person (*people)[PS_MAX_PEOPLE];
     int32_t *counts;
+    int64_t submitted[2]; /* when the batches in flight were submitted */
+    unsigned n_submitted, n_collected;
 } engine_ctx;
 
 /* Scales people found in the frame's picture (scaled to fit, or full size)
@@ -32,14 +34,9 @@ static void scale_people(ps_frame *f) {
     }
 }
 
-static ps_status engine_detect(void *vctx, ps_frame **frames, int n, ps_err *err) {
-    engine_ctx *c = vctx;
-    for (int i = 0; i < n; i++) c->pics[i] = frames[i]->pic;
-    int64_t t0 = ps_now_ns();
-    ps_status st = ps_engine_detect_pictures(c->engine, c->pics, n, c->min_score, c->people,
-                                             c->counts, err);
-    int64_t t1 = ps_now_ns(), device = ps_engine_device_ns(c->engine);
-    if (st) return st;
+/* Copies the detected people into the frames and stamps their times. */
+static void fill_frames(engine_ctx *c, ps_frame **frames, int n, int64_t t0, int64_t t1) {
+    int64_t device = ps_engine_device_ns(c->engine);
     for (int i = 0; i < n; i++) {
         ps_frame *f = frames[i];
         f->t.infer_start = t0;
@@ -49,6 +46,35 @@ static ps_status engine_detect(void *vctx, ps_frame **frames, int n, ps_err *err
         for (int k = 0; k < f->n_people; k++) f->people[k] = c->people[i][k];
         scale_people(f);
     }
+}
+
+static ps_status engine_submit(void *vctx, ps_frame **frames, int n, ps_err *err) {
+    engine_ctx *c = vctx;
+    for (int i = 0; i < n; i++) c->pics[i] = frames[i]->pic;
+    c->submitted[c->n_submitted++ % 2] = ps_now_ns();
+    return ps_engine_submit_pictures(c->engine, c->pics, n, err);
+}
+
+static ps_status engine_collect(void *vctx, ps_frame **frames, int n, ps_err *err) {
+    engine_ctx *c = vctx;
+    int got = 0;
+    ps_status st = ps_engine_collect(c->engine, c->min_score, c->people, c->counts, &got, err);
+    int64_t t0 = c->submitted[c->n_collected++ % 2];
+    if (!st && got != n)
+        st = ps_err_set(err, PS_ERR_ARG, "engine returned %d results for %d frames", got, n);
+    if (!st) fill_frames(c, frames, n, t0, ps_now_ns());
+    return st;
+}
+
+static ps_status engine_detect(void *vctx, ps_frame **frames, int n, ps_err *err) {
+    engine_ctx *c = vctx;
+    for (int i = 0; i < n; i++) c->pics[i] = frames[i]->pic;
+    int64_t t0 = ps_now_ns();
+    ps_status st = ps_engine_detect_pictures(c->engine, c->pics, n, c->min_score, c->people,
+                                             c->counts, err);
+    int64_t t1 = ps_now_ns();
+    if (st) return st;
+    fill_frames(c, frames, n, t0, t1);
     return PS_OK;
 }
 
@@ -71,8 +97,10 @@ ps_status ps_engine_detector(ps_engine *engine, float min_score, ps_detector *de
         c->people = calloc((size_t)max_batch, sizeof *c->people);
         c->counts = calloc((size_t)max_batch, sizeof *c->counts);
     }
+    int async = ps_engine_async(engine);
     *det = (ps_detector){c, max_batch, w, h, engine_detect, engine_memory, engine_vram,
-                         strcmp(ps_engine_backend(engine), "cpu") != 0};
+                         strcmp(ps_engine_backend(engine), "cpu") != 0,
+                         async ? engine_submit : NULL, async ? engine_collect : NULL};
     if (!c || !c->pics || !c->people || !c->counts) {
         ps_engine_detector_free(det);
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");

@@ -228,10 +228,11 @@ static void record_frame(ps_pipeline *p, ps_frame *f) {
     give_back(s, f);
 }
 
-/* Runs one batch outside the lock and hands out its results. */
-static void engine_run(ps_pipeline *p, ps_frame **batch, int n) {
-    ps_err err = {0};
-    ps_status st = p->detector->detect(p->detector->ctx, batch, n, &err);
+/* Hands out a done batch's results (outside the lock), then records it. st
+ * non-OK: the engine failed on it, which is fatal for every stream; its
+ * frames count as dropped. idle: nothing else is in the engine now. */
+static void engine_finish(ps_pipeline *p, ps_frame **batch, int n, ps_status st,
+                          const ps_err *err, int idle) {
     for (int i = 0; i < n; i++) {
         if (st) batch[i]->n_people = 0;
         batch[i]->t.output = ps_now_ns();
@@ -242,8 +243,7 @@ static void engine_run(ps_pipeline *p, ps_frame **batch, int n) {
     }
     pthread_mutex_lock(&p->mu);
     if (st) {
-        /* the engine failing is fatal for every stream: stop reading */
-        if (!p->engine_error[0]) snprintf(p->engine_error, sizeof p->engine_error, "%s", err.msg);
+        if (!p->engine_error[0]) snprintf(p->engine_error, sizeof p->engine_error, "%s", err->msg);
         p->stop = 1;
         for (int k = 0; k < p->n_streams; k++)
             if (p->streams[k]->src) ps_source_interrupt(p->streams[k]->src);
@@ -261,30 +261,77 @@ static void engine_run(ps_pipeline *p, ps_frame **batch, int n) {
             record_frame(p, batch[i]);
         }
     }
-    p->engine_busy = 0;
+    if (idle) p->engine_busy = 0;
     pthread_cond_signal(&p->sched_cv);
     pthread_cond_broadcast(&p->space_cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* A batch the engine holds: submitted, not yet collected. */
+typedef struct {
+    ps_frame **frames;
+    int n;
+} engine_batch;
+
+static void engine_collect(ps_pipeline *p, engine_batch *b, int idle) {
+    ps_err err = {0};
+    ps_status st = p->detector->collect(p->detector->ctx, b->frames, b->n, &err);
+    engine_finish(p, b->frames, b->n, st, &err, idle);
+    b->n = 0;
+}
+
+/* Runs batch `next`: synchronously, or, with a detector that splits the
+ * work, submits it and then collects the one submitted before (held), so
+ * that the next batch is prepared while the previous one runs. */
+static void engine_step(ps_pipeline *p, engine_batch *next, engine_batch *held) {
+    ps_err err = {0};
+    if (!p->detector->submit) {
+        ps_status st = p->detector->detect(p->detector->ctx, next->frames, next->n, &err);
+        engine_finish(p, next->frames, next->n, st, &err, 1);
+        next->n = 0;
+        return;
+    }
+    ps_status st = p->detector->submit(p->detector->ctx, next->frames, next->n, &err);
+    if (held->n) engine_collect(p, held, st != PS_OK);
+    if (st) {
+        engine_finish(p, next->frames, next->n, st, &err, 1);
+        next->n = 0;
+        return;
+    }
+    engine_batch t = *held; /* next becomes the held batch */
+    *held = *next;
+    *next = t;
 }
 
 static void *engine_main(void *arg) {
     ps_pipeline *p = arg;
-    ps_frame **batch = malloc(sizeof *batch * (size_t)p->o.batch_max);
+    engine_batch next = {malloc(sizeof(ps_frame *) * (size_t)p->o.batch_max), 0};
+    engine_batch held = {malloc(sizeof(ps_frame *) * (size_t)p->o.batch_max), 0};
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (p->n_pending == 0 && !p->sched_done) pthread_cond_wait(&p->engine_cv, &p->mu);
-        if (p->n_pending == 0) break;
-        int n = p->n_pending;
-        memcpy(batch, p->pending, sizeof *batch * (size_t)n);
-        p->n_pending = 0;
-        p->engine_busy = 1;
-        pthread_cond_signal(&p->sched_cv);
-        pthread_mutex_unlock(&p->mu);
-        engine_run(p, batch, n);
+        while (p->n_pending == 0 && !p->sched_done && !held.n)
+            pthread_cond_wait(&p->engine_cv, &p->mu);
+        if (p->n_pending) {
+            next.n = p->n_pending;
+            memcpy(next.frames, p->pending, sizeof *next.frames * (size_t)next.n);
+            p->n_pending = 0;
+            p->engine_busy = 1;
+            pthread_cond_signal(&p->sched_cv);
+            pthread_mutex_unlock(&p->mu);
+            engine_step(p, &next, &held);
+        } else if (held.n) { /* nothing new: finish what runs */
+            pthread_mutex_unlock(&p->mu);
+            engine_collect(p, &held, 1);
+        } else {
+            break;
+        }
+        pthread_mutex_lock(&p->mu);
     }
     p->engine_done = 1;
     pthread_cond_broadcast(&p->done_cv);
     pthread_mutex_unlock(&p->mu);
-    free(batch);
+    free(next.frames);
+    free(held.frames);
     return NULL;
 }
 

@@ -28,19 +28,33 @@
                               cudaGetErrorString(ps_e_));                               \
     } while (0)
 
+/* What one batch in flight needs. Two of them let batch k+1 be packed,
+ * uploaded and preprocessed (upload stream) while batch k's network runs
+ * (compute stream). */
+typedef struct {
+    cudaEvent_t ev_start, ev_pre, ev_end;
+    float *d_rows, *h_rows;     /* [max_batch, 6, 56]; h_ pinned */
+    ps_cuda_pre_item *h_items, *d_items; /* [max_batch]; h_ pinned */
+    uint8_t *h_pix, *d_pix;     /* picture staging; h_ pinned */
+    size_t pix_cap;
+    void *d_pre;                /* [max_batch, H, W, 4] FP16: the preprocessed batch */
+    ps_letterbox *boxes;        /* [max_batch] */
+    size_t *offsets;            /* [max_batch]: each picture in the staging */
+    int *pic_w, *pic_h;         /* [max_batch]: picture sizes, for placing people */
+    int n;                      /* pictures in flight; 0 when free */
+} ps_cuda_slot;
+
+#define PS_CUDA_SLOTS 2
+
 typedef struct {
     ps_backend_config cfg;
     const ps_net *net;
     ps_cuda_net *cn;
     cudaStream_t up, compute;
-    cudaEvent_t ev_start, ev_pre, ev_end;
     float *d_input_f;           /* run(): [max_batch, H, W, 3] */
-    float *d_rows, *h_rows;     /* [max_batch, 6, 56]; h_ pinned */
-    ps_cuda_pre_item *h_items, *d_items; /* [max_batch]; h_ pinned */
-    uint8_t *h_pix, *d_pix;     /* picture staging; h_ pinned */
-    size_t pix_cap;
-    ps_letterbox *boxes;        /* [max_batch] */
-    size_t *offsets;            /* [max_batch]: each picture in the staging */
+    ps_cuda_slot slots[PS_CUDA_SLOTS];
+    int queue[PS_CUDA_SLOTS];   /* slots in flight, oldest first */
+    int queued;
     size_t bytes;               /* device bytes this backend allocated */
     size_t used_at_start;       /* device-wide use before our buffers */
     size_t vram_now, vram_peak;
@@ -93,26 +107,55 @@ static ps_status open_device(ps_cuda *c, ps_err *err) {
      * default stream, where FFmpeg's NVDEC copies decoded frames out */
     PS_CUDA(cudaStreamCreate(&c->up), err);
     PS_CUDA(cudaStreamCreateWithFlags(&c->compute, cudaStreamNonBlocking), err);
-    PS_CUDA(cudaEventCreate(&c->ev_start), err);
-    PS_CUDA(cudaEventCreate(&c->ev_pre), err);
-    PS_CUDA(cudaEventCreate(&c->ev_end), err);
+    return PS_OK;
+}
+
+static ps_status alloc_slot(ps_cuda *c, ps_cuda_slot *sl, ps_err *err) {
+    size_t n = (size_t)c->cfg.max_batch;
+    size_t px = (size_t)c->cfg.input_h * c->cfg.input_w;
+    PS_CUDA(cudaEventCreate(&sl->ev_start), err);
+    PS_CUDA(cudaEventCreate(&sl->ev_pre), err);
+    PS_CUDA(cudaEventCreate(&sl->ev_end), err);
+    ps_status st = cuda_alloc(c, (void **)&sl->d_rows, n * PS_MAX_PEOPLE * PS_DECODE_ROW * 4, err);
+    if (!st) st = cuda_alloc(c, (void **)&sl->d_items, n * sizeof *sl->d_items, err);
+    if (!st) st = cuda_alloc(c, &sl->d_pre, n * px * 4 * 2, err);
+    if (st) return st;
+    PS_CUDA(cudaHostAlloc((void **)&sl->h_rows, n * PS_MAX_PEOPLE * PS_DECODE_ROW * 4,
+                          cudaHostAllocDefault), err);
+    PS_CUDA(cudaHostAlloc((void **)&sl->h_items, n * sizeof *sl->h_items, cudaHostAllocDefault),
+            err);
+    sl->boxes = calloc(n, sizeof *sl->boxes);
+    sl->offsets = calloc(n, sizeof *sl->offsets);
+    sl->pic_w = calloc(n, sizeof *sl->pic_w);
+    sl->pic_h = calloc(n, sizeof *sl->pic_h);
+    if (!sl->boxes || !sl->offsets || !sl->pic_w || !sl->pic_h)
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     return PS_OK;
 }
 
 static ps_status alloc_buffers(ps_cuda *c, ps_err *err) {
-    size_t n = (size_t)c->cfg.max_batch;
     size_t px = (size_t)c->cfg.input_h * c->cfg.input_w;
-    ps_status st = cuda_alloc(c, (void **)&c->d_input_f, n * px * 3 * sizeof(float), err);
-    if (!st) st = cuda_alloc(c, (void **)&c->d_rows, n * PS_MAX_PEOPLE * PS_DECODE_ROW * 4, err);
-    if (!st) st = cuda_alloc(c, (void **)&c->d_items, n * sizeof *c->d_items, err);
-    if (st) return st;
-    PS_CUDA(cudaHostAlloc((void **)&c->h_rows, n * PS_MAX_PEOPLE * PS_DECODE_ROW * 4,
-                          cudaHostAllocDefault), err);
-    PS_CUDA(cudaHostAlloc((void **)&c->h_items, n * sizeof *c->h_items, cudaHostAllocDefault), err);
-    c->boxes = calloc(n, sizeof *c->boxes);
-    c->offsets = calloc(n, sizeof *c->offsets);
-    if (!c->boxes || !c->offsets) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
-    return PS_OK;
+    ps_status st = cuda_alloc(c, (void **)&c->d_input_f,
+                              (size_t)c->cfg.max_batch * px * 3 * sizeof(float), err);
+    for (int k = 0; !st && k < PS_CUDA_SLOTS; k++) st = alloc_slot(c, &c->slots[k], err);
+    return st;
+}
+
+static void free_slot(ps_cuda_slot *sl) {
+    cudaFree(sl->d_rows);
+    cudaFree(sl->d_items);
+    cudaFree(sl->d_pix);
+    cudaFree(sl->d_pre);
+    cudaFreeHost(sl->h_rows);
+    cudaFreeHost(sl->h_items);
+    cudaFreeHost(sl->h_pix);
+    if (sl->ev_start) cudaEventDestroy(sl->ev_start);
+    if (sl->ev_pre) cudaEventDestroy(sl->ev_pre);
+    if (sl->ev_end) cudaEventDestroy(sl->ev_end);
+    free(sl->boxes);
+    free(sl->offsets);
+    free(sl->pic_w);
+    free(sl->pic_h);
 }
 
 static void cuda_free(void *state) {
@@ -122,20 +165,10 @@ static void cuda_free(void *state) {
     if (c->up) cudaStreamSynchronize(c->up);
     ps_cuda_net_free(c->cn);
     cudaFree(c->d_input_f);
-    cudaFree(c->d_rows);
-    cudaFree(c->d_items);
-    cudaFree(c->d_pix);
-    cudaFreeHost(c->h_rows);
-    cudaFreeHost(c->h_items);
-    cudaFreeHost(c->h_pix);
-    if (c->ev_start) cudaEventDestroy(c->ev_start);
-    if (c->ev_pre) cudaEventDestroy(c->ev_pre);
-    if (c->ev_end) cudaEventDestroy(c->ev_end);
+    for (int k = 0; k < PS_CUDA_SLOTS; k++) free_slot(&c->slots[k]);
     if (c->up) cudaStreamDestroy(c->up);
     if (c->compute) cudaStreamDestroy(c->compute);
     ps_nvml_close(c->nvml);
-    free(c->boxes);
-    free(c->offsets);
     free(c);
 }
 
@@ -205,20 +238,20 @@ static size_t picture_bytes(const ps_picture *p, size_t rows[3], size_t row_byte
     return rows[0] * row_bytes[0] + rows[1] * row_bytes[1] + rows[2] * row_bytes[2];
 }
 
-/* Grows the picture staging to hold bytes (waits for the GPU first). */
-static ps_status reserve_staging(ps_cuda *c, size_t bytes, ps_err *err) {
-    if (bytes <= c->pix_cap) return PS_OK;
-    PS_CUDA(cudaStreamSynchronize(c->up), err);
-    cudaFreeHost(c->h_pix);
-    cudaFree(c->d_pix);
-    c->bytes -= c->pix_cap;
-    c->h_pix = c->d_pix = NULL;
-    c->pix_cap = 0;
+/* Grows a slot's picture staging to hold bytes (the slot is free, so the
+ * GPU is done with its old buffers). */
+static ps_status reserve_staging(ps_cuda *c, ps_cuda_slot *sl, size_t bytes, ps_err *err) {
+    if (bytes <= sl->pix_cap) return PS_OK;
+    cudaFreeHost(sl->h_pix);
+    cudaFree(sl->d_pix);
+    c->bytes -= sl->pix_cap;
+    sl->h_pix = sl->d_pix = NULL;
+    sl->pix_cap = 0;
     bytes += bytes / 4; /* headroom: sizes of one stream vary little */
-    PS_CUDA(cudaHostAlloc((void **)&c->h_pix, bytes, cudaHostAllocWriteCombined), err);
-    ps_status st = cuda_alloc(c, (void **)&c->d_pix, bytes, err);
+    PS_CUDA(cudaHostAlloc((void **)&sl->h_pix, bytes, cudaHostAllocWriteCombined), err);
+    ps_status st = cuda_alloc(c, (void **)&sl->d_pix, bytes, err);
     if (st) return st;
-    c->pix_cap = bytes;
+    sl->pix_cap = bytes;
     return PS_OK;
 }
 
@@ -235,19 +268,19 @@ static void pack_picture(const ps_picture *p, uint8_t *dst) {
  * 3 MB, and one thread copying a batch of them would cap the GPU's rate) and
  * describes each, planes in device memory, for the preprocessing kernel;
  * device pictures are used where they are. Returns the bytes to upload. */
-static size_t stage_pictures(ps_cuda *c, const ps_picture *pics, int n) {
+static size_t stage_pictures(ps_cuda_slot *sl, const ps_picture *pics, int n) {
     size_t off = 0;
     for (int i = 0; i < n; i++) {
-        ps_cuda_pre_item *it = &c->h_items[i];
+        ps_cuda_pre_item *it = &sl->h_items[i];
         it->pic = pics[i];
         it->pic.on_device = 1;
-        it->lb = c->boxes[i];
-        c->offsets[i] = off;
+        it->lb = sl->boxes[i];
+        sl->offsets[i] = off;
         if (pics[i].on_device) continue;
         size_t rows[3], row_bytes[3];
         picture_bytes(&pics[i], rows, row_bytes);
         for (int k = 0; k < 3 && rows[k]; k++) {
-            it->pic.plane[k] = c->d_pix + off;
+            it->pic.plane[k] = sl->d_pix + off;
             it->pic.pitch[k] = (int)row_bytes[k];
             off += rows[k] * row_bytes[k];
         }
@@ -255,35 +288,98 @@ static size_t stage_pictures(ps_cuda *c, const ps_picture *pics, int n) {
     /* no parallel region when nothing is on the host (NVDEC frames): its
      * idle threads would spin for nothing */
     if (off == 0) return 0;
-#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+    /* at most 4 threads: a few already saturate the copy, and OpenMP's idle
+     * threads spin after the region, taking cores from the decoders */
+    int threads = n < 4 ? n : 4;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (n > 1)
     for (int i = 0; i < n; i++)
-        if (!pics[i].on_device) pack_picture(&pics[i], c->h_pix + c->offsets[i]);
+        if (!pics[i].on_device) pack_picture(&pics[i], sl->h_pix + sl->offsets[i]);
     return off;
 }
 
-/* Enqueues upload + preprocessing on the upload stream, network + decoder on
- * the compute stream after it. */
-static ps_status enqueue_detect(ps_cuda *c, int n, size_t upload, ps_err *err) {
-    PS_CUDA(cudaEventRecord(c->ev_start, c->up), err);
+/* Enqueues, for slot sl's n pictures: upload and preprocessing on the upload
+ * stream (into the slot's own input copy, so it may run while the previous
+ * batch's network still reads the network's input); then, on the compute
+ * stream once that is done, the copy into the network's input, the network
+ * (a replayed CUDA graph), the decoder and the rows back to the host. */
+static ps_status enqueue(ps_cuda *c, ps_cuda_slot *sl, int n, size_t upload, ps_err *err) {
+    PS_CUDA(cudaEventRecord(sl->ev_start, c->up), err);
     if (upload)
-        PS_CUDA(cudaMemcpyAsync(c->d_pix, c->h_pix, upload, cudaMemcpyHostToDevice, c->up), err);
-    PS_CUDA(cudaMemcpyAsync(c->d_items, c->h_items, (size_t)n * sizeof *c->h_items,
+        PS_CUDA(cudaMemcpyAsync(sl->d_pix, sl->h_pix, upload, cudaMemcpyHostToDevice, c->up), err);
+    PS_CUDA(cudaMemcpyAsync(sl->d_items, sl->h_items, (size_t)n * sizeof *sl->h_items,
                             cudaMemcpyHostToDevice, c->up), err);
-    ps_status st = ps_cuda_preprocess(c->d_items, n, ps_cuda_net_input(c->cn), c->cfg.input_w,
-                                      c->cfg.input_h, c->net->norm, c->net->n_norm, c->up, err);
+    ps_status st = ps_cuda_preprocess(sl->d_items, n, sl->d_pre, c->cfg.input_w, c->cfg.input_h,
+                                      c->net->norm, c->net->n_norm, c->up, err);
     if (st) return st;
-    PS_CUDA(cudaEventRecord(c->ev_pre, c->up), err);
-    PS_CUDA(cudaStreamWaitEvent(c->compute, c->ev_pre, 0), err);
+    PS_CUDA(cudaEventRecord(sl->ev_pre, c->up), err);
+    PS_CUDA(cudaStreamWaitEvent(c->compute, sl->ev_pre, 0), err);
+    size_t bytes = (size_t)n * c->cfg.input_h * c->cfg.input_w * 4 * 2;
+    PS_CUDA(cudaMemcpyAsync(ps_cuda_net_input(c->cn), sl->d_pre, bytes, cudaMemcpyDeviceToDevice,
+                            c->compute), err);
     st = ps_cuda_net_forward(c->cn, n, c->compute, err);
     const float *heads[PS_NUM_HEADS];
     for (int h = 0; h < PS_NUM_HEADS; h++) heads[h] = ps_cuda_net_head(c->cn, (ps_head)h);
     if (!st)
         st = ps_cuda_decode(heads, n, c->cfg.input_h / 4, c->cfg.input_w / 4, c->cfg.input_h,
-                            c->cfg.input_w, c->d_rows, c->compute, err);
+                            c->cfg.input_w, sl->d_rows, c->compute, err);
     if (st) return st;
-    PS_CUDA(cudaMemcpyAsync(c->h_rows, c->d_rows, (size_t)n * PS_MAX_PEOPLE * PS_DECODE_ROW * 4,
+    PS_CUDA(cudaMemcpyAsync(sl->h_rows, sl->d_rows, (size_t)n * PS_MAX_PEOPLE * PS_DECODE_ROW * 4,
                             cudaMemcpyDeviceToHost, c->compute), err);
-    PS_CUDA(cudaEventRecord(c->ev_end, c->compute), err);
+    PS_CUDA(cudaEventRecord(sl->ev_end, c->compute), err);
+    return PS_OK;
+}
+
+/* Starts a batch and returns without waiting for it; at most two can be in
+ * flight (collect the oldest first). Host pictures are copied before this
+ * returns; device pictures must stay valid until the batch is collected. */
+static ps_status cuda_submit(void *state, const ps_picture *pics, int n, ps_err *err) {
+    ps_cuda *c = state;
+    if (c->queued == PS_CUDA_SLOTS)
+        return ps_err_set(err, PS_ERR_ARG, "CUDA backend: %d batches in flight already",
+                          PS_CUDA_SLOTS);
+    int k = c->queued ? 1 - c->queue[0] : 0;
+    ps_cuda_slot *sl = &c->slots[k];
+    size_t need = 0;
+    for (int i = 0; i < n; i++) {
+        sl->boxes[i] = ps_letterbox_fit(pics[i].width, pics[i].height, c->cfg.input_w,
+                                        c->cfg.input_h);
+        sl->pic_w[i] = pics[i].width;
+        sl->pic_h[i] = pics[i].height;
+        size_t rows[3], row_bytes[3];
+        if (!pics[i].on_device) need += picture_bytes(&pics[i], rows, row_bytes);
+    }
+    ps_status st = reserve_staging(c, sl, need, err);
+    if (!st) st = enqueue(c, sl, n, stage_pictures(sl, pics, n), err);
+    if (st) return st;
+    sl->n = n;
+    c->queue[c->queued++] = k;
+    return PS_OK;
+}
+
+/* Waits for the oldest batch in flight and decodes its rows into people. */
+static ps_status cuda_collect(void *state, float min_score, ps_person (*people)[PS_MAX_PEOPLE],
+                              int32_t *counts, int *n_out, int64_t *device_ns, ps_err *err) {
+    ps_cuda *c = state;
+    if (!c->queued) return ps_err_set(err, PS_ERR_ARG, "CUDA backend: no batch in flight");
+    ps_cuda_slot *sl = &c->slots[c->queue[0]];
+    c->queue[0] = c->queue[1];
+    c->queued--;
+    int n = sl->n;
+    sl->n = 0;
+    PS_CUDA(cudaEventSynchronize(sl->ev_end), err);
+    float ms = 0;
+    PS_CUDA(cudaEventElapsedTime(&ms, sl->ev_start, sl->ev_end), err);
+    *device_ns = (int64_t)(ms * 1e6);
+    *n_out = n;
+    int h = c->cfg.input_h, w = c->cfg.input_w;
+    for (int i = 0; i < n; i++) {
+        const ps_letterbox *lb = &sl->boxes[i];
+        ps_placement place = {lb->sx, lb->sy, (float)lb->pad_x, (float)lb->pad_y, sl->pic_w[i],
+                              sl->pic_h[i]};
+        counts[i] = ps_decode_people(sl->h_rows + (size_t)i * PS_MAX_PEOPLE * PS_DECODE_ROW, h, w,
+                                     &place, min_score, people[i]);
+    }
+    if (c->calls++ % 16 == 0) sample_vram(c); /* NVML asks the driver: not every batch */
     return PS_OK;
 }
 
@@ -291,32 +387,11 @@ static ps_status cuda_detect(void *state, const ps_picture *pics, int n, float m
                              ps_person (*people)[PS_MAX_PEOPLE], int32_t *counts,
                              int64_t *device_ns, ps_err *err) {
     ps_cuda *c = state;
-    size_t need = 0;
-    for (int i = 0; i < n; i++) {
-        c->boxes[i] = ps_letterbox_fit(pics[i].width, pics[i].height, c->cfg.input_w,
-                                       c->cfg.input_h);
-        size_t rows[3], row_bytes[3];
-        if (!pics[i].on_device) need += picture_bytes(&pics[i], rows, row_bytes);
-    }
-    ps_status st = reserve_staging(c, need, err);
-    if (st) return st;
-    size_t upload = stage_pictures(c, pics, n);
-    st = enqueue_detect(c, n, upload, err);
-    if (st) return st;
-    PS_CUDA(cudaEventSynchronize(c->ev_end), err);
-    float ms = 0;
-    PS_CUDA(cudaEventElapsedTime(&ms, c->ev_start, c->ev_end), err);
-    *device_ns = (int64_t)(ms * 1e6);
-    int h = c->cfg.input_h, w = c->cfg.input_w;
-    for (int i = 0; i < n; i++) {
-        const ps_letterbox *lb = &c->boxes[i];
-        ps_placement place = {lb->sx, lb->sy, (float)lb->pad_x, (float)lb->pad_y, pics[i].width,
-                              pics[i].height};
-        counts[i] = ps_decode_people(c->h_rows + (size_t)i * PS_MAX_PEOPLE * PS_DECODE_ROW, h, w,
-                                     &place, min_score, people[i]);
-    }
-    if (c->calls++ % 16 == 0) sample_vram(c); /* NVML asks the driver: not every batch */
-    return PS_OK;
+    if (c->queued)
+        return ps_err_set(err, PS_ERR_ARG, "CUDA backend: collect the batches in flight first");
+    int got;
+    ps_status st = cuda_submit(state, pics, n, err);
+    return st ? st : cuda_collect(state, min_score, people, counts, &got, device_ns, err);
 }
 
 static size_t cuda_memory(const void *state) {
@@ -350,4 +425,6 @@ const ps_backend_ops ps_backend_cuda = {
     .vram = cuda_vram,
     .device = cuda_device,
     .utilization = cuda_utilization,
+    .submit = cuda_submit,
+    .collect = cuda_collect,
 };
