@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "engine/cuda/cuda_net.h"
+#include "bench_util.h"
 #include "model/model.h"
 
 /* An FP16 tensor-core GEMM rate probe (bench/bench_cuda_peak.cu). */
@@ -22,17 +23,6 @@ double ps_bench_tensor_tflops(void);
 static int cmp_float(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);
-}
-
-static int parse_list(const char *s, int *out, int cap) {
-    int n = 0;
-    while (*s && n < cap) {
-        out[n++] = atoi(s);
-        s = strchr(s, ',');
-        if (!s) break;
-        s++;
-    }
-    return n;
 }
 
 #define CHECK(call)                                                                   \
@@ -104,7 +94,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
         else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batches")) nb = parse_list(argv[i + 1], batches, 16);
+        else if (!strcmp(argv[i], "--batches")) nb = bench_parse_list(argv[i + 1], batches, 16);
     }
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "engine/engine.h"
+#include "bench_util.h"
 #include "model/model.h"
 
 static double now_s(void) {
@@ -25,18 +26,6 @@ static double now_s(void) {
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
-}
-
-/* Parses "1,8,32" into out; returns the count. */
-static int parse_list(const char *s, int *out, int cap) {
-    int n = 0;
-    while (*s && n < cap) {
-        out[n++] = atoi(s);
-        s = strchr(s, ',');
-        if (!s) break;
-        s++;
-    }
-    return n;
 }
 
 static double median_run(ps_engine *e, int batch, int runs) {
@@ -71,8 +60,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--chunk")) chunk = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batches")) nb = parse_list(argv[i + 1], batches, 16);
-        else if (!strcmp(argv[i], "--threads")) nt = parse_list(argv[i + 1], threads, 16);
+        else if (!strcmp(argv[i], "--batches")) nb = bench_parse_list(argv[i + 1], batches, 16);
+        else if (!strcmp(argv[i], "--threads")) nt = bench_parse_list(argv[i + 1], threads, 16);
         else { fprintf(stderr, "bench_engine: unknown option %s\n", argv[i]); return 2; }
     }
     if (runs < 1) runs = 1;

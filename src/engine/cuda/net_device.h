@@ -64,4 +64,16 @@ __device__ __forceinline__ void net_epilogue8(const net_epi &e, size_t m, int c,
     }
 }
 
+/* 16 bytes global -> shared, asynchronously on sm_80+ (cp.async), zero-filled
+ * when !ok (rows or channels past the end). */
+__device__ __forceinline__ void net_copy16(void *dst, const void *src, bool ok) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    int bytes = ok ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(bytes));
+#else
+    *reinterpret_cast<uint4 *>(dst) = ok ? *reinterpret_cast<const uint4 *>(src) : make_uint4(0, 0, 0, 0);
+#endif
+}
+
 #endif

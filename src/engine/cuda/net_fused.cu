@@ -10,17 +10,6 @@
 
 using namespace nvcuda;
 
-/* 16 bytes global -> shared; zero-filled when !ok. */
-__device__ __forceinline__ void fused_copy16(void *dst, const void *src, bool ok) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    unsigned d = (unsigned)__cvta_generic_to_shared(dst);
-    int bytes = ok ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(bytes));
-#else
-    *reinterpret_cast<uint4 *>(dst) = ok ? *reinterpret_cast<const uint4 *>(src) : make_uint4(0, 0, 0, 0);
-#endif
-}
-
 __device__ __forceinline__ void fused_wait_all(void) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile("cp.async.commit_group;\n" ::);
@@ -67,17 +56,17 @@ __global__ void __launch_bounds__(BM * 4)
 
     for (int i = threadIdx.x; i < k1 * (n1p / 8); i += T) {
         int r = i / (n1p / 8), c = (i % (n1p / 8)) * 8;
-        fused_copy16(w1s + r * ld1 + c, f.w1 + (size_t)r * n1p + c, true);
+        net_copy16(w1s + r * ld1 + c, f.w1 + (size_t)r * n1p + c, true);
     }
     for (int i = threadIdx.x; i < n1p * (n2p / 8); i += T) {
         int r = i / (n2p / 8), c = (i % (n2p / 8)) * 8;
-        fused_copy16(w2s + r * ld2 + c, f.w2 + (size_t)r * n2p + c, true);
+        net_copy16(w2s + r * ld2 + c, f.w2 + (size_t)r * n2p + c, true);
     }
     if (!DW) {
         for (int i = threadIdx.x; i < BM * (k1 / 8); i += T) {
             int r = i / (k1 / 8), c = (i % (k1 / 8)) * 8;
             bool ok = m0 + r < m;
-            fused_copy16(as + r * lda + c, ok ? f.a + (size_t)(m0 + r) * k1 + c : f.a, ok);
+            net_copy16(as + r * lda + c, ok ? f.a + (size_t)(m0 + r) * k1 + c : f.a, ok);
         }
     } else {
         /* The depthwise conv of 8 channels of one pixel per step. */

@@ -12,17 +12,6 @@ using namespace nvcuda;
 
 #define GEMM_BK 32
 
-/* 16 bytes global -> shared; zero-filled when !ok (rows past m, k past K). */
-__device__ __forceinline__ void gemm_copy16(void *dst, const void *src, bool ok) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    unsigned d = (unsigned)__cvta_generic_to_shared(dst);
-    int bytes = ok ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(bytes));
-#else
-    *reinterpret_cast<uint4 *>(dst) = ok ? *reinterpret_cast<const uint4 *>(src) : make_uint4(0, 0, 0, 0);
-#endif
-}
-
 __device__ __forceinline__ void gemm_commit(void) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile("cp.async.commit_group;\n" ::);
@@ -59,12 +48,12 @@ __device__ __forceinline__ void gemm_load(unsigned char *smem, int st, const __h
     for (int i = threadIdx.x; i < BM * (GEMM_BK / 8); i += T) {
         int r = i / (GEMM_BK / 8), c = (i % (GEMM_BK / 8)) * 8;
         bool ok = m0 + r < m && k0 + c < k;
-        gemm_copy16(as + r * S::lda + c, ok ? a + (size_t)(m0 + r) * k + k0 + c : a, ok);
+        net_copy16(as + r * S::lda + c, ok ? a + (size_t)(m0 + r) * k + k0 + c : a, ok);
     }
     for (int i = threadIdx.x; i < GEMM_BK * (BN / 8); i += T) {
         int r = i / (BN / 8), c = (i % (BN / 8)) * 8;
         bool ok = k0 + r < k && n0 + c < np;
-        gemm_copy16(bs + r * S::ldb + c, ok ? w + (size_t)(k0 + r) * np + n0 + c : w, ok);
+        net_copy16(bs + r * S::ldb + c, ok ? w + (size_t)(k0 + r) * np + n0 + c : w, ok);
     }
 }
 
