@@ -619,11 +619,12 @@ static void *rtsp_push(void *arg) {
 /* Starts a listening reader and a pusher of clip to it. hold: the pusher
  * keeps the connection open after its last packet until *hold drops. */
 static void rtsp_start(rtsp_reader *rd, pusher *p, const char *clip, atomic_int *hold,
-                       double stall_s, pthread_t t[2]) {
+                       double stall_s, int reconnect, pthread_t t[2]) {
     int port = clipgen_free_port();
     snprintf(rd->uri, sizeof rd->uri, "rtsp://127.0.0.1:%d/live", port);
     rd->opts = (ps_source_opts){.fit_w = 256, .fit_h = 256, .av_options = "rtsp_flags=listen",
-                                .open_timeout_s = 10, .stall_timeout_s = stall_s};
+                                .open_timeout_s = 10, .stall_timeout_s = stall_s,
+                                .reconnect = reconnect};
     p->spec = (clipgen_push_spec){.clip = clip, .url = rd->uri, .format = "rtsp",
                                   .options = "rtsp_transport=tcp", .connect_timeout_s = 5,
                                   .hold = hold};
@@ -641,7 +642,7 @@ static void test_rtsp(void) {
     rtsp_reader *rd = calloc(1, sizeof *rd);
     pusher p = {0};
     pthread_t t[2];
-    rtsp_start(rd, &p, clip, NULL, 5, t);
+    rtsp_start(rd, &p, clip, NULL, 5, 0, t);
     pthread_join(t[1], NULL);
     pthread_join(t[0], NULL);
     reading *r = &rd->r;
@@ -675,7 +676,7 @@ static void check_rtsp_quiet(int interrupt) {
     pusher p = {0};
     atomic_int hold = 1;
     pthread_t t[2];
-    rtsp_start(rd, &p, clip, &hold, interrupt ? 10 : 0.5, t);
+    rtsp_start(rd, &p, clip, &hold, interrupt ? 10 : 0.5, 0, t);
     int64_t t0 = ps_now_ns();
     while (atomic_load(&rd->frames) < 7 && secs_since(t0) < 5)
         ps_sleep_until_ns(ps_now_ns() + 5000000);
@@ -731,6 +732,43 @@ static int cudaless_machine(int *count) {
 #endif
 }
 
+/* A camera that goes away and comes back: the first pusher tears down after
+ * its clip, a second one connects to the same URL; a source allowed to
+ * reconnect reads both clips as one stream (indices and pts going on), and
+ * counts one reconnection. */
+static void test_rtsp_reconnect(void) {
+    const int n = 20;
+    const char *clip = tmp_path("again.avi");
+    clipgen_spec spec = {.w = 320, .h = 240, .fps = 25, .n_frames = n};
+    make_clip(clip, &spec);
+    rtsp_reader *rd = calloc(1, sizeof *rd);
+    pusher p = {0}, again = {0};
+    pthread_t t[2], t2;
+    rtsp_start(rd, &p, clip, NULL, 5, 3, t);
+    pthread_join(t[1], NULL); /* the first camera is gone */
+    again.spec = p.spec;
+    again.spec.sent = 0;
+    pthread_create(&t2, NULL, rtsp_push, &again);
+    pthread_join(t2, NULL);
+    while (atomic_load(&rd->frames) < 2 * n - 3 && p.st == PS_OK && again.st == PS_OK &&
+           rd->r.last == PS_READ_FRAME)
+        usleep(20000);
+    usleep(300000);
+    ps_source *s = atomic_load(&rd->s);
+    if (s) ps_source_interrupt(s);
+    pthread_join(t[0], NULL);
+    reading *r = &rd->r;
+    int in_order = 1;
+    for (int i = 1; i < r->n; i++) in_order &= r->index[i] == r->index[i - 1] + 1;
+    long long reconnects = s ? (long long)ps_source_reconnects(s) : -1;
+    printf("  %s: pushed %d + %d, read %d (in order %d), reconnections %lld\n", rd->uri,
+           p.spec.sent, again.spec.sent, r->n, in_order, reconnects);
+    TU_CHECK(p.st == PS_OK && again.st == PS_OK);
+    TU_CHECK(r->n >= 2 * n * 9 / 10 && in_order && reconnects == 1);
+    ps_source_close(s);
+    free(rd);
+}
+
 /* Where video decodes, on a machine without a usable GPU: AUTO with an
  * engine that takes raw pictures falls back to the CPU and delivers host
  * pictures; GPU is a clear error for that stream. (With a GPU, test_nvdec.) */
@@ -780,6 +818,7 @@ int main(int argc, char **argv) {
     RUN(test_rtsp);
     RUN(test_rtsp_stall);
     RUN(test_rtsp_interrupt);
+    RUN(test_rtsp_reconnect);
     RUN(test_decode_placement);
     nftw(tmp_dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     return tu_finish("test_source");

@@ -56,6 +56,7 @@ static const struct option bench_longs[] = {
     {"input-size", required_argument, 0, 0}, {"min-score", required_argument, 0, 0},
     {"batch-timeout-ms", required_argument, 0, 0}, {"ring", required_argument, 0, 0},
     {"av-opt", required_argument, 0, 0},  {"decode", required_argument, 0, 0},
+    {"reconnect", required_argument, 0, 0},
     {0, 0, 0, 0}};
 
 static int positive(const char *name, const char *arg, double *out) {

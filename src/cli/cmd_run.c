@@ -64,6 +64,7 @@ static const struct option run_longs[] = {
     {"ring", required_argument, 0, 0},
     {"av-opt", required_argument, 0, 0},
     {"decode", required_argument, 0, 0},
+    {"reconnect", required_argument, 0, 0},
     {"max-vram-gb", required_argument, 0, 0},
     {0, 0, 0, 0}};
 

@@ -27,6 +27,9 @@ const char cli_job_options_help[] =
     "                        codec allows, frames staying in GPU memory)\n"
     "  --max-vram-gb GB      refuse streams whose GPU decoding would pass this\n"
     "                        (default 11)\n"
+    "  --reconnect N         a network stream that ends or breaks reconnects up to\n"
+    "                        N times in a row, waiting 0.5 s, 1 s, 2 s ... up to\n"
+    "                        10 s (default -1: for ever; 0: never)\n"
     "  --av-opt K=V[,K=V]    FFmpeg options for every file/network source, e.g.\n"
     "                        rtsp_transport=tcp or rtsp_flags=listen\n";
 
@@ -39,6 +42,7 @@ void cli_job_defaults(cli_stream_job *job) {
     job->ring_size = 4;
     job->status = 1;
     job->max_vram_gb = 11;
+    job->src.reconnect = -1;
 }
 
 /* Parses an integer in [lo, hi]; prints an error naming the option if not. */
@@ -78,6 +82,7 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
     else if (!strcmp(name, "ring")) return int_arg(name, arg, 1, 1024, &job->ring_size);
     else if (!strcmp(name, "input-size")) return size_arg(arg, &job->eng.input_w, &job->eng.input_h);
     else if (!strcmp(name, "av-opt")) job->src.av_options = arg;
+    else if (!strcmp(name, "reconnect")) return int_arg(name, arg, -1, 1000000, &job->src.reconnect);
     else if (!strcmp(name, "decode")) {
         if (!strcmp(arg, "auto")) job->src.decode = PS_DECODE_AUTO;
         else if (!strcmp(arg, "gpu")) job->src.decode = PS_DECODE_GPU;

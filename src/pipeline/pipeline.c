@@ -527,8 +527,10 @@ ps_status ps_pipeline_stats_get(ps_pipeline *p, ps_pipeline_stats *st, ps_err *e
     st->n_streams = p->n_streams;
     for (int k = 0; k < p->n_streams; k++) {
         st->streams[k] = p->streams[k]->st;
-        if (p->streams[k]->src)
+        if (p->streams[k]->src) {
             st->streams[k].skipped = (uint64_t)ps_source_skipped(p->streams[k]->src);
+            st->streams[k].reconnects = (uint64_t)ps_source_reconnects(p->streams[k]->src);
+        }
     }
     st->latency = p->latency;
     st->engine = p->engine;

@@ -51,6 +51,7 @@ typedef struct {
     ps_hist latency;           /* end to end: output - captured, us */
     int gpu_decode;            /* decodes on the GPU (NVDEC) */
     uint64_t skipped;          /* corrupt packets the decoder skipped */
+    uint64_t reconnects;       /* network reconnections */
     size_t vram_estimate;      /* device bytes its decoding holds (estimate) */
 } ps_stream_stats;
 

@@ -103,6 +103,10 @@ void ps_report_summary(FILE *f, const ps_pipeline_stats *st, const ps_report_ext
     if (x->vram_mb >= 0) fprintf(f, ", peak VRAM %.0f MB", x->vram_mb);
     fputc('\n', f);
     for (int k = 0; k < st->n_streams; k++)
+        if (st->streams[k].reconnects)
+            fprintf(f, "stream %d (%s): reconnected %llu times\n", k, st->streams[k].name,
+                    (unsigned long long)st->streams[k].reconnects);
+    for (int k = 0; k < st->n_streams; k++)
         if (st->streams[k].skipped)
             fprintf(f, "stream %d (%s): %llu corrupt packets skipped by the decoder\n", k,
                     st->streams[k].name, (unsigned long long)st->streams[k].skipped);
@@ -128,12 +132,13 @@ static void json_stream(FILE *f, const ps_stream_stats *s) {
     fprintf(f, ",\"state\":\"%s\",\"error\":", state_name(s->state));
     ps_json_string(f, s->error);
     fprintf(f, ",\"live\":%s,\"width\":%d,\"height\":%d,\"fps_nominal\":%.3f,\"produced\":%llu,"
-               "\"processed\":%llu,\"dropped\":%llu,\"drop_pct\":%.3f,\"skipped_packets\":%llu,"
+               "\"processed\":%llu,\"dropped\":%llu,\"drop_pct\":%.3f,\"skipped_packets\":%llu,\"reconnects\":%llu,"
                "\"gpu_decode\":%s,\"vram_estimate_mb\":%.1f,",
             s->live ? "true" : "false", s->width, s->height, s->fps,
             (unsigned long long)s->produced, (unsigned long long)s->processed,
             (unsigned long long)s->dropped, pct(s->dropped, s->produced),
-            (unsigned long long)s->skipped, s->gpu_decode ? "true" : "false",
+            (unsigned long long)s->skipped, (unsigned long long)s->reconnects,
+            s->gpu_decode ? "true" : "false",
             (double)s->vram_estimate / 1048576.0);
     json_hist(f, "latency", &s->latency);
     fputc('}', f);

@@ -50,6 +50,8 @@ typedef struct {
     int hw_decided;        /* the CPU/GPU choice was made (at the first read) */
     int rewound;           /* looping: sought back, the new pass's frames not seen yet */
     int pkt_pending;       /* a->pkt was refused for now (EAGAIN): send it again */
+    int have_started;      /* a frame came out: a later failure may reconnect */
+    int reconnect_tries;   /* failed tries since the last good connection */
     int gpu;               /* the decoder runs on the GPU */
     int64_t decode_ns;     /* decoder time spent since the last frame out */
     AVFrame *down;         /* a GPU frame copied to host memory */
@@ -344,6 +346,7 @@ static int avs_emit(avs_source *a, ps_frame *f, ps_err *err) {
         if (!ps_source_sleep_until(&a->base, captured)) return PS_READ_END;
     }
     a->failures = 0;
+    a->have_started = 1;
     ps_source_stamp(&a->base, f, pts, captured);
     return PS_READ_FRAME;
 }
@@ -374,6 +377,50 @@ static int avs_decide(avs_source *a, ps_err *err) {
     return avs_open_decoder(a, 0, err) == PS_OK ? AVS_GO_ON : PS_READ_ERROR;
 }
 
+/* http(s) serves files as often as live streams: there the end of the data
+ * is the end of the stream (errors still reconnect). */
+static int avs_is_file_over_http(const avs_source *a) {
+    return !strncmp(a->base.uri, "http://", 7) || !strncmp(a->base.uri, "https://", 8);
+}
+
+/* A network source that ended or broke after it had started reconnects
+ * when opts.reconnect allows (cameras and their links come back). */
+static int avs_may_reconnect(const avs_source *a) {
+    int max = a->base.opts.reconnect;
+    return a->network && a->have_started && !ps_source_is_interrupted(&a->base) &&
+           (max < 0 || a->reconnect_tries < max);
+}
+
+/* Closes the broken connection and opens it again, waiting 0.5 s, 1 s,
+ * 2 s ... (at most 10 s) between tries; frame indices and pts go on from
+ * where they were. Returns AVS_GO_ON once connected, PS_READ_END when
+ * interrupted, PS_READ_ERROR (err from the last try) when the tries allowed
+ * are used up. */
+static int avs_reconnect(avs_source *a, ps_err *err) {
+    double wait = 0.5;
+    while (avs_may_reconnect(a)) {
+        a->reconnect_tries++;
+        if (!ps_source_sleep_until(&a->base, ps_now_ns() + (int64_t)(wait * 1e9))) return PS_READ_END;
+        wait = wait * 2 > 10 ? 10 : wait * 2;
+        avcodec_free_context(&a->dec);
+        avformat_close_input(&a->fmt);
+        ps_err why = {0};
+        if (avs_open_input(a, &why) != PS_OK || avs_open_decoder(a, a->gpu, &why) != PS_OK) {
+            ps_err_set(err, why.code, "%s (after %d reconnection tries)", why.msg,
+                       a->reconnect_tries);
+            continue;
+        }
+        double step = a->base.fps > 0 ? 1.0 / a->base.fps : 1.0 / AVS_FALLBACK_FPS;
+        if (a->have_first) a->loop_offset += a->last_raw - a->first_raw + step;
+        a->have_first = a->draining = a->pending_err = a->failures = a->pkt_pending = 0;
+        av_packet_unref(a->pkt);
+        a->reconnect_tries = 0;
+        atomic_fetch_add(&a->base.reconnects, 1);
+        return AVS_GO_ON;
+    }
+    return ps_source_is_interrupted(&a->base) ? PS_READ_END : PS_READ_ERROR;
+}
+
 static ps_read_result avs_read(ps_source *s, ps_frame *f, ps_err *err) {
     avs_source *a = (avs_source *)s;
     ps_frame_release(f);
@@ -398,6 +445,9 @@ static ps_read_result avs_read(ps_source *s, ps_frame *f, ps_err *err) {
             r = avs_feed(a, err);
             a->decode_ns += ps_now_ns() - t1;
         }
+        if ((r == PS_READ_ERROR || (r == PS_READ_END && !avs_is_file_over_http(a))) &&
+            avs_may_reconnect(a))
+            r = avs_reconnect(a, err);
         if (r != AVS_GO_ON) return (ps_read_result)r;
     }
 }

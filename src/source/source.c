@@ -26,6 +26,10 @@ void ps_source_set_fit(ps_source *s, int fit_w, int fit_h) {
     s->opts.fit_h = fit_h > 0 ? fit_h : DEFAULT_FIT;
 }
 
+int64_t ps_source_reconnects(const ps_source *s) {
+    return atomic_load(&((ps_source *)s)->reconnects);
+}
+
 void ps_source_set_raw(ps_source *s, int raw) {
     s->opts.raw = raw;
 }
@@ -68,6 +72,7 @@ ps_status ps_source_init_base(ps_source *s, const ps_source_ops *ops,
     ps_source_set_fit(s, s->opts.fit_w, s->opts.fit_h);
     atomic_init(&s->interrupted, 0);
     atomic_init(&s->skipped, 0);
+    atomic_init(&s->reconnects, 0);
     return PS_OK;
 }
 

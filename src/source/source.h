@@ -36,6 +36,11 @@ typedef struct {
                          RGB24) for an engine that letterboxes itself (the
                          GPU); else scaled to fit as RGB24 */
     ps_decode_mode decode; /* FFmpeg sources: where to decode (see below) */
+    int reconnect;    /* network sources that ended (http(s): only broke)
+                         after starting: how many times in a row to try
+                         connecting again (waiting 0.5 s, 1 s, 2 s ... up
+                         to 10 s between tries); -1 for ever, 0 (default)
+                         never */
 } ps_source_opts;
 
 typedef enum {
@@ -103,6 +108,9 @@ ps_status ps_source_gpu_prepare(ps_err *err);
 /* Lets go of what a frame holds beyond its own buffer (a decoded GPU
  * surface): call when the engine is done with the frame. */
 void ps_frame_release(ps_frame *f);
+
+/* Reconnections a network source made so far; callable from any thread. */
+int64_t ps_source_reconnects(const ps_source *s);
 
 void ps_source_close(ps_source *s);
 

@@ -34,6 +34,7 @@ struct ps_source {
     int live;
     atomic_int interrupted;  /* set by ps_source_interrupt from any thread */
     atomic_llong skipped;    /* corrupt packets skipped */
+    atomic_llong reconnects; /* network reconnections made */
     int64_t index;           /* next frame's index */
     struct SwsContext *sws;  /* cached; rebuilt when the input changes */
     int sws_w, sws_h, sws_sw, sws_sh; /* what sws converts from and to */
