@@ -23,3 +23,6 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DPOSESTREAM_WERROR=ON \
 cmake --build build-tsan -j"$(nproc)" --target test_pipeline test_source >/dev/null
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build-tsan --output-on-failure -L pipeline
+
+echo "== fuzzing the parsers"
+tools/fuzz.sh

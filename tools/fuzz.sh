@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Fuzzes the parsers of outside input with libFuzzer for a bounded time each
+# (default 20 s; FUZZ_SECONDS): JPEG/PNG decoding and the TF.js model reader,
+# seeded with the reference photographs and the cached model.json. Builds
+# build-fuzz/ with clang (ASan + UBSan); skips, saying so, where clang's
+# libFuzzer is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${FUZZ_SECONDS:-20}
+
+if ! command -v clang >/dev/null ||
+   ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' |
+     clang -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
+  echo "fuzz: skipped (clang with libFuzzer is not installed)"
+  exit 0
+fi
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DPOSESTREAM_FUZZ=ON \
+  -DPOSESTREAM_SANITIZE=address,undefined -DPOSESTREAM_CUDA=OFF >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_image fuzz_model >/dev/null
+
+corpus=$(mktemp -d)
+trap 'rm -rf "$corpus"' EXIT
+mkdir -p "$corpus/image" "$corpus/model"
+cp tests/data/golden/*.jpg "$corpus/image/"
+model=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}/movenet-multipose.json
+if [ -f "$model" ]; then
+  { cat "$model"; printf '\0'; } >"$corpus/model/seed"
+else
+  printf '{"format":"graph-model","modelTopology":{"node":[]},"weightsManifest":[]}' >"$corpus/model/seed"
+fi
+for t in image model; do
+  echo "fuzz: fuzz_$t for $seconds s"
+  rc=0
+  UBSAN_OPTIONS=halt_on_error=1 build-fuzz/fuzz/fuzz_$t -max_total_time="$seconds" \
+    -rss_limit_mb=4096 -max_len=400000 -print_final_stats=1 "$corpus/$t" >"$corpus/$t.log" 2>&1 || rc=$?
+  grep -E "^(Done|stat::number_of_executed_units)" "$corpus/$t.log" || true
+  if [ "$rc" -ne 0 ]; then
+    tail -40 "$corpus/$t.log"
+    echo "fuzz: fuzz_$t FAILED (the crashing input is in the log above)"
+    exit 1
+  fi
+done
