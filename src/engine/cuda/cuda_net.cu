@@ -15,7 +15,7 @@ extern "C" { /* C headers without their own linkage blocks */
 #include "engine/cuda/cuda_net.h"
 #include "engine/cuda/net_kernels.h"
 
-typedef enum { OP_GEMM, OP_CONV, OP_DWCONV, OP_RESIZE, OP_ELTWISE, OP_FUSED } op_kind;
+typedef enum { OP_GEMM, OP_CONV, OP_STEM, OP_DWCONV, OP_RESIZE, OP_ELTWISE, OP_FUSED } op_kind;
 
 /* One kernel launch of the forward pass, all pointers fixed at creation. */
 typedef struct {
@@ -25,6 +25,7 @@ typedef struct {
     net_geom geom;    /* CONV / DWCONV: output size per image */
     const void *w;    /* device weights: GEMM FP16 [k][np]; CONV / DWCONV FP32 */
     int cin4;         /* CONV */
+    net_stem_w *stem; /* STEM: host copy of the weights (malloc), passed at launch */
     int factor;       /* RESIZE */
     net_fused fu;     /* FUSED: the first 1x1 (and depthwise); w is the second's */
     net_epi epi;
@@ -373,6 +374,16 @@ static net_op op_build(const ps_cuda_net *cn, const ps_net *net, const layer_inf
         op.epi.bias = (const float *)(wdev + info[i].b_off);
         op.epi.act = l->act;
         op.cin4 = round_up(l->cin, 4);
+        if (op.kind == OP_CONV && net_stem_ok(op.geom, op.cin4, op.in.cs, op.epi.out_cs) &&
+            (op.stem = (net_stem_w *)calloc(1, sizeof *op.stem)) != NULL) {
+            /* [3][3][4][out_cs], zero past cin and cout */
+            for (int t = 0; t < 9; t++)
+                for (int ci = 0; ci < l->cin; ci++)
+                    for (int co = 0; co < l->cout; co++)
+                        op.stem->w[(t * 4 + ci) * op.epi.out_cs + co] =
+                            l->w[((size_t)t * l->cin + ci) * l->cout + co];
+            op.kind = OP_STEM;
+        }
         break;
     }
     case PS_LAYER_RESIZE:
@@ -419,6 +430,8 @@ static cudaError_t op_launch(const ps_cuda_net *cn, const net_op *op, int n, cud
                                (const __half *)op->w, op->epi.out_cs, &op->epi, cn->sms, s);
     case OP_CONV:
         return net_launch_conv(op->in, n, op->geom, (const float *)op->w, op->cin4, &op->epi, s);
+    case OP_STEM:
+        return net_launch_stem(op->in, n, op->geom, op->stem, &op->epi, s);
     case OP_DWCONV:
         return net_launch_dwconv(op->in, n, op->geom, (const float *)op->w, &op->epi, cn->sms, s);
     case OP_RESIZE:
@@ -564,6 +577,7 @@ void ps_cuda_net_free(ps_cuda_net *cn) {
         if (cn->graphs[n]) cudaGraphExecDestroy(cn->graphs[n]);
     for (int i = 0; i < cn->n_allocs; i++) cudaFree(cn->allocs[i]);
     if (cn->capture) cudaStreamDestroy(cn->capture);
+    for (int i = 0; cn->ops && i < cn->n_ops; i++) free(cn->ops[i].stem);
     free(cn->graphs);
     free(cn->allocs);
     free(cn->ops);

@@ -40,11 +40,17 @@ __device__ __forceinline__ float net_act(int act, float v) {
 /* The fused epilogue of channels c..c+7 at pixel m (over the batch):
  * bias, activation, residual, then the FP16 and/or compact FP32 stores. */
 __device__ __forceinline__ void net_epilogue8(const net_epi &e, size_t m, int c, float v[8]) {
-    float r[8];
+    float r[8], bs[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     if (e.res) net_load8(e.res + m * e.res_cs, e.res_cs, c, e.c, r);
+    if (e.bias) { /* 32-byte aligned: 256-aligned arrays of out_cs floats */
+        const float4 *bp = reinterpret_cast<const float4 *>(e.bias + c);
+        float4 b0 = __ldg(bp), b1 = __ldg(bp + 1);
+        bs[0] = b0.x, bs[1] = b0.y, bs[2] = b0.z, bs[3] = b0.w;
+        bs[4] = b1.x, bs[5] = b1.y, bs[6] = b1.z, bs[7] = b1.w;
+    }
 #pragma unroll
     for (int i = 0; i < 8; i++) {
-        float x = v[i] + (e.bias ? __ldg(e.bias + c + i) : 0.0f);
+        float x = v[i] + bs[i];
         x = net_act(e.act, x);
         if (e.res) x += r[i];
         v[i] = c + i < e.c ? x : 0.0f; /* padding stays zero, even after a sigmoid */

@@ -197,7 +197,10 @@ __global__ void __launch_bounds__(WARPS * 32)
 /* Tile by shape: too few 64-row tiles to fill the multiprocessors -> the
  * split-K 32x32 kernel; narrow outputs (np <= 32: heads, 24-channel
  * projections) take 32-wide tiles so half the tensor-core work is not
- * padding; 128-row tiles while they still give every multiprocessor two
+ * padding; widths that are multiples of 48 but not of 64 (the expansions to
+ * 144, 288, 864, 1440) 48-wide tiles, no padding columns (a third of the
+ * 144-wide layer's tiles were padding; H200, batch 256: 12.81 -> 12.58 ms
+ * per pass); 128-row tiles while they still give every multiprocessor two
  * blocks, else 64-row ones. */
 cudaError_t net_launch_gemm(const __half *a, int m, int k, const __half *w, int np,
                             const net_epi *e, int sms, cudaStream_t s) {
@@ -210,6 +213,9 @@ cudaError_t net_launch_gemm(const __half *a, int m, int k, const __half *w, int 
     }
     long long big = (long long)((m + 127) / 128) * ((np + bn - 1) / bn);
     int tall = big >= 2LL * sms;
+    if (bn == 64 && np % 48 == 0 && np % 64 != 0)
+        return tall ? gemm_run<128, 48, 16, 48>(a, m, k, w, np, e, s)
+                    : gemm_run<64, 48, 16, 48>(a, m, k, w, np, e, s);
     if (bn == 32)
         return tall ? gemm_run<128, 32, 32, 32>(a, m, k, w, np, e, s)
                     : gemm_run<64, 32, 32, 16>(a, m, k, w, np, e, s);

@@ -49,6 +49,19 @@ cudaError_t net_launch_gemm(const __half *a, int m, int k, const __half *w, int 
 cudaError_t net_launch_conv(net_tensor in, int n, net_geom g, const float *w, int cin4,
                             const net_epi *e, cudaStream_t s);
 
+/* A 3x3 convolution from 4 input channels (cin4 == 4: the stem) to out_cs
+ * of NET_STEM_CO channels, its weights passed by value as a kernel
+ * parameter (constant memory, so every multiply-add takes its weight as an
+ * operand, no load): w [3][3][4][out_cs] FP32 (host memory, copied at
+ * launch). net_stem_ok says whether net_launch_stem runs such a layer. */
+#define NET_STEM_MAX_CO 64
+typedef struct {
+    float w[9 * 4 * NET_STEM_MAX_CO];
+} net_stem_w;
+int net_stem_ok(net_geom g, int cin4, int in_cs, int out_cs);
+cudaError_t net_launch_stem(net_tensor in, int n, net_geom g, const net_stem_w *w,
+                            const net_epi *e, cudaStream_t s);
+
 /* Depthwise KxK convolution: w FP32 [kh][kw][e->out_cs]. sms =
  * multiprocessors, to pick how many output rows a thread computes. */
 cudaError_t net_launch_dwconv(net_tensor in, int n, net_geom g, const float *w,
