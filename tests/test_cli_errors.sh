@@ -49,6 +49,10 @@ expect "truncated .bin" "movenet-multipose.json: weight shards hold 4000000 byte
   --no-verify --model "$tmp/trunc" "$good"
 expect "checksum mismatch" "movenet-multipose.bin: checksum mismatch" --model "$tmp/trunc" "$good"
 
+model_copy "$tmp/no_shard"
+sed -i 's/"movenet-multipose.bin"/"gone.bin"/' "$tmp/no_shard/movenet-multipose.json"
+expect "missing weight shard" "no_shard/gone.bin: .*No such file" --no-verify --model "$tmp/no_shard" "$good"
+
 model_copy "$tmp/bad_json"
 printf '{ "format": "graph-model", "modelTopology": ' >"$tmp/bad_json/movenet-multipose.json"
 expect "malformed model.json" "movenet-multipose.json: not valid JSON" --no-verify --model "$tmp/bad_json" "$good"

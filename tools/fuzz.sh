@@ -32,11 +32,12 @@ for t in image model; do
   echo "fuzz: fuzz_$t for $seconds s"
   rc=0
   UBSAN_OPTIONS=halt_on_error=1 build-fuzz/fuzz/fuzz_$t -max_total_time="$seconds" \
-    -rss_limit_mb=4096 -max_len=400000 -print_final_stats=1 "$corpus/$t" >"$corpus/$t.log" 2>&1 || rc=$?
+    -rss_limit_mb=4096 -max_len=400000 -print_final_stats=1 -artifact_prefix=build-fuzz/ \
+    "$corpus/$t" >"$corpus/$t.log" 2>&1 || rc=$?
   grep -E "^(Done|stat::number_of_executed_units)" "$corpus/$t.log" || true
   if [ "$rc" -ne 0 ]; then
     tail -40 "$corpus/$t.log"
-    echo "fuzz: fuzz_$t FAILED (the crashing input is in the log above)"
+    echo "fuzz: fuzz_$t FAILED (the input is saved in build-fuzz/, named above)"
     exit 1
   fi
 done

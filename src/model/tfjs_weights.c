@@ -207,7 +207,9 @@ const ps_const *ps_consts_find(const ps_consts *c, const char *name) {
 }
 
 void ps_consts_free(ps_consts *c) {
-    for (int k = 0; k < c->n; k++) free(c->items[k].name);
+    /* n may already count entries whose items were never allocated (a shard
+     * failed to read) */
+    for (int k = 0; c->items && k < c->n; k++) free(c->items[k].name);
     free(c->items);
     free(c->fdata);
     free(c->idata);
