@@ -83,12 +83,9 @@ static float time_forward(ps_cuda_net *cn, int n, int runs, cudaStream_t s) {
 }
 
 int main(int argc, char **argv) {
-    const char *model_path = getenv("POSESTREAM_MODEL_DIR");
     char def[4096];
-    if (!model_path) {
-        snprintf(def, sizeof def, "%s/.cache/posestream", getenv("HOME") ? getenv("HOME") : ".");
-        model_path = def;
-    }
+    ps_model_cache_dir(def, sizeof def);
+    const char *model_path = def;
     int size = 256, runs = 30, batches[16] = {1, 8, 32, 64, 128, 256}, nb = 6;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];

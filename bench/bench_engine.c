@@ -48,12 +48,9 @@ static double median_run(ps_engine *e, int batch, int runs) {
 }
 
 int main(int argc, char **argv) {
-    const char *model_path = getenv("POSESTREAM_MODEL_DIR");
     char def[4096];
-    if (!model_path) {
-        snprintf(def, sizeof def, "%s/.cache/posestream", getenv("HOME") ? getenv("HOME") : ".");
-        model_path = def;
-    }
+    ps_model_cache_dir(def, sizeof def);
+    const char *model_path = def;
     int size = 256, runs = 40, chunk = 0, batches[16] = {1, 8}, threads[16] = {1, 2}, nb = 2, nt = 2;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/model.h"
 #include "testutil.h"
 
 static double num(const cJSON *o, const char *key) {
@@ -62,9 +63,7 @@ void *golden_read(const char *dir, const char *name, const char *what, size_t by
 
 ps_model *golden_model(void) {
     char dir[4096];
-    const char *env = getenv("POSESTREAM_MODEL_DIR");
-    if (env && *env) snprintf(dir, sizeof dir, "%s", env);
-    else snprintf(dir, sizeof dir, "%s/.cache/posestream", getenv("HOME") ? getenv("HOME") : ".");
+    ps_model_cache_dir(dir, sizeof dir);
     ps_err err;
     ps_model *m = ps_model_load(dir, &err);
     if (!m) TU_SKIP("model not available (%s); run tools/fetch-model.sh", err.msg);

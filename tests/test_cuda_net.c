@@ -256,9 +256,7 @@ static void test_odd_paths(void)
 static ps_model *load_model(void)
 {
     char dir[4096];
-    const char *env = getenv("POSESTREAM_MODEL_DIR"), *home = getenv("HOME");
-    if (env && *env) snprintf(dir, sizeof dir, "%s", env);
-    else snprintf(dir, sizeof dir, "%s/.cache/posestream", home ? home : ".");
+    ps_model_cache_dir(dir, sizeof dir);
     ps_err err = {0};
     ps_model *m = ps_model_load(dir, &err);
     if (!m) printf("real model: not found (%s); skipping its checks and the benchmark\n", err.msg);

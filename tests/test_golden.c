@@ -29,17 +29,7 @@ static void check_heads(const ps_engine *e, const char *dir, const golden_case *
 }
 
 static void check_output(const ps_engine *e, const char *dir, const golden_case *c, int i) {
-    size_t cell = (size_t)i * 64 * 64;
-    ps_heads heads = {
-        .center = ps_engine_head(e, PS_HEAD_CENTER) + cell,
-        .kpt_heat = ps_engine_head(e, PS_HEAD_KPT_HEAT) + cell * 17,
-        .kpt_regress = ps_engine_head(e, PS_HEAD_KPT_REGRESS) + cell * 34,
-        .kpt_offset = ps_engine_head(e, PS_HEAD_KPT_OFFSET) + cell * 34,
-        .box_scale = ps_engine_head(e, PS_HEAD_BOX_SCALE) + cell * 2,
-        .box_offset = ps_engine_head(e, PS_HEAD_BOX_OFFSET) + cell * 2,
-        .gh = 64,
-        .gw = 64,
-    };
+    ps_heads heads = ps_engine_image_heads(e, i);
     float rows[PS_MAX_PEOPLE * PS_DECODE_ROW];
     ps_decode_heads(&heads, 256, 256, rows);
     float *want = golden_read(dir, c->name, "output.f32", sizeof rows);

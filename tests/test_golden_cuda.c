@@ -85,17 +85,6 @@ static void top_centres(const float *c, int gh, int gw, int cells[6]) {
         }
 }
 
-static ps_heads heads_of(const ps_engine *e, int i, int gh, int gw) {
-    size_t cell = (size_t)i * gh * gw;
-    return (ps_heads){ps_engine_head(e, PS_HEAD_CENTER) + cell,
-                      ps_engine_head(e, PS_HEAD_KPT_HEAT) + cell * 17,
-                      ps_engine_head(e, PS_HEAD_KPT_REGRESS) + cell * 34,
-                      ps_engine_head(e, PS_HEAD_KPT_OFFSET) + cell * 34,
-                      ps_engine_head(e, PS_HEAD_BOX_SCALE) + cell * 2,
-                      ps_engine_head(e, PS_HEAD_BOX_OFFSET) + cell * 2,
-                      gh, gw};
-}
-
 /* People above 0.2 in both rows sets: same count; keypoints scored above
  * 0.3 (in the reference) within 0.01. */
 static void compare_people(const char *name, const float *got, const float *want) {
@@ -172,7 +161,7 @@ static void golden(const ps_model *m, const char *dir) {
             free(want);
         }
         float rows[PS_MAX_PEOPLE * PS_DECODE_ROW];
-        ps_heads hd = heads_of(e, i, 64, 64);
+        ps_heads hd = ps_engine_image_heads(e, i);
         ps_decode_heads(&hd, 256, 256, rows);
         float *want = golden_read(dir, c->name, "output.f32", sizeof rows);
         compare_people(c->name, rows, want);

@@ -13,6 +13,10 @@ int cli_fail(const char *msg);
  * a hint on how to fetch the model when it is missing. */
 ps_model *cli_load_model(const char *opt_model, int verify, ps_err *err);
 
+/* Parses an --input-size value, "N" or "WxH"; prints an error naming the
+ * option and returns 1 when malformed. */
+int cli_parse_size(const char *arg, int *w, int *h);
+
 /* Parses "auto", "cuda" or "cpu"; prints an error and returns 1 otherwise. */
 int cli_parse_backend(const char *arg, ps_backend *out);
 

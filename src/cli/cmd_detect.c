@@ -41,16 +41,6 @@ typedef struct {
     float min_score;
 } detect_opts;
 
-static int parse_size(const char *s, int *w, int *h) {
-    char tail;
-    if (sscanf(s, "%dx%d%c", w, h, &tail) == 2) return 1;
-    if (sscanf(s, "%d%c", w, &tail) == 1) {
-        *h = *w;
-        return 1;
-    }
-    return 0;
-}
-
 /* Returns -1 to go on, else the exit status. */
 static int parse_opts(int argc, char **argv, detect_opts *o) {
     static const struct option longs[] = {
@@ -60,16 +50,12 @@ static int parse_opts(int argc, char **argv, detect_opts *o) {
         {"backend", required_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     int c, w, h;
-    char msg[300];
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->model = optarg; break;
         case 'V': o->verify = 0; break;
         case 's':
-            if (!parse_size(optarg, &w, &h)) {
-                snprintf(msg, sizeof msg, "--input-size '%s': expected N or WxH", optarg);
-                return cli_fail(msg);
-            }
+            if (cli_parse_size(optarg, &w, &h)) return 1;
             o->eng.input_w = w;
             o->eng.input_h = h;
             break;

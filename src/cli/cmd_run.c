@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/stream_opts.h"
+#include "model/model.h"
 
 #define RUN_DEFAULT_STREAMS 4
 #define RUN_DEFAULT_CLIP "vtest.avi"
@@ -108,7 +109,7 @@ static int parse_run(int argc, char **argv, cli_stream_job *job, const char **ou
 static int default_sources(cli_stream_job *job, char **uris, char **names, char *clip,
                            size_t cap) {
     char dir[4096];
-    cli_cache_dir(dir, sizeof dir);
+    ps_model_cache_dir(dir, sizeof dir);
     snprintf(clip, cap, "%s/%s", dir, RUN_DEFAULT_CLIP);
     if (access(clip, R_OK) != 0) {
         char msg[4400];

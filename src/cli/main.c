@@ -22,6 +22,17 @@ static void usage(FILE *f) {
           f);
 }
 
+int cli_parse_size(const char *arg, int *w, int *h) {
+    char tail;
+    if (sscanf(arg, "%dx%d%c", w, h, &tail) == 2) return 0;
+    if (sscanf(arg, "%d%c", w, &tail) == 1) {
+        *h = *w;
+        return 0;
+    }
+    fprintf(stderr, "posestream: error: --input-size '%s': expected N or WxH\n", arg);
+    return 1;
+}
+
 int cli_parse_backend(const char *arg, ps_backend *out) {
     if (!strcmp(arg, "auto")) *out = PS_BACKEND_AUTO;
     else if (!strcmp(arg, "cuda")) *out = PS_BACKEND_CUDA;

@@ -43,11 +43,8 @@ static ps_status verify(const char *path, const char *want, ps_err *err) {
 /* Fills json with the model.json path the options point at. */
 static ps_status resolve(const char *opt_model, char *json, size_t cap, ps_err *err) {
     char dir[4096];
-    const char *env = getenv("POSESTREAM_MODEL_DIR");
-    const char *home = getenv("HOME");
     if (opt_model) snprintf(dir, sizeof dir, "%s", opt_model);
-    else if (env && *env) snprintf(dir, sizeof dir, "%s", env);
-    else snprintf(dir, sizeof dir, "%s/.cache/posestream", home ? home : ".");
+    else ps_model_cache_dir(dir, sizeof dir);
     int n = ps_file_is_dir(dir) ? snprintf(json, cap, "%s/%s", dir, PS_MODEL_JSON)
                                 : snprintf(json, cap, "%s", dir);
     if (n < 0 || (size_t)n >= cap) return ps_err_set(err, PS_ERR_ARG, "model path too long");

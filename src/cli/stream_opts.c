@@ -59,19 +59,6 @@ static int int_arg(const char *name, const char *arg, int lo, int hi, int *out) 
     return 1;
 }
 
-static int size_arg(const char *arg, int *w, int *h) {
-    char tail;
-    if (sscanf(arg, "%dx%d%c", w, h, &tail) == 2) return 1;
-    if (sscanf(arg, "%d%c", w, &tail) == 1) {
-        *h = *w;
-        return 1;
-    }
-    char msg[200];
-    snprintf(msg, sizeof msg, "--input-size '%s': expected N or WxH", arg);
-    cli_fail(msg);
-    return -1;
-}
-
 int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
     if (!strcmp(name, "model")) job->model = arg;
     else if (!strcmp(name, "no-verify")) job->verify = 0;
@@ -80,7 +67,9 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
     else if (!strcmp(name, "batch-timeout-ms"))
         return int_arg(name, arg, 0, 60000, &job->batch_timeout_ms);
     else if (!strcmp(name, "ring")) return int_arg(name, arg, 1, 1024, &job->ring_size);
-    else if (!strcmp(name, "input-size")) return size_arg(arg, &job->eng.input_w, &job->eng.input_h);
+    else if (!strcmp(name, "input-size")) {
+        if (cli_parse_size(arg, &job->eng.input_w, &job->eng.input_h)) return -1;
+    }
     else if (!strcmp(name, "av-opt")) job->src.av_options = arg;
     else if (!strcmp(name, "reconnect")) return int_arg(name, arg, -1, 1000000, &job->src.reconnect);
     else if (!strcmp(name, "decode")) {

@@ -22,13 +22,6 @@ static void on_sigint(int sig) {
     interrupted = 1;
 }
 
-void cli_cache_dir(char *out, size_t cap) {
-    const char *env = getenv("POSESTREAM_MODEL_DIR");
-    const char *home = getenv("HOME");
-    if (env && *env) snprintf(out, cap, "%s", env);
-    else snprintf(out, cap, "%s/.cache/posestream", home ? home : ".");
-}
-
 /* Everything the job holds, released in one place. */
 typedef struct {
     ps_model *model;

@@ -40,8 +40,4 @@ typedef struct {
 int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *outcome);
 void cli_stream_outcome_free(cli_stream_outcome *outcome);
 
-/* Cache folder for the model and sample data: $POSESTREAM_MODEL_DIR, else
- * ~/.cache/posestream. */
-void cli_cache_dir(char *out, size_t cap);
-
 #endif

@@ -157,7 +157,7 @@ size_t ps_engine_memory(const ps_engine *e) {
 }
 
 /* The heads of image i of the last batch. */
-static ps_heads image_heads(const ps_engine *e, int i) {
+ps_heads ps_engine_image_heads(const ps_engine *e, int i) {
     int gh = e->cfg.input_h / 4, gw = e->cfg.input_w / 4;
     size_t cell = (size_t)i * gh * gw;
     return (ps_heads){
@@ -195,7 +195,7 @@ static ps_status detect_on_host(ps_engine *e, const ps_picture *pics, int n, flo
     ps_status st = ps_engine_run(e, e->input, n, err);
     if (st) return st;
     for (int i = 0; i < n; i++) {
-        ps_heads heads = image_heads(e, i);
+        ps_heads heads = ps_engine_image_heads(e, i);
         ps_decode_heads(&heads, h, w, e->rows);
         const ps_letterbox *lb = &e->boxes[i];
         ps_placement place = {lb->sx, lb->sy, (float)lb->pad_x, (float)lb->pad_y, pics[i].width,

@@ -4,6 +4,7 @@
 #define PS_ENGINE_ENGINE_H
 
 #include "engine/backend.h"
+#include "model/decode.h"
 #include "posestream.h"
 #include "util/picture.h"
 
@@ -13,6 +14,9 @@ ps_status ps_engine_run(ps_engine *e, const float *input, int n, ps_err *err);
 
 /* Head h of the last run: [n, H/4, W/4, ps_head_channels[h]] NHWC. */
 const float *ps_engine_head(const ps_engine *e, ps_head h);
+
+/* The heads of image i of the last run, for the decoder. */
+ps_heads ps_engine_image_heads(const ps_engine *e, int i);
 
 /* The engine's input buffer ([max_batch, H, W, 3]), for callers that fill it
  * in place before ps_engine_run(e, ps_engine_input(e), n, err). */

@@ -15,6 +15,13 @@ const char *const ps_keypoint_names[PS_NUM_KEYPOINTS] = {
     "left_ankle",    "right_ankle",
 };
 
+void ps_model_cache_dir(char *out, size_t cap) {
+    const char *env = getenv("POSESTREAM_MODEL_DIR");
+    const char *home = getenv("HOME");
+    if (env && *env) snprintf(out, cap, "%s", env);
+    else snprintf(out, cap, "%s/.cache/posestream", home ? home : ".");
+}
+
 ps_model *ps_model_load(const char *path, ps_err *err) {
     ps_model *m = calloc(1, sizeof *m);
     if (!m) {

@@ -2,10 +2,16 @@
 #ifndef PS_MODEL_MODEL_H
 #define PS_MODEL_MODEL_H
 
+#include <stddef.h>
+
 #include "model/net.h"
 
 #define PS_MODEL_JSON "movenet-multipose.json"
 #define PS_MODEL_BIN "movenet-multipose.bin"
+
+/* The cache folder for the model and sample data: $POSESTREAM_MODEL_DIR,
+ * else ~/.cache/posestream. */
+void ps_model_cache_dir(char *out, size_t cap);
 
 struct ps_model {
     ps_net net;
