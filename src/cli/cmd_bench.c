@@ -51,12 +51,7 @@ static const struct option bench_longs[] = {
     {"fps", required_argument, 0, 0},     {"max-latency-ms", required_argument, 0, 0},
     {"max-vram-gb", required_argument, 0, 0}, {"json", required_argument, 0, 0},
     {"verbose", no_argument, 0, 0},       {"help", no_argument, 0, 'h'},
-    {"model", required_argument, 0, 0},   {"no-verify", no_argument, 0, 0},
-    {"backend", required_argument, 0, 0}, {"threads", required_argument, 0, 0},
-    {"input-size", required_argument, 0, 0}, {"min-score", required_argument, 0, 0},
-    {"batch-timeout-ms", required_argument, 0, 0}, {"ring", required_argument, 0, 0},
-    {"av-opt", required_argument, 0, 0},  {"decode", required_argument, 0, 0},
-    {"reconnect", required_argument, 0, 0},
+    CLI_JOB_LONG_OPTIONS,
     {0, 0, 0, 0}};
 
 static int positive(const char *name, const char *arg, double *out) {

@@ -54,19 +54,9 @@ static const struct option run_longs[] = {
     {"duration", required_argument, 0, 0},
     {"no-status", no_argument, 0, 0},
     {"help", no_argument, 0, 'h'},
-    {"model", required_argument, 0, 0},
-    {"no-verify", no_argument, 0, 0},
-    {"backend", required_argument, 0, 0},
-    {"threads", required_argument, 0, 0},
-    {"input-size", required_argument, 0, 0},
-    {"min-score", required_argument, 0, 0},
     {"batch-max", required_argument, 0, 0},
-    {"batch-timeout-ms", required_argument, 0, 0},
-    {"ring", required_argument, 0, 0},
-    {"av-opt", required_argument, 0, 0},
-    {"decode", required_argument, 0, 0},
-    {"reconnect", required_argument, 0, 0},
     {"max-vram-gb", required_argument, 0, 0},
+    CLI_JOB_LONG_OPTIONS,
     {0, 0, 0, 0}};
 
 /* Returns -1 to go on, else the exit status. */

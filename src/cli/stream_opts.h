@@ -2,6 +2,8 @@
 #ifndef PS_CLI_STREAM_OPTS_H
 #define PS_CLI_STREAM_OPTS_H
 
+#include <getopt.h>
+
 #include "cli/streams.h"
 
 /* Defaults: batch 8, timeout 50 ms, ring 4, min score 0.2, verify on. */
@@ -11,6 +13,16 @@ void cli_job_defaults(cli_stream_job *job);
  * `arg`). Returns 1 if handled, 0 if not one of them, -1 after printing an
  * error for a bad value. */
 int cli_job_option(cli_stream_job *job, const char *name, const char *arg);
+
+/* getopt_long entries (flag 0, val 0) of the options cli_job_option takes
+ * that run and bench both offer; each command adds its own. */
+#define CLI_JOB_LONG_OPTIONS                                                            \
+    {"model", required_argument, 0, 0}, {"no-verify", no_argument, 0, 0},              \
+        {"backend", required_argument, 0, 0}, {"threads", required_argument, 0, 0},    \
+        {"input-size", required_argument, 0, 0}, {"min-score", required_argument, 0, 0}, \
+        {"batch-timeout-ms", required_argument, 0, 0}, {"ring", required_argument, 0, 0}, \
+        {"av-opt", required_argument, 0, 0}, {"decode", required_argument, 0, 0},      \
+        {"reconnect", required_argument, 0, 0}
 
 /* The help text of those options. */
 extern const char cli_job_options_help[];
