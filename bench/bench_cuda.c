@@ -6,7 +6,11 @@
  * and an FP16 tensor-core matrix rate (for its 1.94 GFLOP).
  *
  *   bench_cuda [--model PATH] [--size 256] [--batches 1,8,32,64,128,256]
- *              [--runs 30]
+ *              [--runs 30] [--layers N]
+ *
+ * --layers N also times each kernel of the pass alone at batch N (median
+ * of the runs, L2 warm from the previous launch of the same kernel), to
+ * show where the time goes.
  */
 #include <cuda_runtime_api.h>
 #include <stdio.h>
@@ -82,15 +86,56 @@ static float time_forward(ps_cuda_net *cn, int n, int runs, cudaStream_t s) {
     return m;
 }
 
+/* Median ms of op i alone at batch n. */
+static float time_op(ps_cuda_net *cn, int i, int n, int runs, cudaStream_t s) {
+    ps_err err;
+    cudaEvent_t t0, t1;
+    cudaEventCreate(&t0);
+    cudaEventCreate(&t1);
+    float *ms = malloc(sizeof *ms * (size_t)runs);
+    if (ps_cuda_net_op_run(cn, i, n, (ps_cuda_stream)s, &err)) {
+        fprintf(stderr, "bench_cuda: %s\n", err.msg);
+        exit(1);
+    }
+    for (int r = 0; r < runs; r++) {
+        cudaEventRecord(t0, s);
+        ps_cuda_net_op_run(cn, i, n, (ps_cuda_stream)s, &err);
+        cudaEventRecord(t1, s);
+        CHECK(cudaEventSynchronize(t1));
+        cudaEventElapsedTime(&ms[r], t0, t1);
+    }
+    qsort(ms, (size_t)runs, sizeof *ms, cmp_float);
+    float m = ms[runs / 2];
+    free(ms);
+    cudaEventDestroy(t0);
+    cudaEventDestroy(t1);
+    return m;
+}
+
+/* Per-kernel table at batch n, with each kernel's share of their sum. */
+static void print_layers(ps_cuda_net *cn, int n, int runs, cudaStream_t s) {
+    int ops = ps_cuda_net_ops(cn);
+    float *ms = malloc(sizeof *ms * (size_t)ops), sum = 0;
+    for (int i = 0; i < ops; i++) sum += ms[i] = time_op(cn, i, n, runs, s);
+    printf("kernels alone at batch %d (sum %.3f ms):\n", n, sum);
+    for (int i = 0; i < ops; i++) {
+        char d[256];
+        ps_cuda_net_op_describe(cn, i, d, sizeof d);
+        printf("%3d %8.3f ms %5.1f%%  %s\n", i, ms[i], 100.0 * ms[i] / sum, d);
+    }
+    free(ms);
+}
+
 int main(int argc, char **argv) {
     char def[4096];
     ps_model_cache_dir(def, sizeof def);
     const char *model_path = def;
-    int size = 256, runs = 30, batches[16] = {1, 8, 32, 64, 128, 256}, nb = 6;
+    int size = 256, runs = 30, layers = 0, batches[16] = {1, 8, 32, 64, 128, 256}, nb = 6;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
         else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--layers")) layers = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batches")) nb = bench_parse_list(argv[i + 1], batches, 16);
     }
     int count = 0;
@@ -117,7 +162,7 @@ int main(int argc, char **argv) {
            act_mb);
     printf("floors per frame: compute %.2f us, memory (activations written once, read once) "
            "%.2f us\n", gflop / tflops * 1e3, 2 * act_mb / bw * 1e3);
-    int maxb = 1;
+    int maxb = layers > 1 ? layers : 1;
     for (int b = 0; b < nb; b++) maxb = batches[b] > maxb ? batches[b] : maxb;
     ps_cuda_net *cn;
     if (ps_cuda_net_create(&model->net, size, size, maxb, &cn, &err)) {
@@ -133,6 +178,7 @@ int main(int argc, char **argv) {
         printf("%7d %12.3f %12.0f %10.1f\n", batches[b], ms, batches[b] / (ms * 1e-3),
                gflop * batches[b] / (ms * 1e-3) / 1e3);
     }
+    if (layers > 0) print_layers(cn, layers, runs, s);
     printf("device memory held by the network at batch %d: %.0f MB\n", maxb,
            (double)ps_cuda_net_bytes(cn) / 1048576.0);
     ps_cuda_net_free(cn);

@@ -38,6 +38,15 @@ const float *ps_cuda_net_head(const ps_cuda_net *cn, ps_head h);
  * calls replay it. Returns non-OK naming the CUDA error. */
 ps_status ps_cuda_net_forward(ps_cuda_net *cn, int n, ps_cuda_stream s, ps_err *err);
 
+/* The forward pass as its kernel launches, for per-layer timing
+ * (bench_cuda --layers): how many, a one-line description of op i (kernel
+ * kind, output shape, layer name), and op i alone for n images enqueued on
+ * s (its inputs are whatever the buffers hold). */
+int ps_cuda_net_ops(const ps_cuda_net *cn);
+void ps_cuda_net_op_describe(const ps_cuda_net *cn, int i, char *buf, size_t size);
+ps_status ps_cuda_net_op_run(const ps_cuda_net *cn, int i, int n, ps_cuda_stream s,
+                             ps_err *err);
+
 /* Device bytes held (weights, activations, workspaces). */
 size_t ps_cuda_net_bytes(const ps_cuda_net *cn);
 
