@@ -13,7 +13,7 @@ using namespace nvcuda;
 
 /* Operands come from memory and the four accumulators start at different
  * values: with constant operands and equal starts the compiler merged the
- * four identical chains into one, and the probe reported 5,050 TFLOP/s. */
+ * four identical chains into one (the probe reported 5,050 TFLOP/s). */
 __global__ void peak_kernel(const __half *in, const float *start, float *out) {
     wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a;
     wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b;
@@ -30,8 +30,11 @@ __global__ void peak_kernel(const __half *in, const float *start, float *out) {
         wmma::mma_sync(c2, a, b, c2);
         wmma::mma_sync(c3, a, b, c3);
     }
-    for (int k = 0; k < c0.num_elements; k++) c0.x[k] += c1.x[k] + c2.x[k] + c3.x[k];
-    if (c0.x[0] == 12345.0f) out[threadIdx.x] = c0.x[0]; /* keeps the work alive */
+    /* Every element is used: a WMMA 16x16 is two m16n8 MMAs, and reading
+     * only element 0 let the compiler drop the half that does not feed it. */
+    float t = 0.0f;
+    for (int k = 0; k < c0.num_elements; k++) t += c0.x[k] + c1.x[k] + c2.x[k] + c3.x[k];
+    if (t == 12345.0f) out[threadIdx.x] = t; /* keeps the work alive */
 }
 
 extern "C" double ps_bench_tensor_tflops(void) {

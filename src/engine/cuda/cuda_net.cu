@@ -136,22 +136,10 @@ static ps_status plan_check(const ps_net *net, int in_h, int in_w, layer_info *i
 
 /* ---- fusion ---- */
 
-/* Whether depthwise layer d can be computed inside the op of the 1x1 conv
- * that alone reads it. */
-static int dw_fusable(const ps_net *net, const layer_info *info, const int *nread, int d) {
-    const ps_layer *ld = &net->layers[d];
-    return ld->kind == PS_LAYER_DWCONV && ld->src2 < 0 && !info[d].head && !info[d].fused &&
-           nread[d] == 1 && ld->src > 0 && net->layers[ld->src].kind != PS_LAYER_INPUT &&
-           info[ld->src].cs == info[d].cs && info[d].cs % 8 == 0;
-}
-
-/* Fusion, in two passes. First, 1x1 convs read only by another 1x1 conv
- * (neither with a residual, not a head): the pair runs as one kernel
- * (net_launch_fused) and the intermediate gets no buffer; likewise a
- * depthwise conv read only by the first of such a pair (MoveNet's heads).
- * Then a depthwise conv read only by a 1x1 conv that is in no pair (the
- * bottlenecks' depthwise -> project, residual allowed). Finally sets rd[]
- * and last_use from what each op reads. */
+/* Finds 1x1 convs read only by another 1x1 conv (neither with a residual,
+ * not a head): the pair runs as one kernel (net_launch_fused) and the
+ * intermediate gets no buffer; likewise a depthwise conv read only by the
+ * first of such a pair. Then sets rd[] and last_use from what each op reads. */
 static ps_status plan_fuse(const ps_net *net, layer_info *info, ps_err *err) {
     int nl = net->n_layers;
     int *nread = (int *)calloc((size_t)nl, sizeof *nread);
@@ -171,21 +159,16 @@ static ps_status plan_fuse(const ps_net *net, layer_info *info, ps_err *err) {
         if (!is_gemm(li, info) || li->src2 >= 0 || info[i].head || nread[i] != 1 ||
             info[i].f1 >= 0 || info[i].fused)
             continue;
-        if (!net_fused_ok(info[li->src].cs, round_up(li->cout, 16), round_up(lj->cout, 16)))
+        if (net_fused_smem(info[li->src].cs, round_up(li->cout, 16), round_up(lj->cout, 16)) >
+            NET_FUSED_MAX_SMEM)
             continue;
         info[i].fused = 1;
         info[j].f1 = i;
-        if (dw_fusable(net, info, nread, li->src)) {
-            info[li->src].fused = 1;
-            info[j].fdw = li->src;
-        }
-    }
-    for (int j = 1; j < nl; j++) {
-        const ps_layer *lj = &net->layers[j];
-        if (!is_gemm(lj, info) || info[j].fused || info[j].f1 >= 0) continue;
-        int d = lj->src;
-        if (dw_fusable(net, info, nread, d) &&
-            net_fused_ok(info[d].cs, round_up(lj->cout, 16), 0)) {
+        int d = li->src;
+        const ps_layer *ld = &net->layers[d];
+        if (ld->kind == PS_LAYER_DWCONV && ld->src2 < 0 && !info[d].head && nread[d] == 1 &&
+            ld->src > 0 && net->layers[ld->src].kind != PS_LAYER_INPUT &&
+            info[ld->src].cs == info[d].cs && info[d].cs % 8 == 0) {
             info[d].fused = 1;
             info[j].fdw = d;
         }
@@ -198,9 +181,6 @@ static ps_status plan_fuse(const ps_net *net, layer_info *info, ps_err *err) {
         if (info[i].f1 >= 0) {
             info[i].rd[0] = info[i].fdw >= 0 ? net->layers[info[i].fdw].src
                                              : net->layers[info[i].f1].src;
-        } else if (info[i].fdw >= 0) {
-            info[i].rd[0] = net->layers[info[i].fdw].src;
-            info[i].rd[1] = l->src2;
         } else {
             info[i].rd[0] = l->src;
             info[i].rd[1] = l->src2;
@@ -222,8 +202,7 @@ typedef struct {
 
 /* The layer whose buffer layer i may take over (in-place): a residual or an
  * elementwise input that i reads last, not the input image, and not also
- * the source of a convolution, fused depthwise included (which would read
- * what it overwrites). */
+ * the source of a convolution (which would read what it overwrites). */
 static int plan_inplace(const ps_net *net, const layer_info *info, int i) {
     const ps_layer *l = &net->layers[i];
     int cands[2] = {l->src2, -1};
@@ -233,9 +212,7 @@ static int plan_inplace(const ps_net *net, const layer_info *info, int i) {
         int r = cands[k];
         if (r <= 0 || info[r].last_use != i || info[r].buf < 0) continue;
         if (net->layers[r].kind == PS_LAYER_INPUT) continue;
-        if ((l->kind == PS_LAYER_CONV || l->kind == PS_LAYER_DWCONV) &&
-            (r == l->src || r == info[i].rd[0]))
-            continue; /* rd[0]: what a fused depthwise reads */
+        if ((l->kind == PS_LAYER_CONV || l->kind == PS_LAYER_DWCONV) && r == l->src) continue;
         return r;
     }
     return -1;
@@ -374,8 +351,7 @@ static net_op op_build(const ps_cuda_net *cn, const ps_net *net, const layer_inf
     net_op op;
     memset(&op, 0, sizeof op);
     snprintf(op.name, sizeof op.name, "%s", l->name);
-    int fused = info[i].f1 >= 0 || info[i].fdw >= 0;
-    op.in = layer_tensor(cn, net, info, bufs, fused ? info[i].rd[0] : l->src);
+    op.in = layer_tensor(cn, net, info, bufs, info[i].f1 >= 0 ? info[i].rd[0] : l->src);
     op.epi.c = info[i].shape.c;
     op.epi.out_cs = round_up(info[i].shape.c, 16);
     op.epi.out16 = info[i].buf >= 0 ? (__half *)bufs[info[i].buf] : NULL;
@@ -422,23 +398,17 @@ static net_op op_build(const ps_cuda_net *cn, const ps_net *net, const layer_inf
         op.kind = OP_ELTWISE;
         break;
     }
-    if (fused) {
+    if (info[i].f1 >= 0) {
+        const ps_layer *l1 = &net->layers[info[i].f1];
         net_fused *f = &op.fu;
         op.kind = OP_FUSED;
         f->a = op.in.p;
-        if (info[i].f1 >= 0) {
-            const ps_layer *l1 = &net->layers[info[i].f1];
-            f->k1 = info[l1->src].cs;
-            f->w1 = (const __half *)(wdev + info[info[i].f1].w_off);
-            f->b1 = (const float *)(wdev + info[info[i].f1].b_off);
-            f->act1 = l1->act;
-            f->n1p = round_up(l1->cout, 16);
-            f->w2 = (const __half *)op.w;
-        } else {
-            f->k1 = info[info[i].fdw].cs;
-            f->w1 = (const __half *)op.w;
-            f->n1p = op.epi.out_cs;
-        }
+        f->k1 = info[l1->src].cs;
+        f->w1 = (const __half *)(wdev + info[info[i].f1].w_off);
+        f->b1 = (const float *)(wdev + info[info[i].f1].b_off);
+        f->act1 = l1->act;
+        f->n1p = round_up(l1->cout, 16);
+        f->w2 = (const __half *)op.w;
         if (info[i].fdw >= 0) {
             const ps_layer *ld = &net->layers[info[i].fdw];
             ps_pads pads = ps_layer_pads(ld, op.in.h, op.in.w);
@@ -469,7 +439,7 @@ static cudaError_t op_launch(const ps_cuda_net *cn, const net_op *op, int n, cud
     case OP_ELTWISE:
         return net_launch_eltwise(op->in, n, &op->epi, s);
     case OP_FUSED:
-        return net_launch_fused(&op->fu, n * op->geom.oh * op->geom.ow, &op->epi, s);
+        return net_launch_fused(&op->fu, n * op->geom.oh * op->geom.ow, &op->epi, cn->sms, s);
     }
     return cudaErrorInvalidValue;
 }
@@ -511,14 +481,9 @@ static ps_status net_build(ps_cuda_net *cn, const ps_net *net, layer_info *info,
                             (size_t)cn->max_batch * cn->in_h * cn->in_w * 4 * 2, "input", err);
     if (!st) st = weight_upload(cn, net, info, &wdev, err);
     if (!st) st = heads_alloc(cn, net, head_of, err);
-    for (int i = 1; i < nl && !st; i++) {
-        if (info[i].buf < 0 && !head_of[i]) continue;
-        net_op *op = &cn->ops[cn->n_ops++];
-        *op = op_build(cn, net, info, bufs, wdev, head_of[i], i);
-        cudaError_t e = op->kind == OP_FUSED ? net_fused_prepare(&op->fu, &op->epi, cn->sms)
-                                             : cudaSuccess;
-        if (e != cudaSuccess) st = cuda_fail(err, "fused kernel set-up", op->name, e);
-    }
+    for (int i = 1; i < nl && !st; i++)
+        if (info[i].buf >= 0 || head_of[i])
+            cn->ops[cn->n_ops++] = op_build(cn, net, info, bufs, wdev, head_of[i], i);
     free(bp.size);
     free(bp.owner);
     free(bufs);
@@ -581,14 +546,14 @@ void ps_cuda_net_op_describe(const ps_cuda_net *cn, int i, char *buf, size_t siz
     static const char *const kinds[] = {"gemm", "conv", "stem", "dwconv", "resize", "eltwise",
                                         "fused"};
     const net_op *op = &cn->ops[i];
-    const char *kind = op->kind != OP_FUSED ? kinds[op->kind]
-                       : op->fu.w2 ? (op->fu.dw_w ? "dw+2x1" : "2x1x1") : "dw+1x1";
+    /* the last two or three components of the layer's name */
     const char *tail = strrchr(op->name, '/');
     tail = tail && tail > op->name ? tail : op->name;
     for (const char *p = tail - 1; p > op->name && tail - p < 48; p--)
-        if (*p == '/') tail = p; /* the last two or three path components */
-    snprintf(buf, size, "%-7s %4dx%-4d k%-4d -> %-4d %s", kind, op->geom.oh ? op->geom.oh : op->in.h,
-             op->geom.ow ? op->geom.ow : op->in.w, op->in.cs, op->epi.out_cs, tail + (*tail == '/'));
+        if (*p == '/') tail = p;
+    snprintf(buf, size, "%-7s %4dx%-4d k%-4d -> %-4d %s", kinds[op->kind],
+             op->geom.oh ? op->geom.oh : op->in.h, op->geom.ow ? op->geom.ow : op->in.w,
+             op->in.cs, op->epi.out_cs, tail + (*tail == '/'));
 }
 
 ps_status ps_cuda_net_op_run(const ps_cuda_net *cn, int i, int n, ps_cuda_stream s,

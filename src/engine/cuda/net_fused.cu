@@ -1,150 +1,127 @@
-/* Fused 1x1 convolutions (net_launch_fused in net_kernels.h): a 1x1 conv
- * whose A operand is computed on the fly by the depthwise conv that alone
- * feeds it (MobileNetV2's depthwise -> project), and two 1x1 convs in a row
- * (MoveNet's heads, dw 3x3 -> 1x1 to 96 (ReLU) -> 1x1 to C). The depthwise
- * output and the wide intermediate never reach device memory.
- *
- * A block holds the weights in shared memory for its whole life and its
- * warps loop over 16-row strips of the output, each warp on its own strip
- * from start to end: A strip (depthwise conv or cp.async copy) -> WMMA
- * m16n16k16 (FP16 in, FP32 accumulation) -> FP32 tile -> the fused epilogue.
- * Warps never wait for each other inside the loop, so one warp's memory
- * phase overlaps another's tensor-core phase. Values are rounded to FP16
- * where the unfused kernels store them (depthwise output, intermediate), so
- * results equal the unfused path's up to FP32 summation order. */
+/* A 1x1 convolution fused with the 1x1 convolution that alone reads it
+ * (net_launch_fused in net_kernels.h), optionally with the depthwise conv
+ * that alone feeds the first: MoveNet's heads, dw 3x3 -> 1x1 to 96 (ReLU)
+ * -> 1x1 to C, whose wide intermediates would otherwise go through device
+ * memory. WMMA m16n16k16 (FP16 in, FP32 accumulation) on shared-memory
+ * tiles; weights and the activation tile arrive by cp.async on sm_80+. */
 #include <mma.h>
 
 #include "engine/cuda/net_device.h"
 
 using namespace nvcuda;
 
-#define FUSED_MAX_FN 8 /* output fragments a warp holds: out_cs <= 128 */
+__device__ __forceinline__ void fused_wait_all(void) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::);
+    asm volatile("cp.async.wait_group 0;\n" ::);
+#endif
+}
 
 static __host__ __device__ __forceinline__ int fused_al(int x) { return (x + 127) / 128 * 128; }
 
-/* Shared memory (byte offsets): the block's weights W1 [k1][n1p+8] and, for
- * two GEMMs, W2 [n1p][n2p+8]; then per warp a strip region holding A
- * [16][k1+8] FP16 and later the FP32 output [16][nout+4]; for two GEMMs also
- * H [16][n1p+8] FP16 and a [16][20] FP32 scratch fragment. n2p = 0: one GEMM. */
+/* Shared memory of a BM-row block (byte offsets): region 0 holds A [BM][k1+8]
+ * and W1 [k1][n1p+8] during the first product, then the FP32 output tile
+ * [BM][n2p+4]; H [BM][n1p+8] FP16; W2 [n1p][n2p+8]; per-warp FP32 scratch
+ * [16][20] for the first product's bias and activation. */
 struct fused_layout {
-    int w1, w2, strip, h, scr, per_warp, bytes; /* strip, h, scr: warp 0's */
-    __host__ __device__ fused_layout(int warps, int k1, int n1p, int n2p) {
-        int nout = n2p ? n2p : n1p;
-        w1 = 0;
-        w2 = fused_al(k1 * (n1p + 8) * 2);
-        int weights = w2 + (n2p ? fused_al(n1p * (n2p + 8) * 2) : 0);
-        int a = fused_al(16 * (k1 + 8) * 2), c = fused_al(16 * (nout + 4) * 4);
-        strip = weights;
-        h = strip + (a > c ? a : c);
-        scr = h + (n2p ? fused_al(16 * (n1p + 8) * 2) : 0);
-        per_warp = scr + (n2p ? fused_al(16 * 20 * 4) : 0) - strip;
-        bytes = weights + warps * per_warp;
+    int a, w1, c2, h, w2, scr, bytes;
+    __host__ __device__ fused_layout(int bm, int k1, int n1p, int n2p) {
+        a = 0;
+        w1 = fused_al(bm * (k1 + 8) * 2);
+        int r0 = w1 + fused_al(k1 * (n1p + 8) * 2), c2b = fused_al(bm * (n2p + 4) * 4);
+        c2 = 0;
+        h = r0 > c2b ? r0 : c2b;
+        w2 = h + fused_al(bm * (n1p + 8) * 2);
+        scr = w2 + fused_al(n1p * (n2p + 8) * 2);
+        bytes = scr + (bm / 8) * 16 * 20 * 4;
     }
 };
 
-/* Rows r0..r0+15 of A into as [16][k1+8]: the depthwise conv of in (8
- * channels of one pixel per step), or a copy of f.a; zero past m. */
-template <bool DW>
-__device__ __forceinline__ void fused_load_a(const net_fused &f, int m, int r0, __half *as,
-                                             int lane) {
-    const int k1 = f.k1, lda = k1 + 8, groups = k1 / 8;
-    if (!DW) {
-        for (int i = lane; i < 16 * groups; i += 32) {
-            int r = i / groups, c = (i % groups) * 8;
-            bool ok = r0 + r < m;
-            net_copy16(as + r * lda + c, ok ? f.a + (size_t)(r0 + r) * k1 + c : f.a, ok);
-        }
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-        asm volatile("cp.async.commit_group;\n" ::);
-        asm volatile("cp.async.wait_group 0;\n" ::);
-#endif
-        __syncwarp();
-        return;
+/* BM pixel rows per block, BM / 8 warps. */
+template <int BM, bool DW>
+__global__ void __launch_bounds__(BM * 4)
+    fused_kernel(net_fused f, int m, net_epi e) {
+    constexpr int T = BM * 4, WARPS = BM / 8;
+    extern __shared__ __align__(128) unsigned char smem[];
+    const int k1 = f.k1, n1p = f.n1p, n2p = e.out_cs;
+    const int lda = k1 + 8, ld1 = n1p + 8, ld2 = n2p + 8, ldc = n2p + 4;
+    fused_layout L(BM, k1, n1p, n2p);
+    __half *as = reinterpret_cast<__half *>(smem + L.a);
+    __half *w1s = reinterpret_cast<__half *>(smem + L.w1);
+    __half *hs = reinterpret_cast<__half *>(smem + L.h);
+    __half *w2s = reinterpret_cast<__half *>(smem + L.w2);
+    float *c2s = reinterpret_cast<float *>(smem + L.c2);
+    const int m0 = blockIdx.x * BM, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float *scr = reinterpret_cast<float *>(smem + L.scr) + warp * 16 * 20;
+
+    for (int i = threadIdx.x; i < k1 * (n1p / 8); i += T) {
+        int r = i / (n1p / 8), c = (i % (n1p / 8)) * 8;
+        net_copy16(w1s + r * ld1 + c, f.w1 + (size_t)r * n1p + c, true);
     }
-    const net_tensor in = f.in;
-    const net_geom g = f.g;
-    for (int i = lane; i < 16 * groups; i += 32) {
-        int r = i / groups, c0 = (i % groups) * 8, p = r0 + r;
-        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        if (p < m) {
-            int ox = p % g.ow, t = p / g.ow;
-            int oy = t % g.oh, b = t / g.oh;
-            const __half *img = in.p + (size_t)b * in.h * in.w * in.cs;
-            for (int ky = 0; ky < g.kh; ky++) {
-                int iy = oy * g.stride - g.pad_top + ky;
-                if (iy < 0 || iy >= in.h) continue;
-                for (int kx = 0; kx < g.kw; kx++) {
-                    int ix = ox * g.stride - g.pad_left + kx;
-                    if (ix < 0 || ix >= in.w) continue;
-                    float x[8];
-                    net_load8(img + ((size_t)iy * in.w + ix) * in.cs, in.cs, c0, in.c, x);
-                    const float4 *wr = reinterpret_cast<const float4 *>(
-                        f.dw_w + (size_t)(ky * g.kw + kx) * k1 + c0);
-                    float4 w0 = __ldg(wr), w1 = __ldg(wr + 1);
-                    acc[0] += x[0] * w0.x, acc[1] += x[1] * w0.y, acc[2] += x[2] * w0.z;
-                    acc[3] += x[3] * w0.w, acc[4] += x[4] * w1.x, acc[5] += x[5] * w1.y;
-                    acc[6] += x[6] * w1.z, acc[7] += x[7] * w1.w;
+    for (int i = threadIdx.x; i < n1p * (n2p / 8); i += T) {
+        int r = i / (n2p / 8), c = (i % (n2p / 8)) * 8;
+        net_copy16(w2s + r * ld2 + c, f.w2 + (size_t)r * n2p + c, true);
+    }
+    if (!DW) {
+        for (int i = threadIdx.x; i < BM * (k1 / 8); i += T) {
+            int r = i / (k1 / 8), c = (i % (k1 / 8)) * 8;
+            bool ok = m0 + r < m;
+            net_copy16(as + r * lda + c, ok ? f.a + (size_t)(m0 + r) * k1 + c : f.a, ok);
+        }
+    } else {
+        /* The depthwise conv of 8 channels of one pixel per step. */
+        const net_tensor in = f.in;
+        const net_geom g = f.g;
+        for (int i = threadIdx.x; i < BM * (k1 / 8); i += T) {
+            int r = i / (k1 / 8), c0 = (i % (k1 / 8)) * 8;
+            float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            int p = m0 + r;
+            if (p < m) {
+                int ox = p % g.ow, t = p / g.ow;
+                int oy = t % g.oh, b = t / g.oh;
+                for (int ky = 0; ky < g.kh; ky++) {
+                    int iy = oy * g.stride - g.pad_top + ky;
+                    if (iy < 0 || iy >= in.h) continue;
+                    for (int kx = 0; kx < g.kw; kx++) {
+                        int ix = ox * g.stride - g.pad_left + kx;
+                        if (ix < 0 || ix >= in.w) continue;
+                        float x[8];
+                        net_load8(in.p + (((size_t)b * in.h + iy) * in.w + ix) * in.cs, in.cs, c0,
+                                  in.c, x);
+                        const float4 *wr = reinterpret_cast<const float4 *>(
+                            f.dw_w + (size_t)(ky * g.kw + kx) * k1 + c0);
+                        float4 w0 = __ldg(wr), w1 = __ldg(wr + 1);
+                        acc[0] += x[0] * w0.x, acc[1] += x[1] * w0.y, acc[2] += x[2] * w0.z;
+                        acc[3] += x[3] * w0.w, acc[4] += x[4] * w1.x, acc[5] += x[5] * w1.y;
+                        acc[6] += x[6] * w1.z, acc[7] += x[7] * w1.w;
+                    }
+                }
+#pragma unroll
+                for (int q = 0; q < 8; q++) {
+                    float v = net_act(f.dw_act, acc[q] + __ldg(f.dw_b + c0 + q));
+                    acc[q] = c0 + q < in.c ? v : 0.0f;
                 }
             }
-            const float4 *bp = reinterpret_cast<const float4 *>(f.dw_b + c0);
-            float4 b0 = __ldg(bp), b1 = __ldg(bp + 1);
-            float bs[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+            uint4 u;
+            __half2 *h2 = reinterpret_cast<__half2 *>(&u);
 #pragma unroll
-            for (int q = 0; q < 8; q++) {
-                float v = net_act(f.dw_act, acc[q] + bs[q]);
-                acc[q] = c0 + q < in.c ? v : 0.0f;
-            }
-        }
-        uint4 u;
-        __half2 *h2 = reinterpret_cast<__half2 *>(&u);
-#pragma unroll
-        for (int q = 0; q < 4; q++) h2[q] = __floats2half2_rn(acc[2 * q], acc[2 * q + 1]);
-        *reinterpret_cast<uint4 *>(as + r * lda + c0) = u;
-    }
-    __syncwarp();
-}
-
-/* out [16][ldc] FP32 = src [16][k] x w [k][ldw] for fn 16-wide fragments,
- * held in registers until the whole strip is multiplied, then stored (out
- * may overlap src: the warp is done reading src by then). */
-__device__ __forceinline__ void fused_mm(const __half *src, int lds, const __half *w, int ldw,
-                                         int k, int fn, float *out, int ldc) {
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[FUSED_MAX_FN];
-#pragma unroll
-    for (int j = 0; j < FUSED_MAX_FN; j++) wmma::fill_fragment(acc[j], 0.0f);
-    for (int kk = 0; kk < k; kk += 16) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
-        wmma::load_matrix_sync(fa, src + kk, lds);
-#pragma unroll
-        for (int j = 0; j < FUSED_MAX_FN; j++) {
-            if (j >= fn) break;
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
-            wmma::load_matrix_sync(fb, w + kk * ldw + j * 16, ldw);
-            wmma::mma_sync(acc[j], fa, fb, acc[j]);
+            for (int q = 0; q < 4; q++) h2[q] = __floats2half2_rn(acc[2 * q], acc[2 * q + 1]);
+            *reinterpret_cast<uint4 *>(as + r * lda + c0) = u;
         }
     }
-    __syncwarp();
-#pragma unroll
-    for (int j = 0; j < FUSED_MAX_FN; j++) {
-        if (j >= fn) break;
-        wmma::store_matrix_sync(out + j * 16, acc[j], ldc, wmma::mem_row_major);
-    }
-    __syncwarp();
-}
+    fused_wait_all();
+    __syncthreads();
 
-/* H [16][n1p+8] = act1(A x W1 + b1) as FP16, one fragment at a time
- * through the warp's scratch. */
-__device__ __forceinline__ void fused_hidden(const net_fused &f, const __half *as,
-                                             const __half *w1s, __half *hs, float *scr,
-                                             int lane) {
-    const int lda = f.k1 + 8, ld1 = f.n1p + 8;
-    for (int fj = 0; fj < f.n1p / 16; fj++) {
+    /* H = act1(A x W1 + b1), one 16x16 fragment at a time per warp. */
+    const int fn1 = n1p / 16, fn2 = n2p / 16;
+    for (int fr = warp; fr < (BM / 16) * fn1; fr += WARPS) {
+        int fi = fr / fn1, fj = fr % fn1;
         wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
         wmma::fill_fragment(acc, 0.0f);
-        for (int kk = 0; kk < f.k1; kk += 16) {
+        for (int kk = 0; kk < k1; kk += 16) {
             wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
             wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
-            wmma::load_matrix_sync(fa, as + kk, lda);
+            wmma::load_matrix_sync(fa, as + fi * 16 * lda + kk, lda);
             wmma::load_matrix_sync(fb, w1s + kk * ld1 + fj * 16, ld1);
             wmma::mma_sync(acc, fa, fb, acc);
         }
@@ -159,119 +136,58 @@ __device__ __forceinline__ void fused_hidden(const net_fused &f, const __half *a
             float x1 = net_act(f.act1, scr[r * 20 + c + 2 * q + 1] + __ldg(f.b1 + col + 2 * q + 1));
             h2[q] = __floats2half2_rn(x0, x1);
         }
-        *reinterpret_cast<uint4 *>(hs + r * ld1 + col) = u;
+        *reinterpret_cast<uint4 *>(hs + (fi * 16 + r) * ld1 + col) = u;
         __syncwarp();
     }
-}
-
-/* WARPS warps per block; DW: A is a depthwise conv; TWO: two GEMMs. */
-template <int WARPS, bool DW, bool TWO>
-__global__ void __launch_bounds__(WARPS * 32)
-    fused_kernel(net_fused f, int m, net_epi e) {
-    extern __shared__ __align__(128) unsigned char smem[];
-    const int k1 = f.k1, n1p = f.n1p, n2p = TWO ? e.out_cs : 0, nout = TWO ? n2p : n1p;
-    const int ld1 = n1p + 8, ld2 = n2p + 8, ldc = nout + 4;
-    fused_layout L(WARPS, k1, n1p, n2p);
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    __half *w1s = reinterpret_cast<__half *>(smem + L.w1);
-    __half *w2s = reinterpret_cast<__half *>(smem + L.w2);
-    unsigned char *mine = smem + warp * L.per_warp;
-    __half *as = reinterpret_cast<__half *>(mine + L.strip);
-    float *cs = reinterpret_cast<float *>(mine + L.strip);
-    __half *hs = reinterpret_cast<__half *>(mine + L.h);
-    float *scr = reinterpret_cast<float *>(mine + L.scr);
-
-    for (int i = threadIdx.x; i < k1 * (n1p / 8); i += WARPS * 32) {
-        int r = i / (n1p / 8), c = (i % (n1p / 8)) * 8;
-        net_copy16(w1s + r * ld1 + c, f.w1 + (size_t)r * n1p + c, true);
-    }
-    if (TWO) {
-        const int g2 = e.out_cs / 8;
-        for (int i = threadIdx.x; i < n1p * g2; i += WARPS * 32) {
-            int r = i / g2, c = (i % g2) * 8;
-            net_copy16(w2s + r * ld2 + c, f.w2 + (size_t)r * n2p + c, true);
-        }
-    }
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;\n" ::);
-    asm volatile("cp.async.wait_group 0;\n" ::);
-#endif
     __syncthreads();
 
-    const int strips = (m + 15) / 16;
-    for (int s = blockIdx.x * WARPS + warp; s < strips; s += gridDim.x * WARPS) {
-        const int r0 = s * 16;
-        fused_load_a<DW>(f, m, r0, as, lane);
-        if (TWO) {
-            fused_hidden(f, as, w1s, hs, scr, lane);
-            fused_mm(hs, ld1, w2s, ld2, n1p, n2p / 16, cs, ldc);
-        } else {
-            fused_mm(as, k1 + 8, w1s, ld1, k1, n1p / 16, cs, ldc);
+    /* C = H x W2 into region 0 (A and W1 are done with). */
+    for (int fr = warp; fr < (BM / 16) * fn2; fr += WARPS) {
+        int fi = fr / fn2, fj = fr % fn2;
+        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+        wmma::fill_fragment(acc, 0.0f);
+        for (int kk = 0; kk < n1p; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
+            wmma::load_matrix_sync(fa, hs + fi * 16 * ld1 + kk, ld1);
+            wmma::load_matrix_sync(fb, w2s + kk * ld2 + fj * 16, ld2);
+            wmma::mma_sync(acc, fa, fb, acc);
         }
-        for (int i = lane; i < 16 * (nout / 8); i += 32) {
-            int r = i / (nout / 8), c = (i % (nout / 8)) * 8;
-            if (r0 + r >= m) continue;
-            float v[8];
-            const float4 *src = reinterpret_cast<const float4 *>(cs + r * ldc + c);
-            float4 x = src[0], y = src[1];
-            v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
-            v[4] = y.x, v[5] = y.y, v[6] = y.z, v[7] = y.w;
-            net_epilogue8(e, (size_t)(r0 + r), c, v);
-        }
-        __syncwarp(); /* the next strip's A overwrites this tile */
+        wmma::store_matrix_sync(c2s + fi * 16 * ldc + fj * 16, acc, ldc, wmma::mem_row_major);
+    }
+    __syncthreads();
+
+    for (int i = threadIdx.x; i < BM * (n2p / 8); i += T) {
+        int r = i / (n2p / 8), c = (i % (n2p / 8)) * 8;
+        if (m0 + r >= m) continue;
+        float v[8];
+        const float4 *src = reinterpret_cast<const float4 *>(c2s + r * ldc + c);
+        float4 x = src[0], y = src[1];
+        v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
+        v[4] = y.x, v[5] = y.y, v[6] = y.z, v[7] = y.w;
+        net_epilogue8(e, (size_t)(m0 + r), c, v);
     }
 }
 
-static int fused_smem(int k1, int n1p, int n2p) {
-    return fused_layout(4, k1, n1p, n2p).bytes;
+size_t net_fused_smem(int k1, int n1p, int n2p) {
+    return (size_t)fused_layout(64, k1, n1p, n2p).bytes;
 }
 
-int net_fused_ok(int k1, int n1p, int n2p) {
-    int nout = n2p ? n2p : n1p;
-    return k1 % 16 == 0 && n1p % 16 == 0 && n2p % 16 == 0 && nout <= 16 * FUSED_MAX_FN &&
-           fused_smem(k1, n1p, n2p) <= NET_FUSED_MAX_SMEM;
-}
-
-typedef void (*fused_fn)(net_fused, int, net_epi);
-
-template <int WARPS>
-static fused_fn fused_pick(const net_fused *f) {
-    if (f->w2) return f->dw_w ? fused_kernel<WARPS, true, true> : fused_kernel<WARPS, false, true>;
-    return fused_kernel<WARPS, true, false>; /* one GEMM: always after a depthwise */
-}
-
-/* Warps per block: 4 or 8, whichever keeps more warps resident per
- * multiprocessor (8 on a tie: fewer copies of the weights). */
-cudaError_t net_fused_prepare(net_fused *f, const net_epi *e, int sms) {
-    int n2p = f->w2 ? e->out_cs : 0, best = 0;
-    if (!f->w2 && !f->dw_w) return cudaErrorInvalidValue;
-    for (int warps = 8; warps >= 4; warps /= 2) {
-        fused_fn fn = warps == 8 ? fused_pick<8>(f) : fused_pick<4>(f);
-        int bytes = fused_layout(warps, f->k1, f->n1p, n2p).bytes, per_sm = 0;
-        cudaError_t err =
-            cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-        if (err == cudaSuccess)
-            err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fn, warps * 32, bytes);
-        if (err != cudaSuccess) {
-            if (warps == 4 && !best) return err;
-            cudaGetLastError(); /* too big for 8 warps: try 4 */
-            continue;
-        }
-        if (per_sm * warps > best) {
-            best = per_sm * warps;
-            f->warps = warps;
-            f->blocks = per_sm * sms;
-            f->smem = bytes;
-        }
-    }
-    return best ? cudaSuccess : cudaErrorInvalidConfiguration;
-}
-
-cudaError_t net_launch_fused(const net_fused *f, int m, const net_epi *e, cudaStream_t s) {
-    int strips = (m + 15) / 16;
-    int blocks = (strips + f->warps - 1) / f->warps;
-    if (blocks > f->blocks) blocks = f->blocks;
-    fused_fn fn = f->warps == 8 ? fused_pick<8>(f) : fused_pick<4>(f);
-    fn<<<blocks, f->warps * 32, f->smem, s>>>(*f, m, *e);
+template <int BM>
+static cudaError_t fused_run(const net_fused *f, int m, const net_epi *e, cudaStream_t s) {
+    unsigned blocks = (unsigned)((m + BM - 1) / BM);
+    size_t bytes = (size_t)fused_layout(BM, f->k1, f->n1p, e->out_cs).bytes;
+    if (f->dw_w)
+        fused_kernel<BM, true><<<blocks, BM * 4, bytes, s>>>(*f, m, *e);
+    else
+        fused_kernel<BM, false><<<blocks, BM * 4, bytes, s>>>(*f, m, *e);
     return cudaGetLastError();
+}
+
+/* 64-row tiles while they give every multiprocessor two blocks, else 32-row
+ * ones (batch 1). */
+cudaError_t net_launch_fused(const net_fused *f, int m, const net_epi *e, int sms,
+                             cudaStream_t s) {
+    if ((long long)(m + 63) / 64 >= 2LL * sms) return fused_run<64>(f, m, e, s);
+    return fused_run<32>(f, m, e, s);
 }

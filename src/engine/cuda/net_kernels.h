@@ -75,14 +75,13 @@ cudaError_t net_launch_resize(net_tensor in, int n, int factor, const net_epi *e
  * unfused ADD is a with e->res = the other input, an ACT is a with e->act. */
 cudaError_t net_launch_eltwise(net_tensor a, int n, const net_epi *e, cudaStream_t s);
 
-/* Fused 1x1 convolutions (net_fused.cu), with their intermediates in
- * shared memory only. One GEMM (w2 NULL): out = A x w1 [k1][e->out_cs],
- * epilogue e, where A is a depthwise conv of in (geometry g, FP32 weights
- * dw_w [kh][kw][k1], bias dw_b, act dw_act, rounded to FP16 like an unfused
- * depthwise output). Two GEMMs (w2 set): h = act1(A x w1 + b1) [.., n1p]
- * (FP16), out = h x w2 [n1p][e->out_cs], epilogue e; A is that depthwise
- * conv when dw_w is set, else the activations a [m, k1]. k1 = round_up(in.c,
- * 16) = in.cs. warps, blocks, smem: set by net_fused_prepare. */
+/* Two 1x1 convolutions in one kernel (net_fused.cu): a block takes BM
+ * pixels, computes h = act1(A x w1 + b1) [BM, n1p] into shared memory (FP32
+ * accumulation, stored FP16 like an unfused layer's output), then h x w2
+ * [n1p, e->out_cs] and epilogue e, so h never reaches device memory. A is
+ * either the activations a [m, k1] or, when dw_w is set, a depthwise conv
+ * of in (geometry g, FP32 weights dw_w [kh][kw][k1], bias dw_b, act dw_act)
+ * computed while the tile is loaded (k1 = round_up(in.c, 16) = in.cs). */
 typedef struct {
     const __half *a;
     net_tensor in;
@@ -91,23 +90,18 @@ typedef struct {
     int dw_act;
     int k1;              /* multiple of 16 */
     const __half *w1;    /* FP16 [k1][n1p] */
-    const float *b1;     /* [n1p] zero-padded (two GEMMs) */
-    int act1, n1p;       /* n1p a multiple of 16; one GEMM: e->out_cs */
-    const __half *w2;    /* FP16 [n1p][e->out_cs], or NULL */
-    int warps, blocks, smem; /* launch shape: warps per block, most blocks, bytes */
+    const float *b1;     /* [n1p] zero-padded */
+    int act1, n1p;       /* n1p a multiple of 16 */
+    const __half *w2;    /* FP16 [n1p][e->out_cs] */
 } net_fused;
 
-/* Whether the fused kernel runs this shape (n2p = 0: one GEMM): output
- * widths up to 128 and shared memory (weights + per-warp tiles) within
- * NET_FUSED_MAX_SMEM. */
-#define NET_FUSED_MAX_SMEM (100 * 1024)
-int net_fused_ok(int k1, int n1p, int n2p);
-
-/* Picks warps per block and the persistent grid for sms multiprocessors;
- * call once before the first launch (not during a stream capture). */
-cudaError_t net_fused_prepare(net_fused *f, const net_epi *e, int sms);
+/* Shared memory bytes the fused kernel needs (largest tile); the planner
+ * fuses only when this is at most NET_FUSED_MAX_SMEM. */
+#define NET_FUSED_MAX_SMEM 49152
+size_t net_fused_smem(int k1, int n1p, int n2p);
 
 /* m = pixels over the batch (the conv output's). */
-cudaError_t net_launch_fused(const net_fused *f, int m, const net_epi *e, cudaStream_t s);
+cudaError_t net_launch_fused(const net_fused *f, int m, const net_epi *e, int sms,
+                             cudaStream_t s);
 
 #endif
