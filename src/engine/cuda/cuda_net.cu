@@ -549,8 +549,8 @@ void ps_cuda_net_op_describe(const ps_cuda_net *cn, int i, char *buf, size_t siz
     /* the last two or three components of the layer's name */
     const char *tail = strrchr(op->name, '/');
     tail = tail && tail > op->name ? tail : op->name;
-    for (const char *p = tail - 1; p > op->name && tail - p < 48; p--)
-        if (*p == '/') tail = p;
+    for (const char *p = tail; p > op->name && tail - p < 48; p--)
+        if (p[-1] == '/') tail = p - 1;
     snprintf(buf, size, "%-7s %4dx%-4d k%-4d -> %-4d %s", kinds[op->kind],
              op->geom.oh ? op->geom.oh : op->in.h, op->geom.ow ? op->geom.ow : op->in.w,
              op->in.cs, op->epi.out_cs, tail + (*tail == '/'));
