@@ -59,47 +59,28 @@ static double copy_bandwidth(void) {
     return 2.0 * 10 * (double)bytes / (ms * 1e-3) / 1e9;
 }
 
-/* Median ms of runs forward passes of batch n on stream s. */
-static float time_forward(ps_cuda_net *cn, int n, int runs, cudaStream_t s) {
+/* Enqueues the whole forward pass of batch n (op < 0) or op alone on s;
+ * exits with the error on failure. */
+static void launch(ps_cuda_net *cn, int op, int n, cudaStream_t s) {
     ps_err err;
-    cudaEvent_t t0, t1;
-    cudaEventCreate(&t0);
-    cudaEventCreate(&t1);
-    float *ms = malloc(sizeof *ms * (size_t)runs);
-    for (int w = 0; w < 3; w++)
-        if (ps_cuda_net_forward(cn, n, (ps_cuda_stream)s, &err)) {
-            fprintf(stderr, "bench_cuda: %s\n", err.msg);
-            exit(1);
-        }
-    for (int r = 0; r < runs; r++) {
-        cudaEventRecord(t0, s);
-        ps_cuda_net_forward(cn, n, (ps_cuda_stream)s, &err);
-        cudaEventRecord(t1, s);
-        CHECK(cudaEventSynchronize(t1));
-        cudaEventElapsedTime(&ms[r], t0, t1);
-    }
-    qsort(ms, (size_t)runs, sizeof *ms, cmp_float);
-    float m = ms[runs / 2];
-    free(ms);
-    cudaEventDestroy(t0);
-    cudaEventDestroy(t1);
-    return m;
-}
-
-/* Median ms of op i alone at batch n. */
-static float time_op(ps_cuda_net *cn, int i, int n, int runs, cudaStream_t s) {
-    ps_err err;
-    cudaEvent_t t0, t1;
-    cudaEventCreate(&t0);
-    cudaEventCreate(&t1);
-    float *ms = malloc(sizeof *ms * (size_t)runs);
-    if (ps_cuda_net_op_run(cn, i, n, (ps_cuda_stream)s, &err)) {
+    ps_status st = op < 0 ? ps_cuda_net_forward(cn, n, (ps_cuda_stream)s, &err)
+                          : ps_cuda_net_op_run(cn, op, n, (ps_cuda_stream)s, &err);
+    if (st) {
         fprintf(stderr, "bench_cuda: %s\n", err.msg);
         exit(1);
     }
+}
+
+/* Median ms over runs of launch(cn, op, n) after `warm` untimed ones. */
+static float time_median(ps_cuda_net *cn, int op, int n, int warm, int runs, cudaStream_t s) {
+    cudaEvent_t t0, t1;
+    cudaEventCreate(&t0);
+    cudaEventCreate(&t1);
+    float *ms = malloc(sizeof *ms * (size_t)runs);
+    for (int w = 0; w < warm; w++) launch(cn, op, n, s);
     for (int r = 0; r < runs; r++) {
         cudaEventRecord(t0, s);
-        ps_cuda_net_op_run(cn, i, n, (ps_cuda_stream)s, &err);
+        launch(cn, op, n, s);
         cudaEventRecord(t1, s);
         CHECK(cudaEventSynchronize(t1));
         cudaEventElapsedTime(&ms[r], t0, t1);
@@ -116,7 +97,7 @@ static float time_op(ps_cuda_net *cn, int i, int n, int runs, cudaStream_t s) {
 static void print_layers(ps_cuda_net *cn, int n, int runs, cudaStream_t s) {
     int ops = ps_cuda_net_ops(cn);
     float *ms = malloc(sizeof *ms * (size_t)ops), sum = 0;
-    for (int i = 0; i < ops; i++) sum += ms[i] = time_op(cn, i, n, runs, s);
+    for (int i = 0; i < ops; i++) sum += ms[i] = time_median(cn, i, n, 1, runs, s);
     printf("kernels alone at batch %d (sum %.3f ms):\n", n, sum);
     for (int i = 0; i < ops; i++) {
         char d[256];
@@ -174,7 +155,7 @@ int main(int argc, char **argv) {
     CHECK(cudaMemset(ps_cuda_net_input(cn), 0, (size_t)maxb * size * size * 4 * 2));
     printf("%7s %12s %12s %10s\n", "batch", "ms/batch", "frames/s", "TFLOP/s");
     for (int b = 0; b < nb; b++) {
-        float ms = time_forward(cn, batches[b], runs, s);
+        float ms = time_median(cn, -1, batches[b], 3, runs, s);
         printf("%7d %12.3f %12.0f %10.1f\n", batches[b], ms, batches[b] / (ms * 1e-3),
                gflop * batches[b] / (ms * 1e-3) / 1e3);
     }

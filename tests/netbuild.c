@@ -17,6 +17,29 @@ void *nb_xcalloc(size_t n, size_t size) {
     return p;
 }
 
+void nb_heads_alloc(float *heads[PS_NUM_HEADS], size_t n, size_t cells) {
+    for (int h = 0; h < PS_NUM_HEADS; h++)
+        heads[h] = nb_xcalloc(n * cells * (size_t)ps_head_channels[h], sizeof(float));
+}
+
+void nb_heads_free(float *heads[PS_NUM_HEADS]) {
+    for (int h = 0; h < PS_NUM_HEADS; h++) free(heads[h]);
+}
+
+void nb_check_heads(const char *name, int n, size_t cells, float *const got[PS_NUM_HEADS],
+                    float *const want[PS_NUM_HEADS], float rel_tol) {
+    static const char *const head_names[PS_NUM_HEADS] = {"center",     "kpt_heat",  "kpt_regress",
+                                                         "kpt_offset", "box_scale", "box_offset"};
+    for (int h = 0; h < PS_NUM_HEADS; h++) {
+        size_t size = (size_t)n * cells * ps_head_channels[h];
+        float mag = 1.0f;
+        for (size_t k = 0; k < size; k++) mag = fmaxf(mag, fabsf(want[h][k]));
+        char label[128];
+        snprintf(label, sizeof label, "%s n=%d %s", name, n, head_names[h]);
+        tu_close(label, got[h], want[h], size, rel_tol * mag);
+    }
+}
+
 void nb_init(builder *b, unsigned long long seed) {
     memset(b, 0, sizeof *b);
     b->rng = seed;

@@ -20,6 +20,17 @@ typedef struct {
 /* calloc that exits (with file and line) when out of memory. */
 void *nb_xcalloc(size_t n, size_t size);
 
+/* Zeroed FP32 buffers for the six heads of n images of `cells` grid cells
+ * each (nb_xcalloc), and their release. */
+void nb_heads_alloc(float *heads[PS_NUM_HEADS], size_t n, size_t cells);
+void nb_heads_free(float *heads[PS_NUM_HEADS]);
+
+/* Compares the six heads of n images: |got - want| <= rel_tol * max(1,
+ * max |want|) per head, failures counted by tu_close under "<name> n=<n>
+ * <head>". */
+void nb_check_heads(const char *name, int n, size_t cells, float *const got[PS_NUM_HEADS],
+                    float *const want[PS_NUM_HEADS], float rel_tol);
+
 /* An empty net holding only its INPUT layer (index 0), no normalisation. */
 void nb_init(builder *b, unsigned long long seed);
 void nb_free(builder *b);

@@ -155,9 +155,6 @@ static void upload_input(ps_cuda_net *cn, const ps_net *net, const float *img, s
     free(h);
 }
 
-static const char *const head_names[PS_NUM_HEADS] = {"center", "kpt_heat", "kpt_regress",
-                                                     "kpt_offset", "box_scale", "box_offset"};
-
 /* Runs batches[0..nb) of random images (values in [lo, hi)) through the CPU
  * backend and the CUDA net (max batch MAX_BATCH), compares every head. The
  * last batch goes on a second stream, so a replayed graph meets a new one. */
@@ -188,10 +185,8 @@ static void check_net(const char *name, const ps_net *net, int H, int W, const i
     size_t img = (size_t)H * W * 3, cells = (size_t)(H / 4) * (W / 4);
     float *input = nb_xcalloc(MAX_BATCH * img, sizeof(float));
     float *got[PS_NUM_HEADS], *want[PS_NUM_HEADS];
-    for (int h = 0; h < PS_NUM_HEADS; h++) {
-        got[h] = nb_xcalloc(MAX_BATCH * cells * (size_t)ps_head_channels[h], sizeof(float));
-        want[h] = nb_xcalloc(MAX_BATCH * cells * (size_t)ps_head_channels[h], sizeof(float));
-    }
+    nb_heads_alloc(got, MAX_BATCH, cells);
+    nb_heads_alloc(want, MAX_BATCH, cells);
     for (int r = 0; r < nb; r++) {
         int n = batches[r];
         cudaStream_t s = streams[r == nb - 1];
@@ -208,21 +203,14 @@ static void check_net(const char *name, const ps_net *net, int H, int W, const i
             break;
         }
         CUDA_OK(cudaStreamSynchronize(s));
-        for (int h = 0; h < PS_NUM_HEADS; h++) {
-            size_t size = (size_t)n * cells * ps_head_channels[h];
-            CUDA_OK(cudaMemcpy(got[h], ps_cuda_net_head(cn, (ps_head)h), size * sizeof(float),
+        for (int h = 0; h < PS_NUM_HEADS; h++)
+            CUDA_OK(cudaMemcpy(got[h], ps_cuda_net_head(cn, (ps_head)h),
+                               (size_t)n * cells * ps_head_channels[h] * sizeof(float),
                                cudaMemcpyDeviceToHost));
-            float mag = 1.0f;
-            for (size_t k = 0; k < size; k++) mag = fmaxf(mag, fabsf(want[h][k]));
-            char label[128];
-            snprintf(label, sizeof label, "%s n=%d %s", name, n, head_names[h]);
-            tu_close(label, got[h], want[h], size, rel_tol * mag);
-        }
+        nb_check_heads(name, n, cells, got, want, rel_tol);
     }
-    for (int h = 0; h < PS_NUM_HEADS; h++) {
-        free(got[h]);
-        free(want[h]);
-    }
+    nb_heads_free(got);
+    nb_heads_free(want);
     free(input);
     CUDA_OK(cudaStreamDestroy(streams[0]));
     CUDA_OK(cudaStreamDestroy(streams[1]));

@@ -221,9 +221,6 @@ static void check_act_spread(const char *name, const ps_net *net, const tensor *
 
 /* ---- the check: backend vs reference ---- */
 
-static const char *const head_names[PS_NUM_HEADS] = {"center", "kpt_heat", "kpt_regress",
-                                                     "kpt_offset", "box_scale", "box_offset"};
-
 /* Runs batches of batch[0..n_batches) images through one backend state and
  * compares every head of every image with the reference. */
 static void check_net_batches(const char *name, const ps_net *net, int H, int W,
@@ -241,10 +238,8 @@ static void check_net_batches(const char *name, const ps_net *net, int H, int W,
     size_t img = (size_t)H * W * 3, cells = (size_t)(H / 4) * (W / 4);
     float *input = nb_xcalloc(MAX_BATCH * img, sizeof(float));
     float *got[PS_NUM_HEADS], *want[PS_NUM_HEADS];
-    for (int h = 0; h < PS_NUM_HEADS; h++) {
-        got[h] = nb_xcalloc(MAX_BATCH * cells * (size_t)ps_head_channels[h], sizeof(float));
-        want[h] = nb_xcalloc(MAX_BATCH * cells * (size_t)ps_head_channels[h], sizeof(float));
-    }
+    nb_heads_alloc(got, MAX_BATCH, cells);
+    nb_heads_alloc(want, MAX_BATCH, cells);
     tensor *t = nb_xcalloc((size_t)net->n_layers, sizeof *t);
     for (int r = 0; r < n_batches; r++) {
         int n = batch[r];
@@ -267,20 +262,11 @@ static void check_net_batches(const char *name, const ps_net *net, int H, int W,
             }
             for (int i = 0; i < net->n_layers; i++) free(t[i].d);
         }
-        for (int h = 0; h < PS_NUM_HEADS; h++) {
-            size_t size = (size_t)n * cells * ps_head_channels[h];
-            float mag = 1.0f;
-            for (size_t k = 0; k < size; k++) mag = fmaxf(mag, fabsf(want[h][k]));
-            char label[128];
-            snprintf(label, sizeof label, "%s n=%d %s", name, n, head_names[h]);
-            tu_close(label, got[h], want[h], size, REL_TOL * mag);
-        }
+        nb_check_heads(name, n, cells, got, want, REL_TOL);
     }
     free(t);
-    for (int h = 0; h < PS_NUM_HEADS; h++) {
-        free(got[h]);
-        free(want[h]);
-    }
+    nb_heads_free(got);
+    nb_heads_free(want);
     free(input);
     ps_backend_cpu.free(state);
 }

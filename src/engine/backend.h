@@ -55,6 +55,10 @@ typedef struct {
                          int32_t *counts, int *n, int64_t *device_ns, ps_err *err);
 } ps_backend_ops;
 
+/* PS_ERR_ARG naming n unless 1 <= n <= max_batch: the one batch-size check
+ * of the engine and the backends (engine.c). */
+ps_status ps_backend_check_batch(int n, int max_batch, ps_err *err);
+
 extern const ps_backend_ops ps_backend_cpu;
 
 /* The CUDA backend, in builds with CUDA (POSESTREAM_HAVE_CUDA). Its init

@@ -205,16 +205,25 @@ static ps_status detect_on_host(ps_engine *e, const ps_picture *pics, int n, flo
     return PS_OK;
 }
 
+ps_status ps_backend_check_batch(int n, int max_batch, ps_err *err) {
+    if (n < 1 || n > max_batch)
+        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", n,
+                          max_batch);
+    return PS_OK;
+}
+
+/* A batch of 1..max_batch pictures the engine can take. */
+static ps_status check_batch(const ps_engine *e, const ps_picture *pics, int n, ps_err *err) {
+    ps_status st = ps_backend_check_batch(n, e->cfg.max_batch, err);
+    for (int i = 0; i < n && !st; i++) st = check_picture(&pics[i], i, err);
+    return st;
+}
+
 ps_status ps_engine_detect_pictures(ps_engine *e, const ps_picture *pics, int n, float min_score,
                                     ps_person (*people)[PS_MAX_PEOPLE], int32_t *counts,
                                     ps_err *err) {
-    if (n < 1 || n > e->cfg.max_batch)
-        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", n,
-                          e->cfg.max_batch);
-    for (int i = 0; i < n; i++) {
-        ps_status st = check_picture(&pics[i], i, err);
-        if (st) return st;
-    }
+    ps_status st = check_batch(e, pics, n, err);
+    if (st) return st;
     e->device_ns = 0;
     if (e->ops->detect)
         return e->ops->detect(e->state, pics, n, min_score, people, counts, &e->device_ns, err);
@@ -229,13 +238,8 @@ ps_status ps_engine_submit_pictures(ps_engine *e, const ps_picture *pics, int n,
     if (!ps_engine_async(e))
         return ps_err_set(err, PS_ERR_UNSUPPORTED, "the %s backend detects synchronously",
                           e->ops->name);
-    if (n < 1 || n > e->cfg.max_batch)
-        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", n,
-                          e->cfg.max_batch);
-    for (int i = 0; i < n; i++) {
-        ps_status st = check_picture(&pics[i], i, err);
-        if (st) return st;
-    }
+    ps_status st = check_batch(e, pics, n, err);
+    if (st) return st;
     return e->ops->submit(e->state, pics, n, err);
 }
 
@@ -250,9 +254,8 @@ ps_status ps_engine_collect(ps_engine *e, float min_score, ps_person (*people)[P
 
 ps_status ps_engine_detect(ps_engine *e, const ps_image *images, int32_t n, float min_score,
                            ps_person (*people)[PS_MAX_PEOPLE], int32_t *counts, ps_err *err) {
-    if (n < 1 || n > e->cfg.max_batch)
-        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", (int)n,
-                          e->cfg.max_batch);
+    ps_status st = ps_backend_check_batch(n, e->cfg.max_batch, err);
+    if (st) return st; /* before e->pics, sized for max_batch, is filled */
     ps_picture *pics = e->pics;
     for (int i = 0; i < n; i++)
         pics[i] = (ps_picture){.fmt = PS_PIX_RGB24, .plane = {images[i].rgb},

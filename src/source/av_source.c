@@ -470,16 +470,9 @@ static const ps_source_ops avs_ops = {avs_read, avs_close, avs_gpu};
 
 ps_source *ps_av_open(const char *uri, const ps_source_opts *opts, ps_err *err) {
     pthread_once(&avs_once, avs_global_init);
-    avs_source *a = calloc(1, sizeof *a);
-    if (!a) {
-        ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
-        return NULL;
-    }
+    avs_source *a = ps_source_new(sizeof *a, &avs_ops, uri, opts, err);
+    if (!a) return NULL;
     ps_source *s = &a->base;
-    if (ps_source_init_base(s, &avs_ops, uri, opts, err) != PS_OK) {
-        free(a);
-        return NULL;
-    }
     a->network = avs_is_network(uri);
     s->live = a->network || s->opts.realtime;
     a->open_timeout_s = s->opts.open_timeout_s > 0 ? s->opts.open_timeout_s

@@ -62,18 +62,24 @@ int ps_source_gpu_decoding(const ps_source *s) {
     return s->ops->gpu ? s->ops->gpu(s) : 0;
 }
 
-ps_status ps_source_init_base(ps_source *s, const ps_source_ops *ops,
-                              const char *uri, const ps_source_opts *opts,
-                              ps_err *err) {
+void *ps_source_new(size_t bytes, const ps_source_ops *ops, const char *uri,
+                    const ps_source_opts *opts, ps_err *err) {
+    ps_source *s = calloc(1, bytes);
+    char *copy = strdup(uri);
+    if (!s || !copy) {
+        free(s);
+        free(copy);
+        ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
+        return NULL;
+    }
     s->ops = ops;
-    s->uri = strdup(uri);
-    if (!s->uri) return ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
+    s->uri = copy;
     if (opts) s->opts = *opts;
     ps_source_set_fit(s, s->opts.fit_w, s->opts.fit_h);
     atomic_init(&s->interrupted, 0);
     atomic_init(&s->skipped, 0);
     atomic_init(&s->reconnects, 0);
-    return PS_OK;
+    return s;
 }
 
 /* Only JPEG and PNG start this way; the rest goes to FFmpeg. */

@@ -41,11 +41,11 @@ struct ps_source {
     enum AVPixelFormat sws_fmt;
 };
 
-/* Sets up s's base (s points at a zeroed kind-specific struct). Returns
- * PS_OK, or PS_ERR_NOMEM with err set. */
-ps_status ps_source_init_base(ps_source *s, const ps_source_ops *ops,
-                              const char *uri, const ps_source_opts *opts,
-                              ps_err *err);
+/* A zeroed kind-specific struct of `bytes` whose first member is its
+ * ps_source base, with the base set up; NULL with err set (PS_ERR_NOMEM,
+ * naming uri) when out of memory. Freed by ps_source_close. */
+void *ps_source_new(size_t bytes, const ps_source_ops *ops, const char *uri,
+                    const ps_source_opts *opts, ps_err *err);
 
 /* Scales a w x h picture in pixel format fmt (planes and strides as FFmpeg
  * lays them out) into f at the fit size, growing f->rgb as needed, and sets

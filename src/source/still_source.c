@@ -124,15 +124,8 @@ static ps_status still_setup(still_source *g, const char *uri, int is_dir, ps_er
 
 ps_source *ps_still_open(const char *uri, const ps_source_opts *opts,
                          int is_dir, ps_err *err) {
-    still_source *g = calloc(1, sizeof *g);
-    if (!g) {
-        ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
-        return NULL;
-    }
-    if (ps_source_init_base(&g->base, &still_ops, uri, opts, err) != PS_OK) {
-        free(g);
-        return NULL;
-    }
+    still_source *g = ps_source_new(sizeof *g, &still_ops, uri, opts, err);
+    if (!g) return NULL;
     if (still_setup(g, uri, is_dir, err) != PS_OK) {
         ps_source_close(&g->base);
         return NULL;

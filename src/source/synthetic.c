@@ -132,16 +132,9 @@ ps_source *ps_synthetic_open(const char *uri, const ps_source_opts *opts,
                    uri, SYNTH_MAX_SIDE);
         return NULL;
     }
-    synth_source *g = calloc(1, sizeof *g);
-    if (!g) {
-        ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
-        return NULL;
-    }
+    synth_source *g = ps_source_new(sizeof *g, &synth_ops, uri, opts, err);
+    if (!g) return NULL;
     ps_source *s = &g->base;
-    if (ps_source_init_base(s, &synth_ops, uri, opts, err) != PS_OK) {
-        free(g);
-        return NULL;
-    }
     s->width = w;
     s->height = h;
     s->fps = fps;

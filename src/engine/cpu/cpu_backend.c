@@ -506,20 +506,17 @@ static ps_status run_plan(ps_cpu *cpu, const float *input, int n, float *const h
 static ps_status cpu_run(void *state, const float *input, int n, float *const heads[PS_NUM_HEADS],
                          ps_err *err) {
     ps_cpu *cpu = state;
-    if (n < 1 || n > cpu->cfg.max_batch)
-        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", n,
-                          cpu->cfg.max_batch);
+    ps_status st = ps_backend_check_batch(n, cpu->cfg.max_batch, err);
     size_t in_img = (size_t)cpu->cfg.input_h * cpu->cfg.input_w * 3;
     size_t cells = (size_t)(cpu->cfg.input_h / 4) * (cpu->cfg.input_w / 4);
-    for (int i = 0; i < n; i += cpu->cfg.chunk) {
+    for (int i = 0; i < n && !st; i += cpu->cfg.chunk) {
         int m = n - i < cpu->cfg.chunk ? n - i : cpu->cfg.chunk;
         float *part[PS_NUM_HEADS];
         for (int h = 0; h < PS_NUM_HEADS; h++)
             part[h] = heads[h] + (size_t)i * cells * (size_t)ps_head_channels[h];
-        ps_status st = run_plan(cpu, input + (size_t)i * in_img, m, part, err);
-        if (st) return st;
+        st = run_plan(cpu, input + (size_t)i * in_img, m, part, err);
     }
-    return PS_OK;
+    return st;
 }
 
 static void cpu_free(void *state) {

@@ -201,15 +201,14 @@ static void head_sizes(const ps_cuda *c, int n, size_t sizes[PS_NUM_HEADS]) {
 static ps_status cuda_run(void *state, const float *input, int n, float *const heads[PS_NUM_HEADS],
                           ps_err *err) {
     ps_cuda *c = state;
-    if (n < 1 || n > c->cfg.max_batch)
-        return ps_err_set(err, PS_ERR_ARG, "batch of %d images (engine takes 1..%d)", n,
-                          c->cfg.max_batch);
+    ps_status st = ps_backend_check_batch(n, c->cfg.max_batch, err);
+    if (st) return st;
     size_t px = (size_t)n * c->cfg.input_h * c->cfg.input_w;
     PS_CUDA(cudaMemcpyAsync(c->d_input_f, input, px * 3 * sizeof(float), cudaMemcpyHostToDevice,
                             c->compute), err);
-    ps_status st = ps_cuda_input_from_float(c->d_input_f, n, c->cfg.input_h, c->cfg.input_w,
-                                            ps_cuda_net_input(c->cn), c->net->norm, c->net->n_norm,
-                                            c->compute, err);
+    st = ps_cuda_input_from_float(c->d_input_f, n, c->cfg.input_h, c->cfg.input_w,
+                                  ps_cuda_net_input(c->cn), c->net->norm, c->net->n_norm,
+                                  c->compute, err);
     if (!st) st = ps_cuda_net_forward(c->cn, n, c->compute, err);
     if (st) return st;
     size_t sizes[PS_NUM_HEADS];

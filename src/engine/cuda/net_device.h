@@ -70,6 +70,16 @@ __device__ __forceinline__ void net_epilogue8(const net_epi &e, size_t m, int c,
     }
 }
 
+/* net_epilogue8 of the 8 FP32 values at src (16-byte aligned: a row of a
+ * kernel's FP32 output tile in shared memory). */
+__device__ __forceinline__ void net_epilogue_smem8(const net_epi &e, size_t m, int c,
+                                                   const float *src) {
+    const float4 *s4 = reinterpret_cast<const float4 *>(src);
+    float4 x = s4[0], y = s4[1];
+    float v[8] = {x.x, x.y, x.z, x.w, y.x, y.y, y.z, y.w};
+    net_epilogue8(e, m, c, v);
+}
+
 /* 16 bytes global -> shared, asynchronously on sm_80+ (cp.async), zero-filled
  * when !ok (rows or channels past the end). */
 __device__ __forceinline__ void net_copy16(void *dst, const void *src, bool ok) {
@@ -80,6 +90,38 @@ __device__ __forceinline__ void net_copy16(void *dst, const void *src, bool ok) 
 #else
     *reinterpret_cast<uint4 *>(dst) = ok ? *reinterpret_cast<const uint4 *>(src) : make_uint4(0, 0, 0, 0);
 #endif
+}
+
+/* Column, row and image of pixel m (counted over the batch) of an
+ * oh x ow output. */
+__device__ __forceinline__ void net_pixel(long long m, int oh, int ow, int *ox, int *oy, int *b) {
+    *ox = (int)(m % ow);
+    long long t = m / ow;
+    *oy = (int)(t % oh);
+    *b = (int)(t / oh);
+}
+
+/* acc += the depthwise KxK conv (geometry g) of channels c0..c0+7 at output
+ * (oy, ox) of image b of in; w FP32 [kh][kw][wcs]. Taps outside the image
+ * are skipped. */
+__device__ __forceinline__ void net_dw8(const net_tensor &in, const net_geom &g, const float *w,
+                                        int wcs, int b, int oy, int ox, int c0, float acc[8]) {
+    for (int ky = 0; ky < g.kh; ky++) {
+        int iy = oy * g.stride - g.pad_top + ky;
+        if (iy < 0 || iy >= in.h) continue;
+        for (int kx = 0; kx < g.kw; kx++) {
+            int ix = ox * g.stride - g.pad_left + kx;
+            if (ix < 0 || ix >= in.w) continue;
+            float x[8];
+            net_load8(in.p + (((size_t)b * in.h + iy) * in.w + ix) * in.cs, in.cs, c0, in.c, x);
+            const float4 *wr =
+                reinterpret_cast<const float4 *>(w + (size_t)(ky * g.kw + kx) * wcs + c0);
+            float4 w0 = __ldg(wr), w1 = __ldg(wr + 1);
+            acc[0] += x[0] * w0.x, acc[1] += x[1] * w0.y, acc[2] += x[2] * w0.z;
+            acc[3] += x[3] * w0.w, acc[4] += x[4] * w1.x, acc[5] += x[5] * w1.y;
+            acc[6] += x[6] * w1.z, acc[7] += x[7] * w1.w;
+        }
+    }
 }
 
 #endif

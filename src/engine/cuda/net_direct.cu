@@ -13,6 +13,14 @@ static unsigned direct_blocks(long long total) {
     return (unsigned)((total + DIRECT_THREADS - 1) / DIRECT_THREADS);
 }
 
+/* Thread item i's first channel *c0 and pixel (returned) when 8-channel
+ * groups of out_cs vary fastest. */
+__device__ __forceinline__ long long direct_item(long long i, int out_cs, int *c0) {
+    int groups = out_cs / 8;
+    *c0 = (int)(i % groups) * 8;
+    return i / groups;
+}
+
 /* One output pixel of a KxK conv, 8 output channels per thread. A block
  * holds one channel group, so every weight load is uniform across a warp
  * (one broadcast); the groups of a pixel range are neighbouring blocks, so
@@ -24,9 +32,8 @@ __global__ void conv_kernel(net_tensor in, long long pixels, net_geom g,
     long long m = (long long)(blockIdx.x / groups) * blockDim.x + threadIdx.x;
     if (m >= pixels) return;
     int c0 = (int)(blockIdx.x % groups) * 8;
-    int ox = (int)(m % g.ow);
-    long long t = m / g.ow;
-    int oy = (int)(t % g.oh), b = (int)(t / g.oh);
+    int ox, oy, b;
+    net_pixel(m, g.oh, g.ow, &ox, &oy, &b);
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int ky = 0; ky < g.kh; ky++) {
         int iy = oy * g.stride - g.pad_top + ky;
@@ -81,9 +88,8 @@ __global__ void __launch_bounds__(128)
                 net_epi e) {
     long long m = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (m >= pixels) return;
-    int ox = (int)(m % g.ow);
-    long long t = m / g.ow;
-    int oy = (int)(t % g.oh), b = (int)(t / g.oh);
+    int ox, oy, b;
+    net_pixel(m, g.oh, g.ow, &ox, &oy, &b);
     const __half *img = in.p + (size_t)b * in.h * in.w * in.cs;
     int iy0 = oy * g.stride - g.pad_top, ix0 = ox * g.stride - g.pad_left;
     uint2 x[9];
@@ -136,29 +142,21 @@ __global__ void dwconv_kernel(net_tensor in, long long total, net_geom g,
                               const float *__restrict__ w, net_epi e) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= total) return;
-    int groups = e.out_cs / 8;
-    int c0 = (int)(i % groups) * 8;
-    long long m = i / groups;
-    int ox = (int)(m % g.ow);
-    long long t = m / g.ow;
-    int oy = (int)(t % g.oh), b = (int)(t / g.oh);
+    int c0;
+    long long m = direct_item(i, e.out_cs, &c0);
+    int ox, oy, b;
+    net_pixel(m, g.oh, g.ow, &ox, &oy, &b);
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int ky = 0; ky < g.kh; ky++) {
-        int iy = oy * g.stride - g.pad_top + ky;
-        if (iy < 0 || iy >= in.h) continue;
-        for (int kx = 0; kx < g.kw; kx++) {
-            int ix = ox * g.stride - g.pad_left + kx;
-            if (ix < 0 || ix >= in.w) continue;
-            float x[8];
-            net_load8(in.p + (((size_t)b * in.h + iy) * in.w + ix) * in.cs, in.cs, c0, in.c, x);
-            const float4 *wr = reinterpret_cast<const float4 *>(w + (size_t)(ky * g.kw + kx) * e.out_cs + c0);
-            float4 w0 = __ldg(wr), w1 = __ldg(wr + 1);
-            acc[0] += x[0] * w0.x, acc[1] += x[1] * w0.y, acc[2] += x[2] * w0.z;
-            acc[3] += x[3] * w0.w, acc[4] += x[4] * w1.x, acc[5] += x[5] * w1.y;
-            acc[6] += x[6] * w1.z, acc[7] += x[7] * w1.w;
-        }
-    }
+    net_dw8(in, g, w, e.out_cs, b, oy, ox, c0, acc);
     net_epilogue8(e, (size_t)m, c0, acc);
+}
+
+/* The 16 bytes at channel offset img of pixel (iy, ix); zeros outside the
+ * image. */
+__device__ __forceinline__ uint4 dw_ld(const __half *img, const net_tensor &in, int iy, int ix) {
+    bool ok = iy >= 0 && iy < in.h && ix >= 0 && ix < in.w;
+    return ok ? *reinterpret_cast<const uint4 *>(img + ((size_t)iy * in.w + ix) * in.cs)
+              : make_uint4(0, 0, 0, 0);
 }
 
 /* Depthwise 3x3 (every one in MoveNet) on a 16-padded tensor: all nine
@@ -168,21 +166,15 @@ __global__ void dwconv3_kernel(net_tensor in, long long total, net_geom g,
                                const float *__restrict__ w, net_epi e) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= total) return;
-    int groups = e.out_cs / 8;
-    int c0 = (int)(i % groups) * 8;
-    long long m = i / groups;
-    int ox = (int)(m % g.ow);
-    long long t = m / g.ow;
-    int oy = (int)(t % g.oh), b = (int)(t / g.oh);
+    int c0;
+    long long m = direct_item(i, e.out_cs, &c0);
+    int ox, oy, b;
+    net_pixel(m, g.oh, g.ow, &ox, &oy, &b);
     const __half *img = in.p + (size_t)b * in.h * in.w * in.cs + c0;
     uint4 x[9];
 #pragma unroll
-    for (int k = 0; k < 9; k++) {
-        int iy = oy * g.stride - g.pad_top + k / 3, ix = ox * g.stride - g.pad_left + k % 3;
-        bool ok = iy >= 0 && iy < in.h && ix >= 0 && ix < in.w;
-        x[k] = ok ? *reinterpret_cast<const uint4 *>(img + ((size_t)iy * in.w + ix) * in.cs)
-                  : make_uint4(0, 0, 0, 0);
-    }
+    for (int k = 0; k < 9; k++)
+        x[k] = dw_ld(img, in, oy * g.stride - g.pad_top + k / 3, ox * g.stride - g.pad_left + k % 3);
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
     for (int k = 0; k < 9; k++) {
@@ -198,11 +190,6 @@ __global__ void dwconv3_kernel(net_tensor in, long long total, net_geom g,
     net_epilogue8(e, (size_t)m, c0, acc);
 }
 
-__device__ __forceinline__ uint4 dw_ld(const __half *img, const net_tensor &in, int iy, int ix) {
-    bool ok = iy >= 0 && iy < in.h && ix >= 0 && ix < in.w;
-    return ok ? *reinterpret_cast<const uint4 *>(img + ((size_t)iy * in.w + ix) * in.cs)
-              : make_uint4(0, 0, 0, 0);
-}
 
 /* A weight pair to FP32, volatile so the compiler converts it at each use
  * instead of hoisting 72 FP32 copies out of the row loop (the registers
@@ -249,9 +236,8 @@ __global__ void __launch_bounds__(DW_ROWS_THREADS, 5)
                         const float *__restrict__ w, net_epi e) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= total) return;
-    int groups = e.out_cs / 8, chunks = (g.oh + rows - 1) / rows;
-    int c0 = (int)(i % groups) * 8;
-    long long t = i / groups;
+    int chunks = (g.oh + rows - 1) / rows, c0;
+    long long t = direct_item(i, e.out_cs, &c0);
     int ox = (int)(t % g.ow);
     t /= g.ow;
     int oy = (int)(t % chunks) * rows, b = (int)(t / chunks);
@@ -318,12 +304,10 @@ __device__ __forceinline__ void resize_src(int d, int f, int size, int *lo, int 
 __global__ void resize_kernel(net_tensor in, long long total, int f, net_epi e) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= total) return;
-    int groups = e.out_cs / 8, ow = in.w * f, oh = in.h * f;
-    int c0 = (int)(i % groups) * 8;
-    long long m = i / groups;
-    int ox = (int)(m % ow);
-    long long t = m / ow;
-    int oy = (int)(t % oh), b = (int)(t / oh);
+    int ow = in.w * f, oh = in.h * f, c0;
+    long long m = direct_item(i, e.out_cs, &c0);
+    int ox, oy, b;
+    net_pixel(m, oh, ow, &ox, &oy, &b);
     int y0, y1, x0, x1;
     float fy, fx;
     resize_src(oy, f, in.h, &y0, &y1, &fy);
@@ -354,9 +338,8 @@ cudaError_t net_launch_resize(net_tensor in, int n, int factor, const net_epi *e
 __global__ void eltwise_kernel(net_tensor a, long long total, net_epi e) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= total) return;
-    int groups = e.out_cs / 8;
-    int c0 = (int)(i % groups) * 8;
-    long long m = i / groups;
+    int c0;
+    long long m = direct_item(i, e.out_cs, &c0);
     float v[8];
     net_load8(a.p + (size_t)m * a.cs, a.cs, c0, a.c, v);
     net_epilogue8(e, (size_t)m, c0, v);

@@ -37,6 +37,22 @@ struct fused_layout {
     }
 };
 
+typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> fused_acc;
+
+/* acc = a [16][k] x b [k][16], both FP16 in shared memory (row-major, leading
+ * dimensions lda, ldb), FP32 accumulation. */
+__device__ __forceinline__ void fused_frag(fused_acc &acc, const __half *a, int lda,
+                                           const __half *b, int ldb, int k) {
+    wmma::fill_fragment(acc, 0.0f);
+    for (int kk = 0; kk < k; kk += 16) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
+        wmma::load_matrix_sync(fa, a + kk, lda);
+        wmma::load_matrix_sync(fb, b + kk * ldb, ldb);
+        wmma::mma_sync(acc, fa, fb, acc);
+    }
+}
+
 /* BM pixel rows per block, BM / 8 warps. */
 template <int BM, bool DW>
 __global__ void __launch_bounds__(BM * 4)
@@ -77,25 +93,9 @@ __global__ void __launch_bounds__(BM * 4)
             float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
             int p = m0 + r;
             if (p < m) {
-                int ox = p % g.ow, t = p / g.ow;
-                int oy = t % g.oh, b = t / g.oh;
-                for (int ky = 0; ky < g.kh; ky++) {
-                    int iy = oy * g.stride - g.pad_top + ky;
-                    if (iy < 0 || iy >= in.h) continue;
-                    for (int kx = 0; kx < g.kw; kx++) {
-                        int ix = ox * g.stride - g.pad_left + kx;
-                        if (ix < 0 || ix >= in.w) continue;
-                        float x[8];
-                        net_load8(in.p + (((size_t)b * in.h + iy) * in.w + ix) * in.cs, in.cs, c0,
-                                  in.c, x);
-                        const float4 *wr = reinterpret_cast<const float4 *>(
-                            f.dw_w + (size_t)(ky * g.kw + kx) * k1 + c0);
-                        float4 w0 = __ldg(wr), w1 = __ldg(wr + 1);
-                        acc[0] += x[0] * w0.x, acc[1] += x[1] * w0.y, acc[2] += x[2] * w0.z;
-                        acc[3] += x[3] * w0.w, acc[4] += x[4] * w1.x, acc[5] += x[5] * w1.y;
-                        acc[6] += x[6] * w1.z, acc[7] += x[7] * w1.w;
-                    }
-                }
+                int ox, oy, b;
+                net_pixel(p, g.oh, g.ow, &ox, &oy, &b);
+                net_dw8(in, g, f.dw_w, k1, b, oy, ox, c0, acc);
 #pragma unroll
                 for (int q = 0; q < 8; q++) {
                     float v = net_act(f.dw_act, acc[q] + __ldg(f.dw_b + c0 + q));
@@ -116,15 +116,8 @@ __global__ void __launch_bounds__(BM * 4)
     const int fn1 = n1p / 16, fn2 = n2p / 16;
     for (int fr = warp; fr < (BM / 16) * fn1; fr += WARPS) {
         int fi = fr / fn1, fj = fr % fn1;
-        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-        wmma::fill_fragment(acc, 0.0f);
-        for (int kk = 0; kk < k1; kk += 16) {
-            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
-            wmma::load_matrix_sync(fa, as + fi * 16 * lda + kk, lda);
-            wmma::load_matrix_sync(fb, w1s + kk * ld1 + fj * 16, ld1);
-            wmma::mma_sync(acc, fa, fb, acc);
-        }
+        fused_acc acc;
+        fused_frag(acc, as + fi * 16 * lda, lda, w1s + fj * 16, ld1, k1);
         wmma::store_matrix_sync(scr, acc, 20, wmma::mem_row_major);
         __syncwarp();
         int r = lane >> 1, c = (lane & 1) * 8, col = fj * 16 + c;
@@ -144,15 +137,8 @@ __global__ void __launch_bounds__(BM * 4)
     /* C = H x W2 into region 0 (A and W1 are done with). */
     for (int fr = warp; fr < (BM / 16) * fn2; fr += WARPS) {
         int fi = fr / fn2, fj = fr % fn2;
-        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-        wmma::fill_fragment(acc, 0.0f);
-        for (int kk = 0; kk < n1p; kk += 16) {
-            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
-            wmma::load_matrix_sync(fa, hs + fi * 16 * ld1 + kk, ld1);
-            wmma::load_matrix_sync(fb, w2s + kk * ld2 + fj * 16, ld2);
-            wmma::mma_sync(acc, fa, fb, acc);
-        }
+        fused_acc acc;
+        fused_frag(acc, hs + fi * 16 * ld1, ld1, w2s + fj * 16, ld2, n1p);
         wmma::store_matrix_sync(c2s + fi * 16 * ldc + fj * 16, acc, ldc, wmma::mem_row_major);
     }
     __syncthreads();
@@ -160,12 +146,7 @@ __global__ void __launch_bounds__(BM * 4)
     for (int i = threadIdx.x; i < BM * (n2p / 8); i += T) {
         int r = i / (n2p / 8), c = (i % (n2p / 8)) * 8;
         if (m0 + r >= m) continue;
-        float v[8];
-        const float4 *src = reinterpret_cast<const float4 *>(c2s + r * ldc + c);
-        float4 x = src[0], y = src[1];
-        v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
-        v[4] = y.x, v[5] = y.y, v[6] = y.z, v[7] = y.w;
-        net_epilogue8(e, (size_t)(m0 + r), c, v);
+        net_epilogue_smem8(e, (size_t)(m0 + r), c, c2s + r * ldc + c);
     }
 }
 

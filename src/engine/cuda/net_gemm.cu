@@ -123,12 +123,7 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, 1024 / ((BM / WM) 
     for (int i = threadIdx.x; i < BM * (BN / 8); i += T) {
         int r = i / (BN / 8), c = (i % (BN / 8)) * 8;
         if (m0 + r >= m || n0 + c >= np) continue;
-        float v[8];
-        const float4 *src = reinterpret_cast<const float4 *>(cs + r * S::ldc + c);
-        float4 x = src[0], y = src[1];
-        v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
-        v[4] = y.x, v[5] = y.y, v[6] = y.z, v[7] = y.w;
-        net_epilogue8(e, (size_t)(m0 + r), n0 + c, v);
+        net_epilogue_smem8(e, (size_t)(m0 + r), n0 + c, cs + r * S::ldc + c);
     }
 }
 
