@@ -101,6 +101,15 @@ __device__ __forceinline__ void net_pixel(long long m, int oh, int ow, int *ox, 
     *b = (int)(t / oh);
 }
 
+/* The 16 bytes at channel offset img of pixel (iy, ix) of one image of
+ * in; zeros outside the image. */
+__device__ __forceinline__ uint4 net_dw_ld(const __half *img, const net_tensor &in, int iy,
+                                           int ix) {
+    bool ok = iy >= 0 && iy < in.h && ix >= 0 && ix < in.w;
+    return ok ? *reinterpret_cast<const uint4 *>(img + ((size_t)iy * in.w + ix) * in.cs)
+              : make_uint4(0, 0, 0, 0);
+}
+
 /* acc += the depthwise KxK conv (geometry g) of channels c0..c0+7 at output
  * (oy, ox) of image b of in; w FP32 [kh][kw][wcs]. Taps outside the image
  * are skipped. */

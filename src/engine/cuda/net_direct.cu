@@ -151,14 +151,6 @@ __global__ void dwconv_kernel(net_tensor in, long long total, net_geom g,
     net_epilogue8(e, (size_t)m, c0, acc);
 }
 
-/* The 16 bytes at channel offset img of pixel (iy, ix); zeros outside the
- * image. */
-__device__ __forceinline__ uint4 dw_ld(const __half *img, const net_tensor &in, int iy, int ix) {
-    bool ok = iy >= 0 && iy < in.h && ix >= 0 && ix < in.w;
-    return ok ? *reinterpret_cast<const uint4 *>(img + ((size_t)iy * in.w + ix) * in.cs)
-              : make_uint4(0, 0, 0, 0);
-}
-
 /* Depthwise 3x3 (every one in MoveNet) on a 16-padded tensor: all nine
  * 16-byte loads are issued before the first use, so a thread waits for one
  * memory latency instead of nine in a row (what bounds the small layers). */
@@ -174,7 +166,8 @@ __global__ void dwconv3_kernel(net_tensor in, long long total, net_geom g,
     uint4 x[9];
 #pragma unroll
     for (int k = 0; k < 9; k++)
-        x[k] = dw_ld(img, in, oy * g.stride - g.pad_top + k / 3, ox * g.stride - g.pad_left + k % 3);
+        x[k] = net_dw_ld(img, in, oy * g.stride - g.pad_top + k / 3,
+                         ox * g.stride - g.pad_left + k % 3);
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
     for (int k = 0; k < 9; k++) {
@@ -258,7 +251,7 @@ __global__ void __launch_bounds__(DW_ROWS_THREADS, 5)
         int iy = oy * S - g.pad_top;
         uint4 x[9];
 #pragma unroll
-        for (int k = 0; k < 9; k++) x[k] = dw_ld(img, in, iy + k / 3, ix + k % 3);
+        for (int k = 0; k < 9; k++) x[k] = net_dw_ld(img, in, iy + k / 3, ix + k % 3);
         float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
 #pragma unroll
         for (int k = 0; k < 9; k++) dw_tap(acc, x[k], wt[k]);

@@ -7,6 +7,7 @@
 #include <mma.h>
 
 #include "engine/cuda/net_device.h"
+#include "engine/cuda/net_mma.h"
 
 using namespace nvcuda;
 
@@ -150,6 +151,226 @@ __global__ void __launch_bounds__(BM * 4)
     }
 }
 
+/* ---- the depthwise-fed pair on mma.sync (MoveNet's heads) ----
+ *
+ * Persistent blocks, each warp owning strips of 16 pixels: the warp writes
+ * its strip's depthwise output (16 x k1, FP16) to its own shared tile, then
+ * for each 16-wide slice of the first product's columns computes that slice
+ * in registers (k1 / 16 mma steps), applies bias and activation there and
+ * feeds the rounded slice straight into the second product as its A
+ * fragment (net_mma.h), so the intermediate never touches shared memory;
+ * the epilogue stores from the accumulators. The weights are loaded once
+ * per block; no block barrier after that. The WMMA kernel above kept three
+ * barrier-separated phases per 64-pixel tile and went through shared
+ * memory for both intermediates. */
+
+#define FD_MAX_K1 64
+
+/* Shared memory (byte offsets): W1 [k1][n1p+8] and W2 [n1p][n2p+8] FP16, the
+ * depthwise weights [9][k1] and the first bias [n1p] FP32, then each warp's
+ * A tile [16][k1+8] FP16. Row strides of 8 halves past a multiple of 16
+ * keep ldmatrix's eight rows on distinct banks. */
+struct fused_dw_layout {
+    int w1, w2, dw, b1, a, bytes;
+    __host__ __device__ fused_dw_layout(int warps, int k1, int n1p, int n2p) {
+        w1 = 0;
+        w2 = w1 + k1 * (n1p + 8) * 2;
+        dw = w2 + n1p * (n2p + 8) * 2;
+        b1 = dw + 9 * k1 * 4;
+        a = fused_al(b1 + n1p * 4);
+        bytes = a + warps * 16 * (k1 + 8) * 2;
+    }
+};
+
+/* The strip's depthwise 3x3 (16 pixels from m0, k1 channels) into the
+ * warp's tile as; rows past m are zeros. Pixel coordinates step from the
+ * strip's first pixel in 32-bit arithmetic (the 64-bit divisions of
+ * net_pixel per item cost more than the taps). */
+__device__ __forceinline__ void fused_dw_strip(const net_fused &f, int m, int m0, const float *dws,
+                                               __half *as, int lane) {
+    const int k1 = f.k1, groups = k1 / 8, lda = k1 + 8;
+    const net_tensor in = f.in;
+    const net_geom g = f.g;
+    const int q0 = m0 / g.ow, ox0 = m0 - q0 * g.ow, b0 = q0 / g.oh, oy0 = q0 - b0 * g.oh;
+    const int row = in.w * in.cs;
+    for (int i = lane; i < 16 * groups; i += 32) {
+        int r = i / groups, c0 = (i - r * groups) * 8;
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        if (m0 + r < m) {
+            int ox = ox0 + r, oy = oy0, b = b0;
+            while (ox >= g.ow) {
+                ox -= g.ow;
+                if (++oy == g.oh) oy = 0, b++;
+            }
+            int iy = oy * g.stride - g.pad_top, ix = ox * g.stride - g.pad_left;
+            const __half *cp = in.p + c0 + ((long long)(b * in.h + iy) * in.w + ix) * in.cs;
+            bool ry[3], cx[3];
+#pragma unroll
+            for (int d = 0; d < 3; d++) {
+                ry[d] = (unsigned)(iy + d) < (unsigned)in.h;
+                cx[d] = (unsigned)(ix + d) < (unsigned)in.w;
+            }
+            uint4 x[9];
+#pragma unroll
+            for (int k = 0; k < 9; k++)
+                x[k] = ry[k / 3] && cx[k % 3]
+                           ? *reinterpret_cast<const uint4 *>(cp + (k / 3) * row + (k % 3) * in.cs)
+                           : make_uint4(0, 0, 0, 0);
+#pragma unroll
+            for (int k = 0; k < 9; k++) {
+                const float4 *wr = reinterpret_cast<const float4 *>(dws + k * k1 + c0);
+                float4 w0 = wr[0], w1 = wr[1];
+                const __half2 *h = reinterpret_cast<const __half2 *>(&x[k]);
+                float2 a = __half22float2(h[0]), b2 = __half22float2(h[1]);
+                float2 c = __half22float2(h[2]), d = __half22float2(h[3]);
+                acc[0] += a.x * w0.x, acc[1] += a.y * w0.y, acc[2] += b2.x * w0.z;
+                acc[3] += b2.y * w0.w, acc[4] += c.x * w1.x, acc[5] += c.y * w1.y;
+                acc[6] += d.x * w1.z, acc[7] += d.y * w1.w;
+            }
+#pragma unroll
+            for (int q = 0; q < 8; q++) {
+                float v = net_act(f.dw_act, acc[q] + __ldg(f.dw_b + c0 + q));
+                acc[q] = c0 + q < in.c ? v : 0.0f;
+            }
+        }
+        uint4 u;
+        u.x = mma_pack(acc[0], acc[1]), u.y = mma_pack(acc[2], acc[3]);
+        u.z = mma_pack(acc[4], acc[5]), u.w = mma_pack(acc[6], acc[7]);
+        *reinterpret_cast<uint4 *>(as + r * lda + c0) = u;
+    }
+}
+
+/* Epilogue e of the strip's 16 x (NT2 x 8) result from the accumulators:
+ * lane (g, t) holds columns 8j + 2t, +1 of rows g and g + 8. */
+template <int NT2>
+__device__ __forceinline__ void fused_dw_store(const net_epi &e, int m, int m0,
+                                               const float acc[NT2][4], int lane) {
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int j = 0; j < NT2; j++) {
+        int col = j * 8 + 2 * t;
+        float2 bias = e.bias ? *reinterpret_cast<const float2 *>(e.bias + col) : make_float2(0, 0);
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int p = m0 + g + 8 * h;
+            if (p >= m) continue;
+            float v0 = net_act(e.act, acc[j][2 * h] + bias.x);
+            float v1 = net_act(e.act, acc[j][2 * h + 1] + bias.y);
+            v0 = col < e.c ? v0 : 0.0f; /* padding stays zero, even after a sigmoid */
+            v1 = col + 1 < e.c ? v1 : 0.0f;
+            if (e.out16)
+                *reinterpret_cast<unsigned *>(e.out16 + (size_t)p * e.out_cs + col) = mma_pack(v0, v1);
+            if (e.out32) {
+                float *o = e.out32 + (size_t)p * e.c;
+                if (col < e.c) o[col] = v0;
+                if (col + 1 < e.c) o[col + 1] = v1;
+            }
+        }
+    }
+}
+
+template <int NT2>
+__global__ void __launch_bounds__(256, 3)
+    fused_dw_kernel(net_fused f, int m, net_epi e, int strips) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    const int k1 = f.k1, n1p = f.n1p, n2p = NT2 * 8, ks1 = k1 / 16;
+    const int ld1 = n1p + 8, ld2 = n2p + 8, lda = k1 + 8;
+    const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const fused_dw_layout L(warps, k1, n1p, n2p);
+    __half *w1s = reinterpret_cast<__half *>(smem + L.w1);
+    __half *w2s = reinterpret_cast<__half *>(smem + L.w2);
+    float *dws = reinterpret_cast<float *>(smem + L.dw), *b1s = reinterpret_cast<float *>(smem + L.b1);
+    __half *as = reinterpret_cast<__half *>(smem + L.a) + warp * 16 * lda;
+
+    for (int i = threadIdx.x; i < k1 * (n1p / 8); i += blockDim.x) {
+        int r = i / (n1p / 8), c = (i % (n1p / 8)) * 8;
+        net_copy16(w1s + r * ld1 + c, f.w1 + (size_t)r * n1p + c, true);
+    }
+    for (int i = threadIdx.x; i < n1p * (n2p / 8); i += blockDim.x) {
+        int r = i / (n2p / 8), c = (i % (n2p / 8)) * 8;
+        net_copy16(w2s + r * ld2 + c, f.w2 + (size_t)r * n2p + c, true);
+    }
+    for (int i = threadIdx.x; i < 9 * k1; i += blockDim.x) dws[i] = f.dw_w[i];
+    for (int i = threadIdx.x; i < n1p; i += blockDim.x) b1s[i] = f.b1[i];
+    fused_wait_all();
+    __syncthreads();
+
+    const int t = lane & 3;
+    /* ldmatrix row address of this lane within a 16x16 tile (net_mma.h) */
+    const int lr = lane % 16, lc = (lane / 16) * 8;
+    for (int s = blockIdx.x * warps + warp; s < strips; s += gridDim.x * warps) {
+        const int m0 = s * 16;
+        fused_dw_strip(f, m, m0, dws, as, lane);
+        __syncwarp();
+        unsigned a1[FD_MAX_K1 / 16][4];
+#pragma unroll
+        for (int ks = 0; ks < FD_MAX_K1 / 16; ks++)
+            if (ks < ks1) mma_ldsm4(a1[ks], as + lr * lda + ks * 16 + lc);
+        float acc2[NT2][4];
+#pragma unroll
+        for (int j = 0; j < NT2; j++) acc2[j][0] = acc2[j][1] = acc2[j][2] = acc2[j][3] = 0.0f;
+        for (int c = 0; c < n1p / 16; c++) {
+            float acc1[2][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
+#pragma unroll
+            for (int ks = 0; ks < FD_MAX_K1 / 16; ks++) {
+                if (ks >= ks1) break;
+                unsigned b[4];
+                mma_ldsm4_t(b, w1s + (ks * 16 + lr) * ld1 + c * 16 + lc);
+                mma_16816(acc1[0], a1[ks], b[0], b[1]);
+                mma_16816(acc1[1], a1[ks], b[2], b[3]);
+            }
+            /* this slice of h = act1(. + b1), rounded to FP16 like an
+             * unfused layer's output: the A fragment of k-step c */
+            unsigned a2[4];
+#pragma unroll
+            for (int j = 0; j < 2; j++) {
+                int col = c * 16 + j * 8 + 2 * t;
+                float bx = b1s[col], by = b1s[col + 1];
+                a2[2 * j] = mma_pack(net_act(f.act1, acc1[j][0] + bx), net_act(f.act1, acc1[j][1] + by));
+                a2[2 * j + 1] =
+                    mma_pack(net_act(f.act1, acc1[j][2] + bx), net_act(f.act1, acc1[j][3] + by));
+            }
+#pragma unroll
+            for (int j = 0; j < NT2 / 2; j++) {
+                unsigned b[4];
+                mma_ldsm4_t(b, w2s + (c * 16 + lr) * ld2 + j * 16 + lc);
+                mma_16816(acc2[2 * j], a2, b[0], b[1]);
+                mma_16816(acc2[2 * j + 1], a2, b[2], b[3]);
+            }
+        }
+        fused_dw_store<NT2>(e, m, m0, acc2, lane);
+        __syncwarp(); /* the next strip's depthwise overwrites as */
+    }
+}
+
+/* Whether fused_dw_kernel runs this pair: a 3x3 depthwise on a tensor
+ * whose stride is k1, k1 <= FD_MAX_K1, no residual, at most 64 outputs,
+ * and its shared memory within the default 48 KB at 8 warps. */
+static bool fused_dw_ok(const net_fused *f, const net_epi *e) {
+    return f->dw_w && f->g.kh == 3 && f->g.kw == 3 && f->in.cs == f->k1 && f->k1 <= FD_MAX_K1 &&
+           !e->res && e->out_cs % 16 == 0 && e->out_cs <= 64 &&
+           fused_dw_layout(8, f->k1, f->n1p, e->out_cs).bytes <= 48 * 1024;
+}
+
+template <int NT2>
+static cudaError_t fused_dw_run(const net_fused *f, int m, const net_epi *e, int sms,
+                                cudaStream_t s) {
+    /* Warps per block: 8, fewer while that leaves under two blocks per
+     * multiprocessor (batch 1: 256 strips); then as many blocks as fit at
+     * once, each looping over strips. */
+    int strips = (m + 15) / 16, warps = 8;
+    while (warps > 1 && (strips + warps - 1) / warps < 2 * sms) warps /= 2;
+    size_t bytes = (size_t)fused_dw_layout(warps, f->k1, f->n1p, e->out_cs).bytes;
+    int per_sm = 0;
+    cudaError_t err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, fused_dw_kernel<NT2>,
+                                                                    warps * 32, bytes);
+    if (err != cudaSuccess) return err;
+    long long blocks = (strips + warps - 1) / warps;
+    if (blocks > (long long)sms * per_sm) blocks = (long long)sms * per_sm;
+    fused_dw_kernel<NT2><<<(unsigned)blocks, warps * 32, bytes, s>>>(*f, m, *e, strips);
+    return cudaGetLastError();
+}
+
 size_t net_fused_smem(int k1, int n1p, int n2p) {
     return (size_t)fused_layout(64, k1, n1p, n2p).bytes;
 }
@@ -169,6 +390,14 @@ static cudaError_t fused_run(const net_fused *f, int m, const net_epi *e, cudaSt
  * ones (batch 1). */
 cudaError_t net_launch_fused(const net_fused *f, int m, const net_epi *e, int sms,
                              cudaStream_t s) {
+    if (fused_dw_ok(f, e)) {
+        switch (e->out_cs / 8) {
+        case 2: return fused_dw_run<2>(f, m, e, sms, s);
+        case 4: return fused_dw_run<4>(f, m, e, sms, s);
+        case 6: return fused_dw_run<6>(f, m, e, sms, s);
+        default: return fused_dw_run<8>(f, m, e, sms, s);
+        }
+    }
     if ((long long)(m + 63) / 64 >= 2LL * sms) return fused_run<64>(f, m, e, s);
     return fused_run<32>(f, m, e, s);
 }
