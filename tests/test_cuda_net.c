@@ -157,9 +157,12 @@ static void upload_input(ps_cuda_net *cn, const ps_net *net, const float *img, s
 
 /* Runs batches[0..nb) of random images (values in [lo, hi)) through the CPU
  * backend and the CUDA net (max batch MAX_BATCH), compares every head. The
- * last batch goes on a second stream, so a replayed graph meets a new one. */
+ * last batch goes on a second stream, so a replayed graph meets a new one.
+ * fuse_all: inverted-residual blocks run as one kernel at every batch size
+ * (by default only from ~2 blocks per multiprocessor, which these small
+ * batches never reach). */
 static void check_net(const char *name, const ps_net *net, int H, int W, const int *batches,
-                      int nb, float lo, float hi, float rel_tol)
+                      int nb, float lo, float hi, float rel_tol, int fuse_all)
 {
     ps_backend_config cfg = {.input_h = H, .input_w = W, .max_batch = MAX_BATCH, .threads = 2};
     ps_err err = {0};
@@ -176,8 +179,22 @@ static void check_net(const char *name, const ps_net *net, int H, int W, const i
         ps_backend_cpu.free(cpu);
         return;
     }
-    printf("%s: %dx%d, %d layers, %.1f MB on the GPU\n", name, W, H, net->n_layers,
-           ps_cuda_net_bytes(cn) / 1e6);
+    int blocks = 0;
+    for (int i = 0; i < ps_cuda_net_ops(cn); i++) {
+        char desc[256];
+        ps_cuda_net_op_describe(cn, i, desc, sizeof desc);
+        blocks += !strncmp(desc, "block", 5);
+    }
+    if (fuse_all) {
+        ps_cuda_net_set_block_min(cn, 0);
+        if (!blocks) {
+            fprintf(stderr, "%s: no inverted-residual block runs as one kernel\n", name);
+            tu_failures++;
+        }
+    }
+    printf("%s: %dx%d, %d layers, %.1f MB on the GPU, %d blocks as one kernel%s\n", name, W, H,
+           net->n_layers, ps_cuda_net_bytes(cn) / 1e6, blocks,
+           fuse_all ? " at every batch" : " from large batches");
     cudaStream_t streams[2];
     CUDA_OK(cudaStreamCreate(&streams[0]));
     CUDA_OK(cudaStreamCreate(&streams[1]));
@@ -224,9 +241,10 @@ static void test_mini_movenet(void)
     nb_init(&b, 1);
     nb_mini_movenet(&b);
     static const int b_small[] = {1, 3, MAX_BATCH, 1}, b_big[] = {1, MAX_BATCH};
-    check_net("mini_movenet 64x64", &b.net, 64, 64, b_small, 4, -2.0f, 2.0f, REL_TOL);
-    check_net("mini_movenet 64x96", &b.net, 96, 64, b_small, 4, -2.0f, 2.0f, REL_TOL);
-    check_net("mini_movenet 256x256", &b.net, 256, 256, b_big, 2, -2.0f, 2.0f, REL_TOL);
+    check_net("mini_movenet 64x64", &b.net, 64, 64, b_small, 4, -2.0f, 2.0f, REL_TOL, 0);
+    check_net("mini_movenet 64x64", &b.net, 64, 64, b_small, 4, -2.0f, 2.0f, REL_TOL, 1);
+    check_net("mini_movenet 64x96", &b.net, 96, 64, b_small, 4, -2.0f, 2.0f, REL_TOL, 1);
+    check_net("mini_movenet 256x256", &b.net, 256, 256, b_big, 2, -2.0f, 2.0f, REL_TOL, 1);
     nb_free(&b);
 }
 
@@ -236,7 +254,7 @@ static void test_odd_paths(void)
     nb_init(&b, 2);
     nb_odd_paths(&b);
     static const int batches[] = {1, 3, MAX_BATCH, 3};
-    check_net("odd_paths 64x32", &b.net, 32, 64, batches, 4, -2.0f, 2.0f, REL_TOL);
+    check_net("odd_paths 64x32", &b.net, 32, 64, batches, 4, -2.0f, 2.0f, REL_TOL, 0);
     nb_free(&b);
 }
 
@@ -254,7 +272,8 @@ static ps_model *load_model(void)
 static void test_model(const ps_model *m)
 {
     static const int batches[] = {1, 2};
-    check_net("movenet 256x256", &m->net, 256, 256, batches, 2, 0.0f, 255.0f, MODEL_REL_TOL);
+    check_net("movenet 256x256", &m->net, 256, 256, batches, 2, 0.0f, 255.0f, MODEL_REL_TOL, 0);
+    check_net("movenet 256x256", &m->net, 256, 256, batches, 2, 0.0f, 255.0f, MODEL_REL_TOL, 1);
 }
 
 /* ---- the engine-only benchmark (for bench/) ---- */

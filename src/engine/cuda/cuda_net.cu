@@ -15,11 +15,14 @@ extern "C" { /* C headers without their own linkage blocks */
 #include "engine/cuda/cuda_net.h"
 #include "engine/cuda/net_kernels.h"
 
-typedef enum { OP_GEMM, OP_CONV, OP_STEM, OP_DWCONV, OP_RESIZE, OP_ELTWISE, OP_FUSED } op_kind;
+typedef enum {
+    OP_GEMM, OP_CONV, OP_STEM, OP_DWCONV, OP_RESIZE, OP_ELTWISE, OP_FUSED, OP_BLOCK
+} op_kind;
 
 /* One kernel launch of the forward pass, all pointers fixed at creation. */
-typedef struct {
+typedef struct net_op {
     op_kind kind;
+    int layer;        /* the net's layer this op computes */
     char name[192];   /* the layer's, for error messages (the net may go) */
     net_tensor in;    /* per image: h, w */
     net_geom geom;    /* CONV / DWCONV: output size per image */
@@ -28,11 +31,14 @@ typedef struct {
     net_stem_w *stem; /* STEM: host copy of the weights (malloc), passed at launch */
     int factor;       /* RESIZE */
     net_fused fu;     /* FUSED: the first 1x1 (and depthwise); w is the second's */
+    net_block bk;     /* BLOCK: expand and depthwise; w is the projection's */
+    struct net_op *sub; /* BLOCK: the three layers' own ops (malloc), for small batches */
     net_epi epi;
 } net_op;
 
 struct ps_cuda_net {
     int in_h, in_w, max_batch, sms;
+    long long block_min;          /* ps_cuda_net_set_block_min */
     net_op *ops;
     int n_ops;
     __half *input;                /* [max_batch, in_h, in_w, 4] */
@@ -56,6 +62,9 @@ typedef struct {
                       alone feeds it, and the depthwise fdw that alone feeds
                       f1; -1 when none */
     int rd[2];     /* the layers its op reads, -1 for none */
+    int blk_e, blk_d; /* a projection whose op also computes the expansion
+                         blk_e and depthwise blk_d of its inverted-residual
+                         block (plan_blocks); -1 when none */
     size_t w_off, b_off; /* offsets in the weight block */
 } layer_info;
 
@@ -192,6 +201,45 @@ static ps_status plan_fuse(const ps_net *net, layer_info *info, ps_err *err) {
     return PS_OK;
 }
 
+/* Finds inverted-residual blocks the block kernel runs (net_block_fits):
+ * a 1x1 projection (not fused, any residual) reading a depthwise 3x3
+ * stride 1 SAME conv that reads a 1x1 expansion, each of the two read by
+ * nothing else, neither a head nor with a residual. Their layers keep
+ * their buffers and ops (small batches run them apart: net_block_blocks);
+ * the projection's output gets a buffer of its own, never its residual's,
+ * since the kernel's blocks read their neighbours' input pixels. */
+static ps_status plan_blocks(const ps_net *net, layer_info *info, ps_err *err) {
+    int nl = net->n_layers;
+    int *nread = (int *)calloc((size_t)nl, sizeof *nread);
+    if (!nread) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < nl; i++) {
+        const ps_layer *l = &net->layers[i];
+        if (l->src >= 0) nread[l->src]++;
+        if (l->src2 >= 0) nread[l->src2]++;
+        info[i].blk_e = info[i].blk_d = -1;
+    }
+    for (int j = 1; j < nl; j++) {
+        const ps_layer *lj = &net->layers[j];
+        if (!is_gemm(lj, info) || info[j].fused || info[j].f1 >= 0 || info[j].head) continue;
+        int d = lj->src;
+        const ps_layer *ld = &net->layers[d];
+        if (ld->kind != PS_LAYER_DWCONV || ld->kh != 3 || ld->kw != 3 || ld->stride != 1 ||
+            ld->pad != PS_PAD_SAME || ld->src2 >= 0 || info[d].fused || info[d].head ||
+            nread[d] != 1)
+            continue;
+        int e = ld->src;
+        const ps_layer *le = &net->layers[e];
+        if (e <= 0 || !is_gemm(le, info) || le->src2 >= 0 || info[e].fused || info[e].f1 >= 0 ||
+            info[e].head || nread[e] != 1 ||
+            !net_block_fits(info[le->src].cs, info[e].cs, info[j].cs))
+            continue;
+        info[j].blk_e = e;
+        info[j].blk_d = d;
+    }
+    free(nread);
+    return PS_OK;
+}
+
 /* ---- activation buffers by liveness ---- */
 
 typedef struct {
@@ -205,6 +253,7 @@ typedef struct {
  * the source of a convolution (which would read what it overwrites). */
 static int plan_inplace(const ps_net *net, const layer_info *info, int i) {
     const ps_layer *l = &net->layers[i];
+    if (info[i].blk_e >= 0) return -1;
     int cands[2] = {l->src2, -1};
     if (l->kind == PS_LAYER_ADD || l->kind == PS_LAYER_ACT) cands[1] = l->src;
     if (l->kind == PS_LAYER_RESIZE) cands[0] = -1;
@@ -351,6 +400,7 @@ static net_op op_build(const ps_cuda_net *cn, const ps_net *net, const layer_inf
     net_op op;
     memset(&op, 0, sizeof op);
     snprintf(op.name, sizeof op.name, "%s", l->name);
+    op.layer = i;
     op.in = layer_tensor(cn, net, info, bufs, info[i].f1 >= 0 ? info[i].rd[0] : l->src);
     op.epi.c = info[i].shape.c;
     op.epi.out_cs = round_up(info[i].shape.c, 16);
@@ -423,6 +473,26 @@ static net_op op_build(const ps_cuda_net *cn, const ps_net *net, const layer_inf
     return op;
 }
 
+/* Turns the last three ops, when they are expansion e, depthwise d and
+ * their projection, into one BLOCK op that keeps them as its sub-ops. */
+static ps_status op_merge_block(ps_cuda_net *cn, int e, int d, ps_err *err) {
+    int n = cn->n_ops;
+    if (n < 3 || cn->ops[n - 3].layer != e || cn->ops[n - 2].layer != d) return PS_OK;
+    net_op blk = cn->ops[n - 1];
+    const net_op *oe = &cn->ops[n - 3], *od = &cn->ops[n - 2];
+    blk.bk = (net_block){oe->in, oe->in.cs, (const __half *)oe->w, oe->epi.bias, oe->epi.act,
+                         oe->epi.out_cs, (const float *)od->w, od->epi.bias, od->epi.act,
+                         (const __half *)blk.w};
+    if (!net_block_ok(&blk.bk, &blk.epi)) return PS_OK;
+    blk.sub = (net_op *)malloc(3 * sizeof *blk.sub);
+    if (!blk.sub) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    memcpy(blk.sub, &cn->ops[n - 3], 3 * sizeof *blk.sub);
+    blk.kind = OP_BLOCK;
+    cn->ops[n - 3] = blk;
+    cn->n_ops = n - 2;
+    return PS_OK;
+}
+
 static cudaError_t op_launch(const ps_cuda_net *cn, const net_op *op, int n, cudaStream_t s) {
     switch (op->kind) {
     case OP_GEMM:
@@ -440,6 +510,14 @@ static cudaError_t op_launch(const ps_cuda_net *cn, const net_op *op, int n, cud
         return net_launch_eltwise(op->in, n, &op->epi, s);
     case OP_FUSED:
         return net_launch_fused(&op->fu, n * op->geom.oh * op->geom.ow, &op->epi, cn->sms, s);
+    case OP_BLOCK:
+        if (net_block_blocks(&op->bk, n) >= cn->block_min)
+            return net_launch_block(&op->bk, n, &op->epi, s);
+        for (int k = 0; k < 3; k++) {
+            cudaError_t e = op_launch(cn, &op->sub[k], n, s);
+            if (e != cudaSuccess) return e;
+        }
+        return cudaSuccess;
     }
     return cudaErrorInvalidValue;
 }
@@ -482,8 +560,10 @@ static ps_status net_build(ps_cuda_net *cn, const ps_net *net, layer_info *info,
     if (!st) st = weight_upload(cn, net, info, &wdev, err);
     if (!st) st = heads_alloc(cn, net, head_of, err);
     for (int i = 1; i < nl && !st; i++)
-        if (info[i].buf >= 0 || head_of[i])
+        if (info[i].buf >= 0 || head_of[i]) {
             cn->ops[cn->n_ops++] = op_build(cn, net, info, bufs, wdev, head_of[i], i);
+            if (info[i].blk_e >= 0) st = op_merge_block(cn, info[i].blk_e, info[i].blk_d, err);
+        }
     free(bp.size);
     free(bp.owner);
     free(bufs);
@@ -506,6 +586,7 @@ ps_status ps_cuda_net_create(const ps_net *net, int input_h, int input_w, int ma
     cn->in_h = input_h, cn->in_w = input_w, cn->max_batch = max_batch;
     ps_status st = plan_check(net, input_h, input_w, info, err);
     if (!st) st = plan_fuse(net, info, err);
+    if (!st) st = plan_blocks(net, info, err);
     int dev = 0;
     cudaError_t e = cudaSuccess;
     if (!st && (e = cudaGetDevice(&dev)) != cudaSuccess) st = cuda_fail(err, "cudaGetDevice", NULL, e);
@@ -515,6 +596,7 @@ ps_status ps_cuda_net_create(const ps_net *net, int input_h, int input_w, int ma
         st = cuda_fail(err, "cudaStreamCreate", NULL, e);
     cn->graphs = (cudaGraphExec_t *)calloc((size_t)max_batch + 1, sizeof *cn->graphs);
     if (!st && !cn->graphs) st = ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    cn->block_min = 2LL * cn->sms;
     if (!st) st = net_build(cn, net, info, err);
     free(info);
     if (st) {
@@ -543,8 +625,8 @@ static ps_status net_enqueue(const ps_cuda_net *cn, int n, cudaStream_t s, ps_er
 int ps_cuda_net_ops(const ps_cuda_net *cn) { return cn->n_ops; }
 
 void ps_cuda_net_op_describe(const ps_cuda_net *cn, int i, char *buf, size_t size) {
-    static const char *const kinds[] = {"gemm", "conv", "stem", "dwconv", "resize", "eltwise",
-                                        "fused"};
+    static const char *const kinds[] = {"gemm",    "conv",  "stem", "dwconv",
+                                        "resize",  "eltwise", "fused", "block"};
     const net_op *op = &cn->ops[i];
     /* the last two or three components of the layer's name */
     const char *tail = strrchr(op->name, '/');
@@ -593,13 +675,25 @@ ps_status ps_cuda_net_forward(ps_cuda_net *cn, int n, ps_cuda_stream s, ps_err *
     return e == cudaSuccess ? PS_OK : cuda_fail(err, "cudaGraphLaunch", NULL, e);
 }
 
+void ps_cuda_net_set_block_min(ps_cuda_net *cn, long long blocks) {
+    cn->block_min = blocks;
+    for (int n = 0; n <= cn->max_batch; n++)
+        if (cn->graphs[n]) {
+            cudaGraphExecDestroy(cn->graphs[n]);
+            cn->graphs[n] = NULL;
+        }
+}
+
 void ps_cuda_net_free(ps_cuda_net *cn) {
     if (!cn) return;
     for (int n = 0; cn->graphs && n <= cn->max_batch; n++)
         if (cn->graphs[n]) cudaGraphExecDestroy(cn->graphs[n]);
     for (int i = 0; i < cn->n_allocs; i++) cudaFree(cn->allocs[i]);
     if (cn->capture) cudaStreamDestroy(cn->capture);
-    for (int i = 0; cn->ops && i < cn->n_ops; i++) free(cn->ops[i].stem);
+    for (int i = 0; cn->ops && i < cn->n_ops; i++) {
+        free(cn->ops[i].stem);
+        free(cn->ops[i].sub);
+    }
     free(cn->graphs);
     free(cn->allocs);
     free(cn->ops);

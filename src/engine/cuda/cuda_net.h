@@ -47,6 +47,12 @@ void ps_cuda_net_op_describe(const ps_cuda_net *cn, int i, char *buf, size_t siz
 ps_status ps_cuda_net_op_run(const ps_cuda_net *cn, int i, int n, ps_cuda_stream s,
                              ps_err *err);
 
+/* Thread blocks from which a whole inverted-residual block runs as one
+ * kernel (default: twice the multiprocessors; below that its layers run
+ * apart, which fills the GPU better at small batches). 0 fuses at every
+ * batch size (tests). Drops the graphs captured so far. */
+void ps_cuda_net_set_block_min(ps_cuda_net *cn, long long blocks);
+
 /* Device bytes held (weights, activations, workspaces). */
 size_t ps_cuda_net_bytes(const ps_cuda_net *cn);
 

@@ -92,6 +92,19 @@ __device__ __forceinline__ void net_copy16(void *dst, const void *src, bool ok) 
 #endif
 }
 
+/* Commits the cp.async copies issued so far as one group; waits for all. */
+__device__ __forceinline__ void net_cp_commit(void) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+
+__device__ __forceinline__ void net_cp_wait_all(void) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 0;\n" ::);
+#endif
+}
+
 /* Column, row and image of pixel m (counted over the batch) of an
  * oh x ow output. */
 __device__ __forceinline__ void net_pixel(long long m, int oh, int ow, int *ox, int *oy, int *b) {

@@ -11,13 +11,6 @@
 
 using namespace nvcuda;
 
-__device__ __forceinline__ void fused_wait_all(void) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;\n" ::);
-    asm volatile("cp.async.wait_group 0;\n" ::);
-#endif
-}
-
 static __host__ __device__ __forceinline__ int fused_al(int x) { return (x + 127) / 128 * 128; }
 
 /* Shared memory of a BM-row block (byte offsets): region 0 holds A [BM][k1+8]
@@ -110,7 +103,8 @@ __global__ void __launch_bounds__(BM * 4)
             *reinterpret_cast<uint4 *>(as + r * lda + c0) = u;
         }
     }
-    fused_wait_all();
+    net_cp_commit();
+    net_cp_wait_all();
     __syncthreads();
 
     /* H = act1(A x W1 + b1), one 16x16 fragment at a time per warp. */
@@ -292,7 +286,8 @@ __global__ void __launch_bounds__(256, 3)
     }
     for (int i = threadIdx.x; i < 9 * k1; i += blockDim.x) dws[i] = f.dw_w[i];
     for (int i = threadIdx.x; i < n1p; i += blockDim.x) b1s[i] = f.b1[i];
-    fused_wait_all();
+    net_cp_commit();
+    net_cp_wait_all();
     __syncthreads();
 
     const int t = lane & 3;

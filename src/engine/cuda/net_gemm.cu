@@ -12,12 +12,6 @@ using namespace nvcuda;
 
 #define GEMM_BK 32
 
-__device__ __forceinline__ void gemm_commit(void) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;\n" ::);
-#endif
-}
-
 /* Waits until at most `pending` committed groups are still in flight. */
 template <int pending>
 __device__ __forceinline__ void gemm_wait(void) {
@@ -79,11 +73,11 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, 1024 / ((BM / WM) 
 
     int kt = (k + GEMM_BK - 1) / GEMM_BK;
     gemm_load<BM, BN, T>(smem, 0, a, w, m, k, np, m0, n0, 0);
-    gemm_commit();
+    net_cp_commit();
     for (int t = 0; t < kt; t++) {
         if (t + 1 < kt) {
             gemm_load<BM, BN, T>(smem, (t + 1) & 1, a, w, m, k, np, m0, n0, (t + 1) * GEMM_BK);
-            gemm_commit();
+            net_cp_commit();
             gemm_wait<1>();
         } else {
             gemm_wait<0>();

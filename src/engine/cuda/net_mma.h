@@ -40,6 +40,14 @@ __device__ __forceinline__ void mma_ldsm4_t(unsigned r[4], const __half *p) {
                  : "r"(mma_smem(p)));
 }
 
+/* The B fragment of one 16x8 tile of a row-major [k][n] tile at p: two
+ * 8x8 matrices, rows from lanes 0-15 (pass the same address formula). */
+__device__ __forceinline__ void mma_ldsm2_t(unsigned r[2], const __half *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
+                 : "=r"(r[0]), "=r"(r[1])
+                 : "r"(mma_smem(p)));
+}
+
 /* c += a (16x16) x b (16x8). */
 __device__ __forceinline__ void mma_16816(float c[4], const unsigned a[4], unsigned b0,
                                           unsigned b1) {
