@@ -202,8 +202,8 @@ static ps_status plan_fuse(const ps_net *net, layer_info *info, ps_err *err) {
 }
 
 /* Finds inverted-residual blocks the block kernel runs (net_block_fits):
- * a 1x1 projection (not fused, any residual) reading a depthwise 3x3
- * stride 1 SAME conv that reads a 1x1 expansion, each of the two read by
+ * a 1x1 projection (not fused, any residual) reading a depthwise 3x3 conv
+ * that reads a 1x1 expansion, each of the two read by
  * nothing else, neither a head nor with a residual. Their layers keep
  * their buffers and ops (small batches run them apart: net_block_blocks);
  * the projection's output gets a buffer of its own, never its residual's,
@@ -223,15 +223,14 @@ static ps_status plan_blocks(const ps_net *net, layer_info *info, ps_err *err) {
         if (!is_gemm(lj, info) || info[j].fused || info[j].f1 >= 0 || info[j].head) continue;
         int d = lj->src;
         const ps_layer *ld = &net->layers[d];
-        if (ld->kind != PS_LAYER_DWCONV || ld->kh != 3 || ld->kw != 3 || ld->stride != 1 ||
-            ld->pad != PS_PAD_SAME || ld->src2 >= 0 || info[d].fused || info[d].head ||
-            nread[d] != 1)
+        if (ld->kind != PS_LAYER_DWCONV || ld->kh != 3 || ld->kw != 3 || ld->src2 >= 0 ||
+            info[d].fused || info[d].head || nread[d] != 1)
             continue;
         int e = ld->src;
         const ps_layer *le = &net->layers[e];
         if (e <= 0 || !is_gemm(le, info) || le->src2 >= 0 || info[e].fused || info[e].f1 >= 0 ||
             info[e].head || nread[e] != 1 ||
-            !net_block_fits(info[le->src].cs, info[e].cs, info[j].cs))
+            !net_block_fits(info[le->src].cs, info[e].cs, info[j].cs, ld->stride))
             continue;
         info[j].blk_e = e;
         info[j].blk_d = d;
@@ -482,7 +481,8 @@ static ps_status op_merge_block(ps_cuda_net *cn, int e, int d, ps_err *err) {
     const net_op *oe = &cn->ops[n - 3], *od = &cn->ops[n - 2];
     blk.bk = (net_block){oe->in, oe->in.cs, (const __half *)oe->w, oe->epi.bias, oe->epi.act,
                          oe->epi.out_cs, (const float *)od->w, od->epi.bias, od->epi.act,
-                         (const __half *)blk.w};
+                         od->geom.stride, od->geom.pad_top, od->geom.pad_left, od->geom.oh,
+                         od->geom.ow, (const __half *)blk.w};
     if (!net_block_ok(&blk.bk, &blk.epi)) return PS_OK;
     blk.sub = (net_op *)malloc(3 * sizeof *blk.sub);
     if (!blk.sub) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");

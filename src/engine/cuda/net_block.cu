@@ -1,71 +1,86 @@
 /* One inverted-residual block in one kernel (net_launch_block in
- * net_kernels.h): expand 1x1 -> depthwise 3x3 stride 1 -> project 1x1 (+
- * residual), so the block's wide intermediates (the expanded tensor and the
- * depthwise output) never reach device memory; only the narrow input and
- * output do.
+ * net_kernels.h): expand 1x1 -> depthwise 3x3 stride 1 or 2 -> project 1x1
+ * (+ residual), so the block's wide intermediates (the expanded tensor and
+ * the depthwise output) never reach device memory; only the narrow input
+ * and output do.
  *
- * A block of 8 warps owns an 8 x 16 tile of output pixels of one image. It
- * loads the tile's input with a one-pixel halo (10 x 18 pixels, zeros
- * outside the image) once, then walks the expanded channels in chunks of 48:
- *   1. expand: E = act1(X W1 + b1) for the halo pixels (mma.sync, the
+ * A block of 8 warps owns a TH x 16 tile of output pixels of one image (TH
+ * 8 at stride 1, 4 at stride 2). It loads the input pixels the tile needs
+ * (its halo: 10 x 18 or 9 x 33, zeros outside the image) once, then walks
+ * the expanded channels in chunks of 48:
+ *   1. expand: E = relu6(X W1 + b1) for the halo pixels (mma.sync, the
  *      epilogue applied to the accumulators), zeros outside the image since
  *      the depthwise pads the expanded tensor with zeros; block barrier;
- *   2. depthwise: each warp computes its output row (16 pixels) from E in
- *      shared memory into its own tile D;
- *   3. project: the warp's accumulators for its 16 pixels x all outputs +=
- *      D x W2 (chunk rows); block barrier, the next chunk's weights having
- *      arrived by cp.async meanwhile.
+ *   2. depthwise: D = relu6(dw(E) + b) for the tile, from E in shared
+ *      memory; block barrier;
+ *   3. project: each warp's accumulators (one output row, all or half of
+ *      the outputs) += D x W2 (chunk rows); the next chunk's weights arrive
+ *      by cp.async meanwhile.
  * Then bias, activation and residual from the accumulators, FP16 stores.
- * Everything rounds where the unfused layers round (E and D to FP16), so
- * the result equals the three separate kernels' up to summation order. */
+ * E and D are rounded to FP16 where the unfused layers round, so the result
+ * equals the three separate kernels' up to summation order. */
 #include "engine/cuda/net_device.h"
 #include "engine/cuda/net_mma.h"
 
-#define IR_TH 8  /* output rows per block = warps */
-#define IR_TW 16 /* output columns per block = one m16 tile per warp */
-#define IR_HW (IR_TW + 2)
-#define IR_HALO ((IR_TH + 2) * IR_HW)   /* 180 halo pixels */
-#define IR_MT ((IR_HALO + 15) / 16)     /* 12 m16 tiles of them */
-#define IR_CH 48                        /* expanded channels per chunk */
-#define IR_THREADS (IR_TH * 32)
+#define IR_TW 16       /* output columns per tile: one m16 tile per output row */
+#define IR_CH 48       /* expanded channels per chunk */
+#define IR_THREADS 256 /* 8 warps */
+#define IR_LDD (IR_CH + 8)
+#define IR_LDW1 (IR_CH + 8)
+
+/* Tile geometry at stride S: TH output rows; the halo HH x HW input pixels
+ * (MT m16 tiles of them); WN warps per output row, each projecting to
+ * 1 / WN of the outputs; R output rows per depthwise thread (192 threads:
+ * 6 channel groups x 16 columns x 2 row groups). */
+template <int S>
+struct ir_geo {
+    static constexpr int TH = S == 1 ? 8 : 4;
+    static constexpr int HH = (TH - 1) * S + 3, HW = (IR_TW - 1) * S + 3;
+    static constexpr int HALO = HH * HW, MT = (HALO + 15) / 16;
+    static constexpr int WN = 8 / TH, R = TH / 2;
+};
 
 static __host__ __device__ __forceinline__ int ir_al(int x) { return (x + 127) / 128 * 128; }
 
-/* Shared memory (byte offsets): X [IR_MT * 16][k+8] FP16; E [IR_HALO][IR_CH]
- * FP16 (read only by the depthwise, whose 16-byte loads of neighbouring
- * pixels are then contiguous: no bank conflicts); D [128][IR_CH+8] FP16;
- * per chunk, double-buffered: W1 [k][IR_CH+8], W2 [IR_CH][np+8], the
- * depthwise weights [9][IR_CH] FP16 (the layer's float16 values; 16 bytes
- * per tap and channel group halve the loads), b1 and the depthwise bias
- * [IR_CH] FP32. Row strides of 8 halves past a multiple of 16 keep ldmatrix
- * rows on distinct banks. */
-#define IR_LDE IR_CH
-#define IR_LDD (IR_CH + 8)
-#define IR_LDW1 (IR_CH + 8)
+/* Shared memory (byte offsets): X [MT * 16][k+8], E [HALO][IR_CH] (read
+ * only by the depthwise, whose 16-byte loads of neighbouring threads are
+ * then contiguous: no bank conflicts; ldmatrix reads the others, whose rows
+ * 8 halves past a multiple of 16 keep its eight rows on distinct banks),
+ * D [TH * 16][IR_CH+8], all FP16; per chunk, double-buffered: W1
+ * [k][IR_CH+8], W2 [IR_CH][np+8], the depthwise weights [9][IR_CH] FP16
+ * (the layer's float16 values; 16 bytes per tap and channel group), b1 and
+ * the depthwise bias [IR_CH] FP32. */
 struct ir_layout {
     int x, e, d, wbuf, w2, dw, b1, bd, bytes; /* w2, dw, b1, bd: within a buffer */
-    __host__ __device__ ir_layout(int k, int np) {
+    __host__ __device__ ir_layout(int k, int np, int mt, int halo, int th) {
         x = 0;
-        e = ir_al(x + IR_MT * 16 * (k + 8) * 2);
-        d = ir_al(e + IR_HALO * IR_LDE * 2);
+        e = ir_al(x + mt * 16 * (k + 8) * 2);
+        d = ir_al(e + halo * IR_CH * 2);
         w2 = ir_al(k * IR_LDW1 * 2);
         dw = w2 + ir_al(IR_CH * (np + 8) * 2);
         b1 = dw + 9 * IR_CH * 2;
         bd = b1 + IR_CH * 4;
         wbuf = ir_al(bd + IR_CH * 4);
-        bytes = ir_al(d + IR_TH * IR_TW * IR_LDD * 2) + 2 * wbuf;
+        bytes = ir_al(d + th * IR_TW * IR_LDD * 2) + 2 * wbuf;
     }
     /* byte offset of weight buffer st (W1 first) */
     __host__ __device__ int w(int st) const { return bytes - (2 - st) * wbuf; }
 };
 
-/* Image coordinates of halo pixel p of the tile at (ty0, tx0); whether it
- * lies inside the h x w image. */
-__device__ __forceinline__ bool ir_halo(int p, int ty0, int tx0, int h, int w, int *iy, int *ix) {
-    int hy = p / IR_HW;
-    *iy = ty0 - 1 + hy;
-    *ix = tx0 - 1 + (p - hy * IR_HW);
-    return p < IR_HALO && *iy >= 0 && *iy < h && *ix >= 0 && *ix < w;
+template <int S>
+static __host__ __device__ ir_layout ir_layout_of(int k, int np) {
+    typedef ir_geo<S> G;
+    return ir_layout(k, np, G::MT, G::HALO, G::TH);
+}
+
+/* Input coordinates of halo pixel p of a tile whose halo starts at (iy0,
+ * ix0); whether it lies inside the h x w input. */
+template <int S>
+__device__ __forceinline__ bool ir_halo(int p, int iy0, int ix0, int h, int w, int *iy, int *ix) {
+    int hy = p / ir_geo<S>::HW;
+    *iy = iy0 + hy;
+    *ix = ix0 + (p - hy * ir_geo<S>::HW);
+    return p < ir_geo<S>::HALO && *iy >= 0 && *iy < h && *ix >= 0 && *ix < w;
 }
 
 /* cp.async of chunk c's W1, W2, b1 and depthwise bias into buffer st. */
@@ -106,18 +121,20 @@ __device__ __forceinline__ void ir_store_dw(const ir_layout &L, unsigned char *s
     reinterpret_cast<unsigned *>(smem + L.w(st) + L.dw)[i] = mma_pack(v.x, v.y);
 }
 
-/* Phase 1: E = act1(X W1 + b1) for the halo pixels. 24 jobs of one m16
- * tile x 24 columns (three n8 tiles), three per warp. */
-__device__ __forceinline__ void ir_expand(const net_block &bk, const ir_layout &L,
-                                          unsigned char *smem, int st, int ty0, int tx0,
-                                          int warp, int lane) {
-    const int k = bk.k, ldx = k + 8;
+__device__ __forceinline__ float ir_relu6(float v) { return fminf(fmaxf(v, 0.0f), 6.0f); }
+
+/* Phase 1: E = relu6(X W1 + b1) for the halo pixels: jobs of one m16 tile x
+ * 24 columns (three n8 tiles), job j on warp j % 8. Bit 2i + h of `inside`
+ * says whether row g + 8h of this warp's i-th job lies in the image. */
+template <int S>
+__device__ __forceinline__ void ir_expand(int k, const ir_layout &L, unsigned char *smem, int st,
+                                          unsigned inside, int warp, int lane) {
+    const int ldx = k + 8, g = lane >> 2, t = lane & 3, lr = lane % 16, lc = (lane / 16) * 8;
     const __half *xs = reinterpret_cast<const __half *>(smem + L.x);
     const __half *w1s = reinterpret_cast<const __half *>(smem + L.w(st));
     const float *b1s = reinterpret_cast<const float *>(smem + L.w(st) + L.b1);
     __half *es = reinterpret_cast<__half *>(smem + L.e);
-    const int g = lane >> 2, t = lane & 3, lr = lane % 16, lc = (lane / 16) * 8;
-    for (int job = warp; job < IR_MT * 2; job += IR_TH) {
+    for (int job = warp, i = 0; job < ir_geo<S>::MT * 2; job += 8, i++) {
         int mt = job >> 1, n0 = (job & 1) * 24;
         float acc[3][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}};
         for (int ks = 0; ks < k / 16; ks++) {
@@ -131,15 +148,17 @@ __device__ __forceinline__ void ir_expand(const net_block &bk, const ir_layout &
         }
 #pragma unroll
         for (int h = 0; h < 2; h++) {
-            int p = mt * 16 + g + 8 * h, iy, ix;
-            if (p >= IR_HALO) continue;
-            bool in = ir_halo(p, ty0, tx0, bk.in.h, bk.in.w, &iy, &ix);
+            int p = mt * 16 + g + 8 * h;
+            if (p >= ir_geo<S>::HALO) continue;
+            bool in = (inside >> (2 * i + h)) & 1;
 #pragma unroll
             for (int j = 0; j < 3; j++) {
                 int col = n0 + j * 8 + 2 * t;
-                float v0 = in ? net_act(bk.act1, acc[j][2 * h] + b1s[col]) : 0.0f;
-                float v1 = in ? net_act(bk.act1, acc[j][2 * h + 1] + b1s[col + 1]) : 0.0f;
-                *reinterpret_cast<unsigned *>(es + p * IR_LDE + col) = mma_pack(v0, v1);
+                float2 b = *reinterpret_cast<const float2 *>(b1s + col);
+                unsigned v = in ? mma_pack(ir_relu6(acc[j][2 * h] + b.x),
+                                           ir_relu6(acc[j][2 * h + 1] + b.y))
+                                : 0u;
+                *reinterpret_cast<unsigned *>(es + p * IR_CH + col) = v;
             }
         }
     }
@@ -155,19 +174,20 @@ __device__ __forceinline__ void ir_unpack8(const uint4 &u, float f[8]) {
     }
 }
 
-/* Phase 2: the depthwise 3x3 over E into D [128 pixels][IR_CH]. Thread =
- * (8-channel group, column, half of the tile's rows): 6 x 16 x 2 = 192
- * threads, each four output rows of one column, so each tap's weights are
- * loaded and converted once for four outputs (36 + 9 16-byte loads per
- * four outputs instead of 4 x (9 + 18) with per-pixel FP32 weights: the
- * first version of this kernel was bound by shared-memory wavefronts). */
-__device__ __forceinline__ void ir_depthwise(const net_block &bk, const ir_layout &L,
-                                             unsigned char *smem, int st) {
-    constexpr int G = IR_CH / 8, R = IR_TH / 2;
+/* Phase 2: D = relu6(depthwise 3x3 of E + bias) for the tile. Thread =
+ * (8-channel group, column, row group): 192 threads of R output rows of one
+ * column each, so each tap's weights are loaded and converted once for R
+ * outputs (a first version, thread = one pixel with FP32 weights per tap,
+ * was bound by shared-memory wavefronts). */
+template <int S>
+__device__ __forceinline__ void ir_depthwise(const ir_layout &L, unsigned char *smem, int st) {
+    typedef ir_geo<S> G;
+    constexpr int GR = IR_CH / 8, R = G::R;
     const int tid = threadIdx.x;
-    if (tid >= G * IR_TW * 2) return;
-    const int c0 = (tid % G) * 8, cx = (tid / G) % IR_TW, r0 = (tid / (G * IR_TW)) * R;
-    const __half *es = reinterpret_cast<const __half *>(smem + L.e) + (r0 * IR_HW + cx) * IR_LDE + c0;
+    if (tid >= GR * IR_TW * 2) return;
+    const int c0 = (tid % GR) * 8, cx = (tid / GR) % IR_TW, r0 = (tid / (GR * IR_TW)) * R;
+    const __half *es =
+        reinterpret_cast<const __half *>(smem + L.e) + (r0 * S * G::HW + cx * S) * IR_CH + c0;
     const __half *dws = reinterpret_cast<const __half *>(smem + L.w(st) + L.dw) + c0;
     const float *bds = reinterpret_cast<const float *>(smem + L.w(st) + L.bd) + c0;
     __half *ds = reinterpret_cast<__half *>(smem + L.d) + (r0 * IR_TW + cx) * IR_LDD + c0;
@@ -176,17 +196,19 @@ __device__ __forceinline__ void ir_depthwise(const net_block &bk, const ir_layou
     for (int r = 0; r < R; r++)
 #pragma unroll
         for (int q = 0; q < 8; q++) acc[r][q] = 0.0f;
-#pragma unroll 1 /* unrolled, all 36 taps' loads were hoisted: spills */
+    int tap = 0; /* (ky * HW + kx) * IR_CH: the tap's offset in E */
+#pragma unroll 1 /* unrolled, all taps' loads were hoisted: spills */
     for (int q = 0; q < 9; q++) {
         float wf[8];
         ir_unpack8(*reinterpret_cast<const uint4 *>(dws + q * IR_CH), wf);
 #pragma unroll
         for (int r = 0; r < R; r++) {
             float xf[8];
-            ir_unpack8(*reinterpret_cast<const uint4 *>(es + ((r + q / 3) * IR_HW + q % 3) * IR_LDE), xf);
+            ir_unpack8(*reinterpret_cast<const uint4 *>(es + tap + r * S * G::HW * IR_CH), xf);
 #pragma unroll
             for (int i = 0; i < 8; i++) acc[r][i] += xf[i] * wf[i];
         }
+        tap += q % 3 == 2 ? (G::HW - 2) * IR_CH : IR_CH;
     }
     float4 b0 = *reinterpret_cast<const float4 *>(bds), b1 = *reinterpret_cast<const float4 *>(bds + 4);
     float bias[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
@@ -194,7 +216,7 @@ __device__ __forceinline__ void ir_depthwise(const net_block &bk, const ir_layou
     for (int r = 0; r < R; r++) {
         float v[8];
 #pragma unroll
-        for (int q = 0; q < 8; q++) v[q] = net_act(bk.dw_act, acc[r][q] + bias[q]);
+        for (int q = 0; q < 8; q++) v[q] = ir_relu6(acc[r][q] + bias[q]);
         uint4 u;
         u.x = mma_pack(v[0], v[1]), u.y = mma_pack(v[2], v[3]);
         u.z = mma_pack(v[4], v[5]), u.w = mma_pack(v[6], v[7]);
@@ -202,36 +224,74 @@ __device__ __forceinline__ void ir_depthwise(const net_block &bk, const ir_layou
     }
 }
 
-template <int NT>
-__global__ void __launch_bounds__(IR_THREADS, 2) block_kernel(net_block bk, net_epi e) {
-    extern __shared__ __align__(128) unsigned char smem[];
-    constexpr int np = NT * 8;
-    const ir_layout L(bk.k, np);
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const int h = bk.in.h, w = bk.in.w, tiles_x = (w + IR_TW - 1) / IR_TW;
-    const int tiles = tiles_x * ((h + IR_TH - 1) / IR_TH);
-    const int img = blockIdx.x / tiles, tile = blockIdx.x % tiles;
-    const int ty0 = (tile / tiles_x) * IR_TH, tx0 = (tile % tiles_x) * IR_TW;
-    const int k = bk.k, ldx = k + 8;
+/* Phase 3: acc (NW n8 tiles from column 8 j0) += D rows of m16 tile mt x
+ * W2 (this chunk's rows). */
+template <int NW>
+__device__ __forceinline__ void ir_project(const __half *ds, const __half *w2s, int np, int j0,
+                                           float acc[NW][4], int lane) {
+    const int lr = lane % 16, lc = (lane / 16) * 8;
+#pragma unroll
+    for (int ks = 0; ks < IR_CH / 16; ks++) {
+        unsigned a[4], b[4];
+        mma_ldsm4(a, ds + lr * IR_LDD + ks * 16 + lc);
+        const __half *wr = w2s + (ks * 16 + lr) * (np + 8) + j0 * 8;
+#pragma unroll
+        for (int j = 0; j + 1 < NW; j += 2) {
+            mma_ldsm4_t(b, wr + j * 8 + lc);
+            mma_16816(acc[j], a, b[0], b[1]);
+            mma_16816(acc[j + 1], a, b[2], b[3]);
+        }
+        if (NW & 1) {
+            mma_ldsm2_t(b, wr + (NW - 1) * 8);
+            mma_16816(acc[NW - 1], a, b[0], b[1]);
+        }
+    }
+}
 
-    /* the input tile with its halo (rows past the halo and pixels outside
-     * the image zero-filled), and chunk 0's weights */
+/* NT = np / 8 output n8 tiles, stride S; two blocks per multiprocessor
+ * (128 registers: at one block the stride-1 96-output blocks ran 36%
+ * slower). */
+template <int NT, int S>
+__global__ void __launch_bounds__(IR_THREADS, 2)
+    block_kernel(net_block bk, net_epi e) {
+    typedef ir_geo<S> G;
+    extern __shared__ __align__(128) unsigned char smem[];
+    constexpr int np = NT * 8, NW = NT / G::WN;
+    const ir_layout L = ir_layout_of<S>(bk.k, np);
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int oh = bk.oh, ow = bk.ow, tiles_x = (ow + IR_TW - 1) / IR_TW;
+    const int tiles = tiles_x * ((oh + G::TH - 1) / G::TH);
+    const int img = blockIdx.x / tiles, tile = blockIdx.x % tiles;
+    const int ty0 = (tile / tiles_x) * G::TH, tx0 = (tile % tiles_x) * IR_TW;
+    const int iy0 = ty0 * S - bk.pad_top, ix0 = tx0 * S - bk.pad_left;
+    const int k = bk.k, ldx = k + 8, h = bk.in.h, w = bk.in.w;
+
+    /* the halo's input pixels (rows past the halo and pixels outside the
+     * image zero-filled), and chunk 0's weights */
     __half *xs = reinterpret_cast<__half *>(smem + L.x);
     const __half *xin = bk.in.p + (size_t)img * h * w * bk.in.cs;
-    for (int i = threadIdx.x; i < IR_MT * 16 * (k / 8); i += IR_THREADS) {
+    for (int i = threadIdx.x; i < G::MT * 16 * (k / 8); i += IR_THREADS) {
         int p = i / (k / 8), cc = (i % (k / 8)) * 8, iy, ix;
-        bool ok = ir_halo(p, ty0, tx0, h, w, &iy, &ix);
+        bool ok = ir_halo<S>(p, iy0, ix0, h, w, &iy, &ix);
         net_copy16(xs + p * ldx + cc, ok ? xin + ((size_t)iy * w + ix) * bk.in.cs + cc : xin, ok);
     }
     ir_load_chunk(bk, np, L, smem, 0, 0);
     net_cp_commit();
     ir_store_dw(L, smem, 0, ir_load_dw(bk, 0));
+    unsigned inside = 0; /* ir_expand's rows in the image */
+    for (int job = warp, i = 0; job < G::MT * 2; job += 8, i++)
+        for (int hh = 0; hh < 2; hh++) {
+            int iy, ix;
+            if (ir_halo<S>((job >> 1) * 16 + (lane >> 2) + 8 * hh, iy0, ix0, h, w, &iy, &ix))
+                inside |= 1u << (2 * i + hh);
+        }
 
-    float acc[NT][4];
+    float acc[NW][4];
 #pragma unroll
-    for (int j = 0; j < NT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
-    const __half *ds = reinterpret_cast<const __half *>(smem + L.d) + warp * 16 * IR_LDD;
-    const int chunks = bk.e / IR_CH, lr = lane % 16, lc = (lane / 16) * 8;
+    for (int j = 0; j < NW; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+    const int mt = warp / G::WN, j0 = (warp % G::WN) * NW;
+    const __half *ds = reinterpret_cast<const __half *>(smem + L.d) + mt * 16 * IR_LDD;
+    const int chunks = bk.e / IR_CH;
     for (int c = 0; c < chunks; c++) {
         const int st = c & 1;
         net_cp_wait_all();
@@ -242,38 +302,27 @@ __global__ void __launch_bounds__(IR_THREADS, 2) block_kernel(net_block bk, net_
             net_cp_commit();
             dw_next = ir_load_dw(bk, c + 1);
         }
-        ir_expand(bk, L, smem, st, ty0, tx0, warp, lane);
+        ir_expand<S>(k, L, smem, st, inside, warp, lane);
         __syncthreads(); /* E complete */
-        ir_depthwise(bk, L, smem, st);
+        ir_depthwise<S>(L, smem, st);
         __syncthreads(); /* D complete */
-        const __half *w2s = reinterpret_cast<const __half *>(smem + L.w(st) + L.w2);
-#pragma unroll
-        for (int ks = 0; ks < IR_CH / 16; ks++) {
-            unsigned a[4];
-            mma_ldsm4(a, ds + lr * IR_LDD + ks * 16 + lc);
-#pragma unroll
-            for (int j = 0; j < NT / 2; j++) {
-                unsigned b[4];
-                mma_ldsm4_t(b, w2s + (ks * 16 + lr) * (np + 8) + j * 16 + lc);
-                mma_16816(acc[2 * j], a, b[0], b[1]);
-                mma_16816(acc[2 * j + 1], a, b[2], b[3]);
-            }
-        }
+        ir_project<NW>(ds, reinterpret_cast<const __half *>(smem + L.w(st) + L.w2), np, j0, acc,
+                       lane);
         if (c + 1 < chunks) ir_store_dw(L, smem, st ^ 1, dw_next);
     }
 
-    /* epilogue: lane (g, t) holds columns 8j + 2t, +1 of the warp's pixels
-     * g and g + 8 (tile row `warp`, columns tx0 + g, tx0 + g + 8) */
-    const int g = lane >> 2, t = lane & 3, oy = ty0 + warp;
-    if (oy >= h) return;
+    /* epilogue: lane (g, t) holds columns 8 (j0 + j) + 2t, +1 of output
+     * row ty0 + mt, columns tx0 + g and tx0 + g + 8 */
+    const int g = lane >> 2, t = lane & 3, oy = ty0 + mt;
+    if (oy >= oh) return;
 #pragma unroll
     for (int hh = 0; hh < 2; hh++) {
         int ox = tx0 + g + 8 * hh;
-        if (ox >= w) continue;
-        size_t m = ((size_t)img * h + oy) * w + ox;
+        if (ox >= ow) continue;
+        size_t m = ((size_t)img * oh + oy) * ow + ox;
 #pragma unroll
-        for (int j = 0; j < NT; j++) {
-            int col = j * 8 + 2 * t;
+        for (int j = 0; j < NW; j++) {
+            int col = (j0 + j) * 8 + 2 * t;
             float v0 = acc[j][2 * hh], v1 = acc[j][2 * hh + 1];
             if (e.bias) v0 += __ldg(e.bias + col), v1 += __ldg(e.bias + col + 1);
             v0 = net_act(e.act, v0), v1 = net_act(e.act, v1);
@@ -289,30 +338,38 @@ __global__ void __launch_bounds__(IR_THREADS, 2) block_kernel(net_block bk, net_
     }
 }
 
-int net_block_fits(int k, int e, int np) {
+static int ir_bytes(int k, int np, int stride) {
+    return stride == 1 ? ir_layout_of<1>(k, np).bytes : ir_layout_of<2>(k, np).bytes;
+}
+
+int net_block_fits(int k, int e, int np, int stride) {
     return k % 16 == 0 && k <= NET_BLOCK_MAX_K && e % IR_CH == 0 && (np == 48 || np == 96) &&
-           ir_layout(k, np).bytes <= NET_BLOCK_MAX_SMEM;
+           (stride == 1 || stride == 2) && ir_bytes(k, np, stride) <= NET_BLOCK_MAX_SMEM;
 }
 
 int net_block_ok(const net_block *bk, const net_epi *e) {
-    return net_block_fits(bk->k, bk->e, e->out_cs) && bk->k == bk->in.cs && e->out16 &&
-           !e->out32 && e->out16 != bk->in.p && (!e->res || e->res_cs >= e->out_cs);
+    return net_block_fits(bk->k, bk->e, e->out_cs, bk->stride) && bk->k == bk->in.cs &&
+           bk->act1 == PS_ACT_RELU6 && bk->dw_act == PS_ACT_RELU6 && e->out16 && !e->out32 &&
+           e->out16 != bk->in.p && (!e->res || e->res_cs >= e->out_cs);
 }
 
 long long net_block_blocks(const net_block *bk, int n) {
-    return (long long)n * ((bk->in.h + IR_TH - 1) / IR_TH) * ((bk->in.w + IR_TW - 1) / IR_TW);
+    int th = bk->stride == 1 ? ir_geo<1>::TH : ir_geo<2>::TH;
+    return (long long)n * ((bk->oh + th - 1) / th) * ((bk->ow + IR_TW - 1) / IR_TW);
 }
 
-template <int NT>
+template <int NT, int S>
 static cudaError_t block_run(const net_block *bk, int n, const net_epi *e, cudaStream_t s) {
-    int bytes = ir_layout(bk->k, NT * 8).bytes;
-    cudaError_t err = cudaFuncSetAttribute(block_kernel<NT>,
+    int bytes = ir_layout_of<S>(bk->k, NT * 8).bytes;
+    cudaError_t err = cudaFuncSetAttribute(block_kernel<NT, S>,
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     if (err != cudaSuccess) return err;
-    block_kernel<NT><<<(unsigned)net_block_blocks(bk, n), IR_THREADS, bytes, s>>>(*bk, *e);
+    block_kernel<NT, S><<<(unsigned)net_block_blocks(bk, n), IR_THREADS, bytes, s>>>(*bk, *e);
     return cudaGetLastError();
 }
 
 cudaError_t net_launch_block(const net_block *bk, int n, const net_epi *e, cudaStream_t s) {
-    return e->out_cs == 48 ? block_run<6>(bk, n, e, s) : block_run<12>(bk, n, e, s);
+    if (bk->stride == 1)
+        return e->out_cs == 48 ? block_run<6, 1>(bk, n, e, s) : block_run<12, 1>(bk, n, e, s);
+    return e->out_cs == 48 ? block_run<6, 2>(bk, n, e, s) : block_run<12, 2>(bk, n, e, s);
 }

@@ -105,11 +105,11 @@ cudaError_t net_launch_fused(const net_fused *f, int m, const net_epi *e, int sm
                              cudaStream_t s);
 
 /* One inverted-residual block in one kernel (net_block.cu): expand 1x1
- * (w1, b1, act1) -> depthwise 3x3 stride 1, SAME padding (dw_w, dw_b,
- * dw_act) -> project 1x1 (w2 and epilogue e, which may add a residual), so
- * neither wide intermediate reaches device memory. e->out16 must not be
- * in.p or anything else the kernel reads with a halo (blocks read their
- * neighbours' input pixels). */
+ * (w1, b1, ReLU6) -> depthwise 3x3 stride 1 or 2 (dw_w, dw_b, ReLU6;
+ * padding pad_top / pad_left as the layer's) -> project 1x1 (w2 and
+ * epilogue e, which may add a residual), so neither wide intermediate
+ * reaches device memory. e->out16 must not be in.p or anything else the
+ * kernel reads with a halo (blocks read their neighbours' input pixels). */
 typedef struct {
     net_tensor in;          /* the block's input, [n, h, w, k] */
     int k;                  /* = in.cs, a multiple of 16 */
@@ -118,7 +118,8 @@ typedef struct {
     int act1, e;            /* e expanded channels */
     const float *dw_w;      /* FP32 [3][3][e] */
     const float *dw_b;      /* [e] */
-    int dw_act;
+    int dw_act, stride, pad_top, pad_left;
+    int oh, ow;             /* output size per image */
     const __half *w2;       /* FP16 [e][e->out_cs] */
 } net_block;
 
@@ -127,8 +128,9 @@ typedef struct {
 #define NET_BLOCK_MAX_SMEM (160 * 1024)
 
 /* Whether the kernel runs a block of k input channels, e expanded, np
- * (padded) outputs (net_block_fits, for the planner), and this one. */
-int net_block_fits(int k, int e, int np);
+ * (padded) outputs at this depthwise stride (net_block_fits, for the
+ * planner), and this one. */
+int net_block_fits(int k, int e, int np, int stride);
 int net_block_ok(const net_block *bk, const net_epi *e);
 
 /* Thread blocks the kernel launches for n images: fusing pays only with
