@@ -3,11 +3,13 @@
  * loops): small hand-built nets with random weights, a MoveNet in miniature
  * (stem, inverted bottlenecks with residuals, an FPN with x2 resizes added to
  * laterals, the six heads at H/4) at three input sizes including odd grids,
- * and a net that exercises every other path (unfused ADD / ACT, the input
- * read by 1x1 and ADD, 5x5, VALID, 1x1 stride 2, a resize x4, residual =
- * source, in-place residual of a depthwise, heads that are not convs, a head
- * read by another, a shared head), each with batches up to 8 on one engine
- * and repeated sizes replaying their CUDA graphs on another stream.
+ * a net of every kind of inverted-residual block run as one kernel (with
+ * that forced at every batch size, and not), and a net that exercises
+ * every other path (unfused ADD / ACT, the input read by 1x1 and ADD, 5x5,
+ * VALID, 1x1 stride 2, a resize x4, residual = source, in-place residual
+ * of a depthwise, heads that are not convs, a head read by another, a
+ * shared head), each with batches up to 8 on one engine and repeated sizes
+ * replaying their CUDA graphs on another stream.
  *
  * Tolerance, for FP16 activations: |gpu - cpu| <= 2e-2 * max(1, max |cpu|)
  * per head and batch; the real model (when $POSESTREAM_MODEL_DIR or
@@ -83,6 +85,24 @@ static void nb_mini_movenet(builder *b)
         b->net.heads[h] = nb_conv(b, c, 1, 1, ps_head_channels[h],
                                   h < 2 ? PS_ACT_SIGMOID : PS_ACT_NONE, 1.0f);
     }
+}
+
+/* Every kind of inverted-residual block the engine runs as one kernel, in
+ * a short net (FP16 rounding stays small): [H,W,3] -stem-> [H/2,48] ->
+ * dw, 1x1 to 24 (no expansion) -> s2 to 40 -> residual 40 at H/4 -> 144
+ * (4-row tiles) for three heads; s2 to 96 -> residual 96 at H/8, resized
+ * x2 for the other three. */
+static void nb_block_kinds(builder *b)
+{
+    int x = nb_conv(b, 0, 3, 2, 48, PS_ACT_RELU6, 8.0f);
+    x = nb_conv(b, nb_dw(b, x, 1, PS_ACT_RELU6, 2.0f), 1, 1, 24, PS_ACT_NONE, 0.5f);
+    int s4 = nb_bottleneck(b, nb_bottleneck(b, x, 144, 2, 40), 240, 1, 40);
+    int wide = nb_bottleneck(b, s4, 288, 1, 144);
+    int s8 = nb_bottleneck(b, nb_bottleneck(b, s4, 288, 2, 96), 576, 1, 96);
+    int up = nb_resize(b, s8, 2);
+    for (int h = 0; h < PS_NUM_HEADS; h++)
+        b->net.heads[h] = nb_conv(b, h < 3 ? wide : up, 1, 1, ps_head_channels[h],
+                                  h < 2 ? PS_ACT_SIGMOID : PS_ACT_NONE, 1.0f);
 }
 
 /* Every path the MoveNet does not take, on [H,W,3]. */
@@ -248,6 +268,19 @@ static void test_mini_movenet(void)
     nb_free(&b);
 }
 
+static void test_block_kinds(void)
+{
+    builder b;
+    nb_init(&b, 3);
+    nb_block_kinds(&b);
+    static const int b_small[] = {1, 3, MAX_BATCH, 1}, b_big[] = {1, MAX_BATCH};
+    check_net("block_kinds 64x64", &b.net, 64, 64, b_small, 4, -2.0f, 2.0f, REL_TOL, 0);
+    check_net("block_kinds 64x64", &b.net, 64, 64, b_small, 4, -2.0f, 2.0f, REL_TOL, 1);
+    check_net("block_kinds 64x96", &b.net, 96, 64, b_small, 4, -2.0f, 2.0f, REL_TOL, 1);
+    check_net("block_kinds 256x256", &b.net, 256, 256, b_big, 2, -2.0f, 2.0f, REL_TOL, 1);
+    nb_free(&b);
+}
+
 static void test_odd_paths(void)
 {
     builder b;
@@ -354,6 +387,7 @@ int main(void)
     printf("GPU: %s (sm_%d%d, %d multiprocessors)\n", prop.name, prop.major, prop.minor,
            prop.multiProcessorCount);
     test_mini_movenet();
+    test_block_kinds();
     test_odd_paths();
     ps_model *m = load_model();
     if (m) {

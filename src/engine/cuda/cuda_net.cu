@@ -32,7 +32,8 @@ typedef struct net_op {
     int factor;       /* RESIZE */
     net_fused fu;     /* FUSED: the first 1x1 (and depthwise); w is the second's */
     net_block bk;     /* BLOCK: expand and depthwise; w is the projection's */
-    struct net_op *sub; /* BLOCK: the three layers' own ops (malloc), for small batches */
+    struct net_op *sub; /* BLOCK: the layers' own ops (malloc), for small batches */
+    int n_sub;
     net_epi epi;
 } net_op;
 
@@ -62,9 +63,9 @@ typedef struct {
                       alone feeds it, and the depthwise fdw that alone feeds
                       f1; -1 when none */
     int rd[2];     /* the layers its op reads, -1 for none */
-    int blk_e, blk_d; /* a projection whose op also computes the expansion
-                         blk_e and depthwise blk_d of its inverted-residual
-                         block (plan_blocks); -1 when none */
+    int blk_e, blk_d; /* a projection whose op also computes the depthwise
+                         blk_d (-1: none) and the expansion blk_e (-1: none)
+                         of its inverted-residual block (plan_blocks) */
     size_t w_off, b_off; /* offsets in the weight block */
 } layer_info;
 
@@ -203,11 +204,13 @@ static ps_status plan_fuse(const ps_net *net, layer_info *info, ps_err *err) {
 
 /* Finds inverted-residual blocks the block kernel runs (net_block_fits):
  * a 1x1 projection (not fused, any residual) reading a depthwise 3x3 conv
- * that reads a 1x1 expansion, each of the two read by
- * nothing else, neither a head nor with a residual. Their layers keep
- * their buffers and ops (small batches run them apart: net_block_blocks);
- * the projection's output gets a buffer of its own, never its residual's,
- * since the kernel's blocks read their neighbours' input pixels. */
+ * that reads a 1x1 expansion, each of the two read by nothing else, neither
+ * a head nor with a residual; or, without the expansion, a depthwise that
+ * reads any layer. Their layers keep their buffers and ops (small batches
+ * run them apart: net_block_blocks). The kernel's blocks read their
+ * neighbours' input pixels while others write their outputs, so the
+ * block's input stays live (its buffer untouched) until the projection,
+ * and the projection never writes over its residual in place. */
 static ps_status plan_blocks(const ps_net *net, layer_info *info, ps_err *err) {
     int nl = net->n_layers;
     int *nread = (int *)calloc((size_t)nl, sizeof *nread);
@@ -224,16 +227,21 @@ static ps_status plan_blocks(const ps_net *net, layer_info *info, ps_err *err) {
         int d = lj->src;
         const ps_layer *ld = &net->layers[d];
         if (ld->kind != PS_LAYER_DWCONV || ld->kh != 3 || ld->kw != 3 || ld->src2 >= 0 ||
-            info[d].fused || info[d].head || nread[d] != 1)
+            info[d].fused || info[d].head || nread[d] != 1 || ld->src <= 0)
             continue;
-        int e = ld->src;
+        int e = ld->src, x = e;
         const ps_layer *le = &net->layers[e];
-        if (e <= 0 || !is_gemm(le, info) || le->src2 >= 0 || info[e].fused || info[e].f1 >= 0 ||
-            info[e].head || nread[e] != 1 ||
-            !net_block_fits(info[le->src].cs, info[e].cs, info[j].cs, ld->stride))
+        if (is_gemm(le, info) && le->src2 < 0 && !info[e].fused && info[e].f1 < 0 &&
+            !info[e].head && nread[e] == 1 &&
+            net_block_fits(info[le->src].cs, info[e].cs, info[j].cs, ld->stride, 1))
+            x = le->src;
+        else if (net_block_fits(info[e].cs, info[d].cs, info[j].cs, ld->stride, 0))
+            e = -1;
+        else
             continue;
         info[j].blk_e = e;
         info[j].blk_d = d;
+        if (info[x].last_use < j) info[x].last_use = j;
     }
     free(nread);
     return PS_OK;
@@ -252,7 +260,7 @@ typedef struct {
  * the source of a convolution (which would read what it overwrites). */
 static int plan_inplace(const ps_net *net, const layer_info *info, int i) {
     const ps_layer *l = &net->layers[i];
-    if (info[i].blk_e >= 0) return -1;
+    if (info[i].blk_d >= 0) return -1;
     int cands[2] = {l->src2, -1};
     if (l->kind == PS_LAYER_ADD || l->kind == PS_LAYER_ACT) cands[1] = l->src;
     if (l->kind == PS_LAYER_RESIZE) cands[0] = -1;
@@ -297,13 +305,12 @@ static void plan_buffers(const ps_net *net, layer_info *info, int max_batch, buf
             info[i].buf = b;
             bp->owner[b] = i;
         }
-        /* Inputs read for the last time free their buffers, unless i took
-         * the buffer over. */
-        for (int k = 0; k < 2; k++) {
-            int s = info[i].rd[k];
-            if (s > 0 && info[s].last_use == i && info[s].buf >= 0 &&
-                bp->owner[info[s].buf] == s)
-                bp->owner[info[s].buf] = -1;
+        /* Layers whose last use is i free their buffers, unless i took one
+         * over (the input of a fused block lives until its projection,
+         * which need not read it). */
+        for (int b = 0; b < bp->n; b++) {
+            int o = bp->owner[b];
+            if (o >= 0 && o != i && info[o].last_use == i) bp->owner[b] = -1;
         }
     }
 }
@@ -472,24 +479,27 @@ static net_op op_build(const ps_cuda_net *cn, const ps_net *net, const layer_inf
     return op;
 }
 
-/* Turns the last three ops, when they are expansion e, depthwise d and
- * their projection, into one BLOCK op that keeps them as its sub-ops. */
+/* Turns the last ops, when they are expansion e (if any, e >= 0),
+ * depthwise d and their projection, into one BLOCK op that keeps them as
+ * its sub-ops. */
 static ps_status op_merge_block(ps_cuda_net *cn, int e, int d, ps_err *err) {
-    int n = cn->n_ops;
-    if (n < 3 || cn->ops[n - 3].layer != e || cn->ops[n - 2].layer != d) return PS_OK;
+    int n = cn->n_ops, ns = e >= 0 ? 3 : 2;
+    if (n < ns || cn->ops[n - 2].layer != d || (e >= 0 && cn->ops[n - 3].layer != e)) return PS_OK;
     net_op blk = cn->ops[n - 1];
-    const net_op *oe = &cn->ops[n - 3], *od = &cn->ops[n - 2];
-    blk.bk = (net_block){oe->in, oe->in.cs, (const __half *)oe->w, oe->epi.bias, oe->epi.act,
-                         oe->epi.out_cs, (const float *)od->w, od->epi.bias, od->epi.act,
-                         od->geom.stride, od->geom.pad_top, od->geom.pad_left, od->geom.oh,
-                         od->geom.ow, (const __half *)blk.w};
+    const net_op *od = &cn->ops[n - 2], *oe = e >= 0 ? &cn->ops[n - 3] : NULL;
+    net_tensor in = oe ? oe->in : od->in;
+    blk.bk = (net_block){in, in.cs, oe ? (const __half *)oe->w : NULL, oe ? oe->epi.bias : NULL,
+                         oe ? oe->epi.act : PS_ACT_NONE, od->epi.out_cs, (const float *)od->w,
+                         od->epi.bias, od->epi.act, od->geom.stride, od->geom.pad_top,
+                         od->geom.pad_left, od->geom.oh, od->geom.ow, (const __half *)blk.w};
     if (!net_block_ok(&blk.bk, &blk.epi)) return PS_OK;
-    blk.sub = (net_op *)malloc(3 * sizeof *blk.sub);
+    blk.sub = (net_op *)malloc((size_t)ns * sizeof *blk.sub);
     if (!blk.sub) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
-    memcpy(blk.sub, &cn->ops[n - 3], 3 * sizeof *blk.sub);
+    memcpy(blk.sub, &cn->ops[n - ns], (size_t)ns * sizeof *blk.sub);
+    blk.n_sub = ns;
     blk.kind = OP_BLOCK;
-    cn->ops[n - 3] = blk;
-    cn->n_ops = n - 2;
+    cn->ops[n - ns] = blk;
+    cn->n_ops = n - ns + 1;
     return PS_OK;
 }
 
@@ -511,9 +521,9 @@ static cudaError_t op_launch(const ps_cuda_net *cn, const net_op *op, int n, cud
     case OP_FUSED:
         return net_launch_fused(&op->fu, n * op->geom.oh * op->geom.ow, &op->epi, cn->sms, s);
     case OP_BLOCK:
-        if (net_block_blocks(&op->bk, n) >= cn->block_min)
+        if (net_block_blocks(&op->bk, &op->epi, n) >= cn->block_min)
             return net_launch_block(&op->bk, n, &op->epi, s);
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < op->n_sub; k++) {
             cudaError_t e = op_launch(cn, &op->sub[k], n, s);
             if (e != cudaSuccess) return e;
         }
@@ -562,7 +572,7 @@ static ps_status net_build(ps_cuda_net *cn, const ps_net *net, layer_info *info,
     for (int i = 1; i < nl && !st; i++)
         if (info[i].buf >= 0 || head_of[i]) {
             cn->ops[cn->n_ops++] = op_build(cn, net, info, bufs, wdev, head_of[i], i);
-            if (info[i].blk_e >= 0) st = op_merge_block(cn, info[i].blk_e, info[i].blk_d, err);
+            if (info[i].blk_d >= 0) st = op_merge_block(cn, info[i].blk_e, info[i].blk_d, err);
         }
     free(bp.size);
     free(bp.owner);

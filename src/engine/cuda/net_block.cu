@@ -28,13 +28,12 @@
 #define IR_LDD (IR_CH + 8)
 #define IR_LDW1 (IR_CH + 8)
 
-/* Tile geometry at stride S: TH output rows; the halo HH x HW input pixels
- * (MT m16 tiles of them); WN warps per output row, each projecting to
- * 1 / WN of the outputs; R output rows per depthwise thread (192 threads:
- * 6 channel groups x 16 columns x 2 row groups). */
-template <int S>
+/* Tile geometry at stride S with TH output rows (8 or 4): the halo HH x HW
+ * input pixels (MT m16 tiles of them); WN warps per output row, each
+ * projecting to 1 / WN of the outputs; R output rows per depthwise thread
+ * (192 threads: 6 channel groups x 16 columns x 2 row groups). */
+template <int S, int TH>
 struct ir_geo {
-    static constexpr int TH = S == 1 ? 8 : 4;
     static constexpr int HH = (TH - 1) * S + 3, HW = (IR_TW - 1) * S + 3;
     static constexpr int HALO = HH * HW, MT = (HALO + 15) / 16;
     static constexpr int WN = 8 / TH, R = TH / 2;
@@ -67,26 +66,29 @@ struct ir_layout {
     __host__ __device__ int w(int st) const { return bytes - (2 - st) * wbuf; }
 };
 
-template <int S>
+/* The layout of kernel <S, TH, EXP> (no X tile and no W1 without an
+ * expansion). */
+template <int S, int TH, bool EXP>
 static __host__ __device__ ir_layout ir_layout_of(int k, int np) {
-    typedef ir_geo<S> G;
-    return ir_layout(k, np, G::MT, G::HALO, G::TH);
+    typedef ir_geo<S, TH> G;
+    return ir_layout(EXP ? k : 0, np, EXP ? G::MT : 0, G::HALO, TH);
 }
 
 /* Input coordinates of halo pixel p of a tile whose halo starts at (iy0,
  * ix0); whether it lies inside the h x w input. */
-template <int S>
+template <typename G>
 __device__ __forceinline__ bool ir_halo(int p, int iy0, int ix0, int h, int w, int *iy, int *ix) {
-    int hy = p / ir_geo<S>::HW;
+    int hy = p / G::HW;
     *iy = iy0 + hy;
-    *ix = ix0 + (p - hy * ir_geo<S>::HW);
-    return p < ir_geo<S>::HALO && *iy >= 0 && *iy < h && *ix >= 0 && *ix < w;
+    *ix = ix0 + (p - hy * G::HW);
+    return p < G::HALO && *iy >= 0 && *iy < h && *ix >= 0 && *ix < w;
 }
 
-/* cp.async of chunk c's W1, W2, b1 and depthwise bias into buffer st. */
+/* cp.async of chunk c's W1, W2, b1 and depthwise bias into buffer st (W1
+ * and b1 only with an expansion). */
 __device__ __forceinline__ void ir_load_chunk(const net_block &bk, int np, const ir_layout &L,
                                               unsigned char *smem, int c, int st) {
-    const int k = bk.k, e = bk.e, c0 = c * IR_CH;
+    const int k = bk.w1 ? bk.k : 0, e = bk.e, c0 = c * IR_CH;
     __half *w1s = reinterpret_cast<__half *>(smem + L.w(st));
     __half *w2s = reinterpret_cast<__half *>(smem + L.w(st) + L.w2);
     for (int i = threadIdx.x; i < k * (IR_CH / 8); i += IR_THREADS) {
@@ -100,7 +102,7 @@ __device__ __forceinline__ void ir_load_chunk(const net_block &bk, int np, const
     float *fs = reinterpret_cast<float *>(smem + L.w(st) + L.b1); /* b1, then bd */
     for (int i = threadIdx.x; i < 2 * (IR_CH / 4); i += IR_THREADS) {
         int r = i / (IR_CH / 4), cc = (i % (IR_CH / 4)) * 4;
-        net_copy16(fs + r * IR_CH + cc, (r ? bk.dw_b : bk.b1) + c0 + cc, true);
+        if (r || bk.b1) net_copy16(fs + r * IR_CH + cc, (r ? bk.dw_b : bk.b1) + c0 + cc, true);
     }
 }
 
@@ -123,10 +125,25 @@ __device__ __forceinline__ void ir_store_dw(const ir_layout &L, unsigned char *s
 
 __device__ __forceinline__ float ir_relu6(float v) { return fminf(fmaxf(v, 0.0f), 6.0f); }
 
+/* Without an expansion: E = the input's channels c * IR_CH.. of the halo
+ * pixels (zeros outside the image), by cp.async. */
+template <typename G>
+__device__ __forceinline__ void ir_load_e(const net_block &bk, const ir_layout &L,
+                                          unsigned char *smem, const __half *xin, int c, int iy0,
+                                          int ix0) {
+    __half *es = reinterpret_cast<__half *>(smem + L.e);
+    for (int i = threadIdx.x; i < G::HALO * (IR_CH / 8); i += IR_THREADS) {
+        int p = i / (IR_CH / 8), cc = (i % (IR_CH / 8)) * 8, iy, ix;
+        bool ok = ir_halo<G>(p, iy0, ix0, bk.in.h, bk.in.w, &iy, &ix);
+        net_copy16(es + p * IR_CH + cc,
+                   ok ? xin + ((size_t)iy * bk.in.w + ix) * bk.in.cs + c * IR_CH + cc : xin, ok);
+    }
+}
+
 /* Phase 1: E = relu6(X W1 + b1) for the halo pixels: jobs of one m16 tile x
  * 24 columns (three n8 tiles), job j on warp j % 8. Bit 2i + h of `inside`
  * says whether row g + 8h of this warp's i-th job lies in the image. */
-template <int S>
+template <typename G>
 __device__ __forceinline__ void ir_expand(int k, const ir_layout &L, unsigned char *smem, int st,
                                           unsigned inside, int warp, int lane) {
     const int ldx = k + 8, g = lane >> 2, t = lane & 3, lr = lane % 16, lc = (lane / 16) * 8;
@@ -134,7 +151,7 @@ __device__ __forceinline__ void ir_expand(int k, const ir_layout &L, unsigned ch
     const __half *w1s = reinterpret_cast<const __half *>(smem + L.w(st));
     const float *b1s = reinterpret_cast<const float *>(smem + L.w(st) + L.b1);
     __half *es = reinterpret_cast<__half *>(smem + L.e);
-    for (int job = warp, i = 0; job < ir_geo<S>::MT * 2; job += 8, i++) {
+    for (int job = warp, i = 0; job < G::MT * 2; job += 8, i++) {
         int mt = job >> 1, n0 = (job & 1) * 24;
         float acc[3][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}, {0, 0, 0, 0}};
         for (int ks = 0; ks < k / 16; ks++) {
@@ -149,7 +166,7 @@ __device__ __forceinline__ void ir_expand(int k, const ir_layout &L, unsigned ch
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             int p = mt * 16 + g + 8 * h;
-            if (p >= ir_geo<S>::HALO) continue;
+            if (p >= G::HALO) continue;
             bool in = (inside >> (2 * i + h)) & 1;
 #pragma unroll
             for (int j = 0; j < 3; j++) {
@@ -179,9 +196,8 @@ __device__ __forceinline__ void ir_unpack8(const uint4 &u, float f[8]) {
  * column each, so each tap's weights are loaded and converted once for R
  * outputs (a first version, thread = one pixel with FP32 weights per tap,
  * was bound by shared-memory wavefronts). */
-template <int S>
+template <int S, typename G>
 __device__ __forceinline__ void ir_depthwise(const ir_layout &L, unsigned char *smem, int st) {
-    typedef ir_geo<S> G;
     constexpr int GR = IR_CH / 8, R = G::R;
     const int tid = threadIdx.x;
     if (tid >= GR * IR_TW * 2) return;
@@ -248,43 +264,46 @@ __device__ __forceinline__ void ir_project(const __half *ds, const __half *w2s, 
     }
 }
 
-/* NT = np / 8 output n8 tiles, stride S; two blocks per multiprocessor
- * (128 registers: at one block the stride-1 96-output blocks ran 36%
- * slower). */
-template <int NT, int S>
+/* NT = np / 8 output n8 tiles, stride S, TH output rows per tile, EXP:
+ * with an expansion (else the depthwise reads the input itself); two blocks
+ * per multiprocessor (128 registers: at one block the stride-1 96-output
+ * blocks ran 36% slower). */
+template <int NT, int S, int TH, bool EXP>
 __global__ void __launch_bounds__(IR_THREADS, 2)
     block_kernel(net_block bk, net_epi e) {
-    typedef ir_geo<S> G;
+    typedef ir_geo<S, TH> G;
     extern __shared__ __align__(128) unsigned char smem[];
     constexpr int np = NT * 8, NW = NT / G::WN;
-    const ir_layout L = ir_layout_of<S>(bk.k, np);
+    const ir_layout L = ir_layout_of<S, TH, EXP>(bk.k, np);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int oh = bk.oh, ow = bk.ow, tiles_x = (ow + IR_TW - 1) / IR_TW;
-    const int tiles = tiles_x * ((oh + G::TH - 1) / G::TH);
+    const int tiles = tiles_x * ((oh + TH - 1) / TH);
     const int img = blockIdx.x / tiles, tile = blockIdx.x % tiles;
-    const int ty0 = (tile / tiles_x) * G::TH, tx0 = (tile % tiles_x) * IR_TW;
+    const int ty0 = (tile / tiles_x) * TH, tx0 = (tile % tiles_x) * IR_TW;
     const int iy0 = ty0 * S - bk.pad_top, ix0 = tx0 * S - bk.pad_left;
     const int k = bk.k, ldx = k + 8, h = bk.in.h, w = bk.in.w;
+    const __half *xin = bk.in.p + (size_t)img * h * w * bk.in.cs;
 
     /* the halo's input pixels (rows past the halo and pixels outside the
      * image zero-filled), and chunk 0's weights */
-    __half *xs = reinterpret_cast<__half *>(smem + L.x);
-    const __half *xin = bk.in.p + (size_t)img * h * w * bk.in.cs;
-    for (int i = threadIdx.x; i < G::MT * 16 * (k / 8); i += IR_THREADS) {
-        int p = i / (k / 8), cc = (i % (k / 8)) * 8, iy, ix;
-        bool ok = ir_halo<S>(p, iy0, ix0, h, w, &iy, &ix);
-        net_copy16(xs + p * ldx + cc, ok ? xin + ((size_t)iy * w + ix) * bk.in.cs + cc : xin, ok);
+    unsigned inside = 0; /* ir_expand's rows in the image */
+    if (EXP) {
+        __half *xs = reinterpret_cast<__half *>(smem + L.x);
+        for (int i = threadIdx.x; i < G::MT * 16 * (k / 8); i += IR_THREADS) {
+            int p = i / (k / 8), cc = (i % (k / 8)) * 8, iy, ix;
+            bool ok = ir_halo<G>(p, iy0, ix0, h, w, &iy, &ix);
+            net_copy16(xs + p * ldx + cc, ok ? xin + ((size_t)iy * w + ix) * bk.in.cs + cc : xin, ok);
+        }
+        for (int job = warp, i = 0; job < G::MT * 2; job += 8, i++)
+            for (int hh = 0; hh < 2; hh++) {
+                int iy, ix;
+                if (ir_halo<G>((job >> 1) * 16 + (lane >> 2) + 8 * hh, iy0, ix0, h, w, &iy, &ix))
+                    inside |= 1u << (2 * i + hh);
+            }
     }
     ir_load_chunk(bk, np, L, smem, 0, 0);
     net_cp_commit();
     ir_store_dw(L, smem, 0, ir_load_dw(bk, 0));
-    unsigned inside = 0; /* ir_expand's rows in the image */
-    for (int job = warp, i = 0; job < G::MT * 2; job += 8, i++)
-        for (int hh = 0; hh < 2; hh++) {
-            int iy, ix;
-            if (ir_halo<S>((job >> 1) * 16 + (lane >> 2) + 8 * hh, iy0, ix0, h, w, &iy, &ix))
-                inside |= 1u << (2 * i + hh);
-        }
 
     float acc[NW][4];
 #pragma unroll
@@ -296,15 +315,25 @@ __global__ void __launch_bounds__(IR_THREADS, 2)
         const int st = c & 1;
         net_cp_wait_all();
         __syncthreads(); /* chunk c's weights (and X) arrived; E, D and buffer st^1 free */
+        if (!EXP) {
+            ir_load_e<G>(bk, L, smem, xin, c, iy0, ix0);
+            net_cp_commit();
+        }
         float2 dw_next = make_float2(0, 0);
         if (c + 1 < chunks) {
             ir_load_chunk(bk, np, L, smem, c + 1, st ^ 1);
             net_cp_commit();
             dw_next = ir_load_dw(bk, c + 1);
         }
-        ir_expand<S>(k, L, smem, st, inside, warp, lane);
+        if (EXP) {
+            ir_expand<G>(k, L, smem, st, inside, warp, lane);
+        } else if (c + 1 < chunks) {
+            net_cp_wait<1>(); /* E, not yet the next chunk's weights */
+        } else {
+            net_cp_wait<0>();
+        }
         __syncthreads(); /* E complete */
-        ir_depthwise<S>(L, smem, st);
+        ir_depthwise<S, G>(L, smem, st);
         __syncthreads(); /* D complete */
         ir_project<NW>(ds, reinterpret_cast<const __half *>(smem + L.w(st) + L.w2), np, j0, acc,
                        lane);
@@ -338,38 +367,60 @@ __global__ void __launch_bounds__(IR_THREADS, 2)
     }
 }
 
-static int ir_bytes(int k, int np, int stride) {
-    return stride == 1 ? ir_layout_of<1>(k, np).bytes : ir_layout_of<2>(k, np).bytes;
+/* Kernel variants: stride 1 with an expansion takes 8-row tiles up to 96
+ * outputs (one warp per output row), 4-row tiles for 144 (two warps per
+ * row, half the outputs each: 36 accumulators); stride 2 takes 4-row tiles
+ * (9 x 33 halo); without an expansion, stride 1 and 8-row tiles. */
+static int ir_th(int np, int stride) { return stride == 1 && np <= 96 ? 8 : 4; }
+
+static int ir_bytes(int k, int np, int stride, int expand) {
+    if (!expand) return ir_layout_of<1, 8, false>(k, np).bytes;
+    if (stride == 2) return ir_layout_of<2, 4, true>(k, np).bytes;
+    return ir_th(np, 1) == 8 ? ir_layout_of<1, 8, true>(k, np).bytes
+                             : ir_layout_of<1, 4, true>(k, np).bytes;
 }
 
-int net_block_fits(int k, int e, int np, int stride) {
-    return k % 16 == 0 && k <= NET_BLOCK_MAX_K && e % IR_CH == 0 && (np == 48 || np == 96) &&
-           (stride == 1 || stride == 2) && ir_bytes(k, np, stride) <= NET_BLOCK_MAX_SMEM;
+int net_block_fits(int k, int e, int np, int stride, int expand) {
+    if (k % 16 || e % IR_CH || (stride != 1 && stride != 2)) return 0;
+    if (expand ? k > NET_BLOCK_MAX_K || (np != 48 && np != 96 && (np != 144 || stride != 1))
+               : k != e || stride != 1 || (np != 32 && np != 48))
+        return 0;
+    return ir_bytes(k, np, stride, expand) <= NET_BLOCK_MAX_SMEM;
 }
 
 int net_block_ok(const net_block *bk, const net_epi *e) {
-    return net_block_fits(bk->k, bk->e, e->out_cs, bk->stride) && bk->k == bk->in.cs &&
-           bk->act1 == PS_ACT_RELU6 && bk->dw_act == PS_ACT_RELU6 && e->out16 && !e->out32 &&
-           e->out16 != bk->in.p && (!e->res || e->res_cs >= e->out_cs);
+    return net_block_fits(bk->k, bk->e, e->out_cs, bk->stride, bk->w1 != NULL) &&
+           bk->k == bk->in.cs && (!bk->w1 || bk->act1 == PS_ACT_RELU6) &&
+           bk->dw_act == PS_ACT_RELU6 && e->out16 && !e->out32 && e->out16 != bk->in.p &&
+           (!e->res || e->res_cs >= e->out_cs);
 }
 
-long long net_block_blocks(const net_block *bk, int n) {
-    int th = bk->stride == 1 ? ir_geo<1>::TH : ir_geo<2>::TH;
+long long net_block_blocks(const net_block *bk, const net_epi *e, int n) {
+    int th = ir_th(e->out_cs, bk->stride);
     return (long long)n * ((bk->oh + th - 1) / th) * ((bk->ow + IR_TW - 1) / IR_TW);
 }
 
-template <int NT, int S>
+template <int NT, int S, int TH, bool EXP>
 static cudaError_t block_run(const net_block *bk, int n, const net_epi *e, cudaStream_t s) {
-    int bytes = ir_layout_of<S>(bk->k, NT * 8).bytes;
-    cudaError_t err = cudaFuncSetAttribute(block_kernel<NT, S>,
+    int bytes = ir_layout_of<S, TH, EXP>(bk->k, NT * 8).bytes;
+    cudaError_t err = cudaFuncSetAttribute(block_kernel<NT, S, TH, EXP>,
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     if (err != cudaSuccess) return err;
-    block_kernel<NT, S><<<(unsigned)net_block_blocks(bk, n), IR_THREADS, bytes, s>>>(*bk, *e);
+    block_kernel<NT, S, TH, EXP>
+        <<<(unsigned)net_block_blocks(bk, e, n), IR_THREADS, bytes, s>>>(*bk, *e);
     return cudaGetLastError();
 }
 
 cudaError_t net_launch_block(const net_block *bk, int n, const net_epi *e, cudaStream_t s) {
-    if (bk->stride == 1)
-        return e->out_cs == 48 ? block_run<6, 1>(bk, n, e, s) : block_run<12, 1>(bk, n, e, s);
-    return e->out_cs == 48 ? block_run<6, 2>(bk, n, e, s) : block_run<12, 2>(bk, n, e, s);
+    if (!bk->w1)
+        return e->out_cs == 32 ? block_run<4, 1, 8, false>(bk, n, e, s)
+                               : block_run<6, 1, 8, false>(bk, n, e, s);
+    if (bk->stride == 2)
+        return e->out_cs == 48 ? block_run<6, 2, 4, true>(bk, n, e, s)
+                               : block_run<12, 2, 4, true>(bk, n, e, s);
+    switch (e->out_cs) {
+    case 48: return block_run<6, 1, 8, true>(bk, n, e, s);
+    case 96: return block_run<12, 1, 8, true>(bk, n, e, s);
+    default: return block_run<18, 1, 4, true>(bk, n, e, s);
+    }
 }

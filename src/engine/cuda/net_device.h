@@ -92,18 +92,22 @@ __device__ __forceinline__ void net_copy16(void *dst, const void *src, bool ok) 
 #endif
 }
 
-/* Commits the cp.async copies issued so far as one group; waits for all. */
+/* Commits the cp.async copies issued so far as one group. */
 __device__ __forceinline__ void net_cp_commit(void) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile("cp.async.commit_group;\n" ::);
 #endif
 }
 
-__device__ __forceinline__ void net_cp_wait_all(void) {
+/* Waits until at most `pending` committed groups are still in flight. */
+template <int pending>
+__device__ __forceinline__ void net_cp_wait(void) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group 0;\n" ::);
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(pending));
 #endif
 }
+
+__device__ __forceinline__ void net_cp_wait_all(void) { net_cp_wait<0>(); }
 
 /* Column, row and image of pixel m (counted over the batch) of an
  * oh x ow output. */

@@ -12,14 +12,6 @@ using namespace nvcuda;
 
 #define GEMM_BK 32
 
-/* Waits until at most `pending` committed groups are still in flight. */
-template <int pending>
-__device__ __forceinline__ void gemm_wait(void) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(pending));
-#endif
-}
-
 /* Shared memory of one block: two stages of A [BM][BK+8] and W [BK][BN+8]
  * (8 halves of padding keep ldmatrix rows on distinct banks), reused after
  * the K loop as the FP32 C tile [BM][BN+4] for the epilogue. */
@@ -78,9 +70,9 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, 1024 / ((BM / WM) 
         if (t + 1 < kt) {
             gemm_load<BM, BN, T>(smem, (t + 1) & 1, a, w, m, k, np, m0, n0, (t + 1) * GEMM_BK);
             net_cp_commit();
-            gemm_wait<1>();
+            net_cp_wait<1>();
         } else {
-            gemm_wait<0>();
+            net_cp_wait<0>();
         }
         __syncthreads();
         const __half *as = reinterpret_cast<const __half *>(smem) + (t & 1) * BM * S::lda;

@@ -108,12 +108,13 @@ cudaError_t net_launch_fused(const net_fused *f, int m, const net_epi *e, int sm
  * (w1, b1, ReLU6) -> depthwise 3x3 stride 1 or 2 (dw_w, dw_b, ReLU6;
  * padding pad_top / pad_left as the layer's) -> project 1x1 (w2 and
  * epilogue e, which may add a residual), so neither wide intermediate
- * reaches device memory. e->out16 must not be in.p or anything else the
- * kernel reads with a halo (blocks read their neighbours' input pixels). */
+ * reaches device memory. Without an expansion (w1 NULL, e = k) the
+ * depthwise reads the input. e->out16 must not be in.p or anything else
+ * the kernel reads with a halo (blocks read their neighbours' pixels). */
 typedef struct {
     net_tensor in;          /* the block's input, [n, h, w, k] */
     int k;                  /* = in.cs, a multiple of 16 */
-    const __half *w1;       /* FP16 [k][e] */
+    const __half *w1;       /* FP16 [k][e], or NULL */
     const float *b1;        /* [e] */
     int act1, e;            /* e expanded channels */
     const float *dw_w;      /* FP32 [3][3][e] */
@@ -124,18 +125,18 @@ typedef struct {
 } net_block;
 
 /* Largest k and shared memory the block kernel takes. */
-#define NET_BLOCK_MAX_K 96
+#define NET_BLOCK_MAX_K 144
 #define NET_BLOCK_MAX_SMEM (160 * 1024)
 
 /* Whether the kernel runs a block of k input channels, e expanded, np
- * (padded) outputs at this depthwise stride (net_block_fits, for the
- * planner), and this one. */
-int net_block_fits(int k, int e, int np, int stride);
+ * (padded) outputs at this depthwise stride, with an expansion or not
+ * (net_block_fits, for the planner), and this one. */
+int net_block_fits(int k, int e, int np, int stride, int expand);
 int net_block_ok(const net_block *bk, const net_epi *e);
 
 /* Thread blocks the kernel launches for n images: fusing pays only with
  * enough of them to fill the GPU, so small batches run the layers apart. */
-long long net_block_blocks(const net_block *bk, int n);
+long long net_block_blocks(const net_block *bk, const net_epi *e, int n);
 
 cudaError_t net_launch_block(const net_block *bk, int n, const net_epi *e, cudaStream_t s);
 
