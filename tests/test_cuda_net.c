@@ -88,16 +88,17 @@ static void nb_mini_movenet(builder *b)
 }
 
 /* Every kind of inverted-residual block the engine runs as one kernel, in
- * a short net (FP16 rounding stays small): [H,W,3] -stem-> [H/2,48] ->
- * dw, 1x1 to 24 (no expansion) -> s2 to 40 -> residual 40 at H/4 -> 144
- * (4-row tiles) for three heads; s2 to 96 -> residual 96 at H/8, resized
- * x2 for the other three. */
+ * a short net (FP16 rounding stays small): [H,W,3] -stem, dw, 1x1 to 24->
+ * [H/2,24] (the stem as the expansion) -> s2 to 40 -> residual 40 at H/4
+ * -> dw, 1x1 to 40 (no expansion) -> 144 (4-row tiles) for three heads;
+ * s2 to 96 -> residual 96 at H/8, resized x2 for the other three. */
 static void nb_block_kinds(builder *b)
 {
     int x = nb_conv(b, 0, 3, 2, 48, PS_ACT_RELU6, 8.0f);
     x = nb_conv(b, nb_dw(b, x, 1, PS_ACT_RELU6, 2.0f), 1, 1, 24, PS_ACT_NONE, 0.5f);
     int s4 = nb_bottleneck(b, nb_bottleneck(b, x, 144, 2, 40), 240, 1, 40);
-    int wide = nb_bottleneck(b, s4, 288, 1, 144);
+    int sep = nb_conv(b, nb_dw(b, s4, 1, PS_ACT_RELU6, 2.0f), 1, 1, 40, PS_ACT_NONE, 0.5f);
+    int wide = nb_bottleneck(b, sep, 288, 1, 144);
     int s8 = nb_bottleneck(b, nb_bottleneck(b, s4, 288, 2, 96), 576, 1, 96);
     int up = nb_resize(b, s8, 2);
     for (int h = 0; h < PS_NUM_HEADS; h++)

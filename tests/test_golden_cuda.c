@@ -10,7 +10,9 @@
  * regression heads. We allow 2e-2 absolute on the sigmoid heads and 4% of a
  * head's largest magnitude on the regression heads, and require what the
  * output depends on to be the same: the same six centre cells (as a set:
- * cells of near-equal low score may swap places), the same people above 0.2,
+ * cells of near-equal low score may swap places; a cell whose neighbour
+ * nearly ties with it for the local maximum, within 5e-3 in the reference,
+ * may move there), the same people above 0.2,
  * and keypoints scored above 0.3 within 0.01 of the input size. A keypoint
  * is picked by an argmax over grid cells (4 input pixels = 0.0156 apart at
  * 256); where two neighbouring cells' weights are within FP16 noise the pick
@@ -128,6 +130,39 @@ static ps_engine *make_engine(const ps_model *m, ps_backend b, int max_batch) {
     return e;
 }
 
+/* How many of the reference's six centre cells b (local maxima of the
+ * reference centre map want, gw wide) are among ours (a): the same cell, or
+ * a neighbouring one (one cell away) whose reference score is within
+ * CENTRE_TIE of it: two neighbours that nearly tie for the local maximum,
+ * where FP16 noise picks either (printed). */
+#define CENTRE_TIE 5e-3f
+static int same_centres(const char *name, const int a[6], const int b[6], const float *want,
+                        int gw) {
+    int same = 0, used[6] = {0};
+    for (int y = 0; y < 6; y++)
+        for (int x = 0; x < 6; x++)
+            if (!used[x] && a[x] == b[y]) {
+                used[x] = 1, same++;
+                break;
+            }
+    for (int y = 0; y < 6; y++) {
+        int found = 0;
+        for (int x = 0; x < 6; x++) found |= a[x] == b[y];
+        for (int x = 0; x < 6 && !found; x++) {
+            if (used[x] || a[x] < 0 || b[y] < 0) continue;
+            int dy = a[x] / gw - b[y] / gw, dx = a[x] % gw - b[y] % gw;
+            float d = fabsf(want[a[x]] - want[b[y]]);
+            if (abs(dy) <= 1 && abs(dx) <= 1 && d <= CENTRE_TIE) {
+                printf("%-34s centre cell %d moved to its neighbour %d (reference scores %.5f, "
+                       "%.5f: a near-tie)\n", name, b[y], a[x], want[b[y]], want[a[x]]);
+                used[x] = found = 1;
+                same++;
+            }
+        }
+    }
+    return same;
+}
+
 static void golden(const ps_model *m, const char *dir) {
     golden_case cases[GOLDEN_MAX_CASES];
     int n = golden_cases(dir, cases);
@@ -154,12 +189,9 @@ static void golden(const ps_model *m, const char *dir) {
                 int a[6], b[6];
                 top_centres(ps_engine_head(e, PS_HEAD_CENTER) + cnt * (size_t)i, 64, 64, a);
                 top_centres(want, 64, 64, b);
-                int same = 0;
-                for (int x = 0; x < 6; x++)
-                    for (int y = 0; y < 6; y++) same += a[x] == b[y];
                 printf("%-34s top six centre cells: %d %d %d %d %d %d (reference %d %d %d %d %d %d)\n",
                        c->name, a[0], a[1], a[2], a[3], a[4], a[5], b[0], b[1], b[2], b[3], b[4], b[5]);
-                TU_CHECK(same == 6);
+                TU_CHECK(same_centres(c->name, a, b, want, 64) == 6);
             }
             free(want);
         }

@@ -231,11 +231,16 @@ static ps_status plan_blocks(const ps_net *net, layer_info *info, ps_err *err) {
             continue;
         int e = ld->src, x = e;
         const ps_layer *le = &net->layers[e];
-        if (is_gemm(le, info) && le->src2 < 0 && !info[e].fused && info[e].f1 < 0 &&
-            !info[e].head && nread[e] == 1 &&
-            net_block_fits(info[le->src].cs, info[e].cs, info[j].cs, ld->stride, 1))
+        int alone = le->src2 < 0 && !info[e].fused && info[e].f1 < 0 && !info[e].head &&
+                    nread[e] == 1;
+        if (alone && is_gemm(le, info) &&
+            net_block_fits(info[le->src].cs, info[e].cs, info[j].cs, ld->stride, NET_BLOCK_GEMM))
             x = le->src;
-        else if (net_block_fits(info[e].cs, info[d].cs, info[j].cs, ld->stride, 0))
+        else if (alone && le->kind == PS_LAYER_CONV && le->kh == 3 && le->kw == 3 &&
+                 le->stride == 2 && le->cin <= 4 && info[le->src].cs == 4 &&
+                 net_block_fits(48, info[e].cs, info[j].cs, ld->stride, NET_BLOCK_STEM))
+            x = le->src; /* the stem (op_merge_block checks it runs as OP_STEM) */
+        else if (net_block_fits(info[e].cs, info[d].cs, info[j].cs, ld->stride, NET_BLOCK_NONE))
             e = -1;
         else
             continue;
@@ -479,25 +484,52 @@ static net_op op_build(const ps_cuda_net *cn, const ps_net *net, const layer_inf
     return op;
 }
 
-/* Turns the last ops, when they are expansion e (if any, e >= 0),
- * depthwise d and their projection, into one BLOCK op that keeps them as
- * its sub-ops. */
+/* The stem's weights for the block kernel: FP16 [48][out_cs], row tap * 4
+ * + input channel from the stem op's FP32 copy, zero past row 36. */
+static ps_status stem_w1(ps_cuda_net *cn, const net_op *stem, __half **w1, ps_err *err) {
+    int np = stem->epi.out_cs;
+    unsigned short *h = (unsigned short *)calloc((size_t)48 * np, sizeof *h);
+    if (!h) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    for (int r = 0; r < 36; r++)
+        for (int c = 0; c < np; c++) h[(size_t)r * np + c] = half_bits(stem->stem->w[r * np + c]);
+    ps_status st = net_alloc(cn, (void **)w1, (size_t)48 * np * 2, "stem weights", err);
+    cudaError_t e;
+    if (!st && (e = cudaMemcpy(*w1, h, (size_t)48 * np * 2, cudaMemcpyHostToDevice)) != cudaSuccess)
+        st = cuda_fail(err, "cudaMemcpy(stem weights)", stem->name, e);
+    free(h);
+    return st;
+}
+
+/* Turns the last ops, when they are expansion e (if any, e >= 0: a 1x1 or
+ * the stem), depthwise d and their projection, into one BLOCK op that keeps
+ * them as its sub-ops. */
 static ps_status op_merge_block(ps_cuda_net *cn, int e, int d, ps_err *err) {
     int n = cn->n_ops, ns = e >= 0 ? 3 : 2;
     if (n < ns || cn->ops[n - 2].layer != d || (e >= 0 && cn->ops[n - 3].layer != e)) return PS_OK;
     net_op blk = cn->ops[n - 1];
     const net_op *od = &cn->ops[n - 2], *oe = e >= 0 ? &cn->ops[n - 3] : NULL;
+    if (oe && oe->kind != OP_GEMM && oe->kind != OP_STEM) return PS_OK;
+    int stem = oe && oe->kind == OP_STEM;
     net_tensor in = oe ? oe->in : od->in;
-    blk.bk = (net_block){in, in.cs, oe ? (const __half *)oe->w : NULL, oe ? oe->epi.bias : NULL,
-                         oe ? oe->epi.act : PS_ACT_NONE, od->epi.out_cs, (const float *)od->w,
-                         od->epi.bias, od->epi.act, od->geom.stride, od->geom.pad_top,
-                         od->geom.pad_left, od->geom.oh, od->geom.ow, (const __half *)blk.w};
+    blk.bk = (net_block){in, stem ? 48 : in.cs, oe ? (const __half *)oe->w : NULL,
+                         oe ? oe->epi.bias : NULL, oe ? oe->epi.act : PS_ACT_NONE,
+                         od->epi.out_cs, (const float *)od->w, od->epi.bias, od->epi.act,
+                         od->geom.stride, od->geom.pad_top, od->geom.pad_left, od->geom.oh,
+                         od->geom.ow, (const __half *)blk.w, od->in.h, od->in.w, stem,
+                         stem ? oe->geom.pad_top : 0, stem ? oe->geom.pad_left : 0};
     if (!net_block_ok(&blk.bk, &blk.epi)) return PS_OK;
+    if (stem) {
+        __half *w1 = NULL;
+        ps_status st = stem_w1(cn, oe, &w1, err);
+        if (st) return st;
+        blk.bk.w1 = w1;
+    }
     blk.sub = (net_op *)malloc((size_t)ns * sizeof *blk.sub);
     if (!blk.sub) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     memcpy(blk.sub, &cn->ops[n - ns], (size_t)ns * sizeof *blk.sub);
     blk.n_sub = ns;
     blk.kind = OP_BLOCK;
+    blk.stem = NULL; /* the sub-op owns it */
     cn->ops[n - ns] = blk;
     cn->n_ops = n - ns + 1;
     return PS_OK;
@@ -702,6 +734,7 @@ void ps_cuda_net_free(ps_cuda_net *cn) {
     if (cn->capture) cudaStreamDestroy(cn->capture);
     for (int i = 0; cn->ops && i < cn->n_ops; i++) {
         free(cn->ops[i].stem);
+        for (int k = 0; k < cn->ops[i].n_sub; k++) free(cn->ops[i].sub[k].stem);
         free(cn->ops[i].sub);
     }
     free(cn->graphs);

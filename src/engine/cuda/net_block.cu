@@ -66,12 +66,19 @@ struct ir_layout {
     __host__ __device__ int w(int st) const { return bytes - (2 - st) * wbuf; }
 };
 
-/* The layout of kernel <S, TH, EXP> (no X tile and no W1 without an
+/* How the kernel gets the depthwise's input E (net_kernels.h): it reads
+ * it (NET_BLOCK_NONE), expands the input's pixels with a 1x1 conv
+ * (NET_BLOCK_GEMM), or computes it with the stem's 3x3 stride-2 conv of the
+ * 4-channel image (NET_BLOCK_STEM) as a product over the 36 image values
+ * around each pixel, K padded to 48. */
+#define IR_STEM_K 48
+
+/* The layout of kernel <S, TH, X> (no X tile and no W1 without an
  * expansion). */
-template <int S, int TH, bool EXP>
+template <int S, int TH, int X>
 static __host__ __device__ ir_layout ir_layout_of(int k, int np) {
     typedef ir_geo<S, TH> G;
-    return ir_layout(EXP ? k : 0, np, EXP ? G::MT : 0, G::HALO, TH);
+    return ir_layout(X != NET_BLOCK_NONE ? k : 0, np, X != NET_BLOCK_NONE ? G::MT : 0, G::HALO, TH);
 }
 
 /* Input coordinates of halo pixel p of a tile whose halo starts at (iy0,
@@ -134,7 +141,7 @@ __device__ __forceinline__ void ir_load_e(const net_block &bk, const ir_layout &
     __half *es = reinterpret_cast<__half *>(smem + L.e);
     for (int i = threadIdx.x; i < G::HALO * (IR_CH / 8); i += IR_THREADS) {
         int p = i / (IR_CH / 8), cc = (i % (IR_CH / 8)) * 8, iy, ix;
-        bool ok = ir_halo<G>(p, iy0, ix0, bk.in.h, bk.in.w, &iy, &ix);
+        bool ok = ir_halo<G>(p, iy0, ix0, bk.gh, bk.gw, &iy, &ix);
         net_copy16(es + p * IR_CH + cc,
                    ok ? xin + ((size_t)iy * bk.in.w + ix) * bk.in.cs + c * IR_CH + cc : xin, ok);
     }
@@ -264,36 +271,49 @@ __device__ __forceinline__ void ir_project(const __half *ds, const __half *w2s, 
     }
 }
 
-/* NT = np / 8 output n8 tiles, stride S, TH output rows per tile, EXP:
- * with an expansion (else the depthwise reads the input itself); two blocks
+/* NT = np / 8 output n8 tiles, stride S, TH output rows per tile, X: how
+ * E is made (NET_BLOCK_*); two blocks
  * per multiprocessor (128 registers: at one block the stride-1 96-output
  * blocks ran 36% slower). */
-template <int NT, int S, int TH, bool EXP>
+template <int NT, int S, int TH, int X>
 __global__ void __launch_bounds__(IR_THREADS, 2)
     block_kernel(net_block bk, net_epi e) {
+    constexpr bool EXP = X != NET_BLOCK_NONE;
     typedef ir_geo<S, TH> G;
     extern __shared__ __align__(128) unsigned char smem[];
     constexpr int np = NT * 8, NW = NT / G::WN;
-    const ir_layout L = ir_layout_of<S, TH, EXP>(bk.k, np);
+    const ir_layout L = ir_layout_of<S, TH, X>(bk.k, np);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int oh = bk.oh, ow = bk.ow, tiles_x = (ow + IR_TW - 1) / IR_TW;
     const int tiles = tiles_x * ((oh + TH - 1) / TH);
     const int img = blockIdx.x / tiles, tile = blockIdx.x % tiles;
     const int ty0 = (tile / tiles_x) * TH, tx0 = (tile % tiles_x) * IR_TW;
     const int iy0 = ty0 * S - bk.pad_top, ix0 = tx0 * S - bk.pad_left;
-    const int k = bk.k, ldx = k + 8, h = bk.in.h, w = bk.in.w;
-    const __half *xin = bk.in.p + (size_t)img * h * w * bk.in.cs;
+    const int k = bk.k, ldx = k + 8, h = bk.gh, w = bk.gw;
+    const __half *xin = bk.in.p + (size_t)img * bk.in.h * bk.in.w * bk.in.cs;
 
-    /* the halo's input pixels (rows past the halo and pixels outside the
-     * image zero-filled), and chunk 0's weights */
+    /* X: the halo's input pixels, or their stem patches (rows past the halo
+     * and pixels outside the image zero-filled), and chunk 0's weights */
     unsigned inside = 0; /* ir_expand's rows in the image */
-    if (EXP) {
-        __half *xs = reinterpret_cast<__half *>(smem + L.x);
+    __half *xs = reinterpret_cast<__half *>(smem + L.x);
+    if (X == NET_BLOCK_GEMM) {
         for (int i = threadIdx.x; i < G::MT * 16 * (k / 8); i += IR_THREADS) {
             int p = i / (k / 8), cc = (i % (k / 8)) * 8, iy, ix;
             bool ok = ir_halo<G>(p, iy0, ix0, h, w, &iy, &ix);
             net_copy16(xs + p * ldx + cc, ok ? xin + ((size_t)iy * w + ix) * bk.in.cs + cc : xin, ok);
         }
+    } else if (X == NET_BLOCK_STEM) {
+        /* row p: 9 taps x 4 channels of the image around pixel p, then 12
+         * zeros; 4 halves (8 bytes) per step, asynchronously */
+        for (int i = threadIdx.x; i < G::MT * 16 * (IR_STEM_K / 4); i += IR_THREADS) {
+            int p = i / (IR_STEM_K / 4), q = i % (IR_STEM_K / 4), sy, sx, y = -1, x = -1;
+            if (q < 9 && ir_halo<G>(p, iy0, ix0, h, w, &sy, &sx))
+                y = sy * 2 - bk.spad_top + q / 3, x = sx * 2 - bk.spad_left + q % 3;
+            bool ok = y >= 0 && y < bk.in.h && x >= 0 && x < bk.in.w;
+            net_copy8(xs + p * ldx + q * 4, ok ? xin + ((size_t)y * bk.in.w + x) * 4 : xin, ok);
+        }
+    }
+    if (EXP) {
         for (int job = warp, i = 0; job < G::MT * 2; job += 8, i++)
             for (int hh = 0; hh < 2; hh++) {
                 int iy, ix;
@@ -370,29 +390,38 @@ __global__ void __launch_bounds__(IR_THREADS, 2)
 /* Kernel variants: stride 1 with an expansion takes 8-row tiles up to 96
  * outputs (one warp per output row), 4-row tiles for 144 (two warps per
  * row, half the outputs each: 36 accumulators); stride 2 takes 4-row tiles
- * (9 x 33 halo); without an expansion, stride 1 and 8-row tiles. */
+ * (9 x 33 halo); without an expansion or after a stem, stride 1 and 8-row
+ * tiles. */
 static int ir_th(int np, int stride) { return stride == 1 && np <= 96 ? 8 : 4; }
 
-static int ir_bytes(int k, int np, int stride, int expand) {
-    if (!expand) return ir_layout_of<1, 8, false>(k, np).bytes;
-    if (stride == 2) return ir_layout_of<2, 4, true>(k, np).bytes;
-    return ir_th(np, 1) == 8 ? ir_layout_of<1, 8, true>(k, np).bytes
-                             : ir_layout_of<1, 4, true>(k, np).bytes;
+static int ir_bytes(int k, int np, int stride, int x) {
+    if (x != NET_BLOCK_GEMM) return ir_layout_of<1, 8, NET_BLOCK_STEM>(k, np).bytes;
+    if (stride == 2) return ir_layout_of<2, 4, NET_BLOCK_GEMM>(k, np).bytes;
+    return ir_th(np, 1) == 8 ? ir_layout_of<1, 8, NET_BLOCK_GEMM>(k, np).bytes
+                             : ir_layout_of<1, 4, NET_BLOCK_GEMM>(k, np).bytes;
 }
 
 int net_block_fits(int k, int e, int np, int stride, int expand) {
     if (k % 16 || e % IR_CH || (stride != 1 && stride != 2)) return 0;
-    if (expand ? k > NET_BLOCK_MAX_K || (np != 48 && np != 96 && (np != 144 || stride != 1))
-               : k != e || stride != 1 || (np != 32 && np != 48))
+    if (expand == NET_BLOCK_GEMM) {
+        if (k > NET_BLOCK_MAX_K || (np != 48 && np != 96 && (np != 144 || stride != 1))) return 0;
+    } else if (stride != 1 || (np != 32 && np != 48) ||
+               (expand == NET_BLOCK_NONE ? k != e : k != IR_STEM_K || e != IR_CH)) {
         return 0;
+    }
     return ir_bytes(k, np, stride, expand) <= NET_BLOCK_MAX_SMEM;
 }
 
+static int ir_mode(const net_block *bk) {
+    return !bk->w1 ? NET_BLOCK_NONE : bk->stem ? NET_BLOCK_STEM : NET_BLOCK_GEMM;
+}
+
 int net_block_ok(const net_block *bk, const net_epi *e) {
-    return net_block_fits(bk->k, bk->e, e->out_cs, bk->stride, bk->w1 != NULL) &&
-           bk->k == bk->in.cs && (!bk->w1 || bk->act1 == PS_ACT_RELU6) &&
-           bk->dw_act == PS_ACT_RELU6 && e->out16 && !e->out32 && e->out16 != bk->in.p &&
-           (!e->res || e->res_cs >= e->out_cs);
+    int x = ir_mode(bk);
+    return net_block_fits(bk->k, bk->e, e->out_cs, bk->stride, x) &&
+           (x == NET_BLOCK_STEM ? bk->in.cs == 4 : bk->k == bk->in.cs) &&
+           (x == NET_BLOCK_NONE || bk->act1 == PS_ACT_RELU6) && bk->dw_act == PS_ACT_RELU6 &&
+           e->out16 && !e->out32 && e->out16 != bk->in.p && (!e->res || e->res_cs >= e->out_cs);
 }
 
 long long net_block_blocks(const net_block *bk, const net_epi *e, int n) {
@@ -400,27 +429,32 @@ long long net_block_blocks(const net_block *bk, const net_epi *e, int n) {
     return (long long)n * ((bk->oh + th - 1) / th) * ((bk->ow + IR_TW - 1) / IR_TW);
 }
 
-template <int NT, int S, int TH, bool EXP>
+template <int NT, int S, int TH, int X>
 static cudaError_t block_run(const net_block *bk, int n, const net_epi *e, cudaStream_t s) {
-    int bytes = ir_layout_of<S, TH, EXP>(bk->k, NT * 8).bytes;
-    cudaError_t err = cudaFuncSetAttribute(block_kernel<NT, S, TH, EXP>,
+    int bytes = ir_layout_of<S, TH, X>(bk->k, NT * 8).bytes;
+    cudaError_t err = cudaFuncSetAttribute(block_kernel<NT, S, TH, X>,
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     if (err != cudaSuccess) return err;
-    block_kernel<NT, S, TH, EXP>
+    block_kernel<NT, S, TH, X>
         <<<(unsigned)net_block_blocks(bk, e, n), IR_THREADS, bytes, s>>>(*bk, *e);
     return cudaGetLastError();
 }
 
 cudaError_t net_launch_block(const net_block *bk, int n, const net_epi *e, cudaStream_t s) {
-    if (!bk->w1)
-        return e->out_cs == 32 ? block_run<4, 1, 8, false>(bk, n, e, s)
-                               : block_run<6, 1, 8, false>(bk, n, e, s);
+    switch (ir_mode(bk)) {
+    case NET_BLOCK_NONE:
+        return e->out_cs == 32 ? block_run<4, 1, 8, NET_BLOCK_NONE>(bk, n, e, s)
+                               : block_run<6, 1, 8, NET_BLOCK_NONE>(bk, n, e, s);
+    case NET_BLOCK_STEM:
+        return e->out_cs == 32 ? block_run<4, 1, 8, NET_BLOCK_STEM>(bk, n, e, s)
+                               : block_run<6, 1, 8, NET_BLOCK_STEM>(bk, n, e, s);
+    }
     if (bk->stride == 2)
-        return e->out_cs == 48 ? block_run<6, 2, 4, true>(bk, n, e, s)
-                               : block_run<12, 2, 4, true>(bk, n, e, s);
+        return e->out_cs == 48 ? block_run<6, 2, 4, NET_BLOCK_GEMM>(bk, n, e, s)
+                               : block_run<12, 2, 4, NET_BLOCK_GEMM>(bk, n, e, s);
     switch (e->out_cs) {
-    case 48: return block_run<6, 1, 8, true>(bk, n, e, s);
-    case 96: return block_run<12, 1, 8, true>(bk, n, e, s);
-    default: return block_run<18, 1, 4, true>(bk, n, e, s);
+    case 48: return block_run<6, 1, 8, NET_BLOCK_GEMM>(bk, n, e, s);
+    case 96: return block_run<12, 1, 8, NET_BLOCK_GEMM>(bk, n, e, s);
+    default: return block_run<18, 1, 4, NET_BLOCK_GEMM>(bk, n, e, s);
     }
 }

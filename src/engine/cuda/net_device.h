@@ -92,6 +92,18 @@ __device__ __forceinline__ void net_copy16(void *dst, const void *src, bool ok) 
 #endif
 }
 
+/* 8 bytes global -> shared, as net_copy16 (cp.async.ca: 8-byte copies go
+ * through L1). */
+__device__ __forceinline__ void net_copy8(void *dst, const void *src, bool ok) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    int bytes = ok ? 8 : 0;
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(d), "l"(src), "r"(bytes));
+#else
+    *reinterpret_cast<uint2 *>(dst) = ok ? *reinterpret_cast<const uint2 *>(src) : make_uint2(0, 0);
+#endif
+}
+
 /* Commits the cp.async copies issued so far as one group. */
 __device__ __forceinline__ void net_cp_commit(void) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800

@@ -109,11 +109,14 @@ cudaError_t net_launch_fused(const net_fused *f, int m, const net_epi *e, int sm
  * padding pad_top / pad_left as the layer's) -> project 1x1 (w2 and
  * epilogue e, which may add a residual), so neither wide intermediate
  * reaches device memory. Without an expansion (w1 NULL, e = k) the
- * depthwise reads the input. e->out16 must not be in.p or anything else
- * the kernel reads with a halo (blocks read their neighbours' pixels). */
+ * depthwise reads the input. With stem set, the "expansion" is the stem, a
+ * 3x3 stride-2 conv (padding spad_top / spad_left) of the 4-channel image
+ * in, as a product with w1 [48][e]: rows tap * 4 + channel, zero past 36.
+ * e->out16 must not be in.p or anything else the kernel reads with a halo
+ * (blocks read their neighbours' pixels). */
 typedef struct {
-    net_tensor in;          /* the block's input, [n, h, w, k] */
-    int k;                  /* = in.cs, a multiple of 16 */
+    net_tensor in;          /* the block's input, [n, h, w, k] (the image: [n, h, w, 4]) */
+    int k;                  /* = in.cs, a multiple of 16 (48 after a stem) */
     const __half *w1;       /* FP16 [k][e], or NULL */
     const float *b1;        /* [e] */
     int act1, e;            /* e expanded channels */
@@ -122,6 +125,8 @@ typedef struct {
     int dw_act, stride, pad_top, pad_left;
     int oh, ow;             /* output size per image */
     const __half *w2;       /* FP16 [e][e->out_cs] */
+    int gh, gw;             /* the depthwise's input size (in's, or the stem's output) */
+    int stem, spad_top, spad_left;
 } net_block;
 
 /* Largest k and shared memory the block kernel takes. */
@@ -129,8 +134,9 @@ typedef struct {
 #define NET_BLOCK_MAX_SMEM (160 * 1024)
 
 /* Whether the kernel runs a block of k input channels, e expanded, np
- * (padded) outputs at this depthwise stride, with an expansion or not
- * (net_block_fits, for the planner), and this one. */
+ * (padded) outputs at this depthwise stride, with an expansion of this
+ * kind (net_block_fits, for the planner), and this one. */
+enum { NET_BLOCK_NONE, NET_BLOCK_GEMM, NET_BLOCK_STEM };
 int net_block_fits(int k, int e, int np, int stride, int expand);
 int net_block_ok(const net_block *bk, const net_epi *e);
 
