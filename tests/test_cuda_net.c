@@ -14,8 +14,9 @@
  * Tolerance, for FP16 activations: |gpu - cpu| <= 2e-2 * max(1, max |cpu|)
  * per head and batch; the real model (when $POSESTREAM_MODEL_DIR or
  * ~/.cache/posestream holds it) 5e-2. Then the engine-only benchmark:
- * ps_cuda_net_forward at 256x256 for batches 1 to 256 (bench_forward). Skips
- * (77) without a CUDA device. */
+ * ps_cuda_net_forward at 256x256 for batches 1 to 256 (bench_forward; not
+ * with --no-bench, for runs under compute-sanitizer). Skips (77) without a
+ * CUDA device. */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
@@ -379,8 +380,9 @@ static void bench_model(const ps_model *m)
     ps_cuda_net_free(cn);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int bench = !(argc > 1 && !strcmp(argv[1], "--no-bench"));
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) TU_SKIP("no CUDA device");
     struct cudaDeviceProp prop;
@@ -393,7 +395,7 @@ int main(void)
     ps_model *m = load_model();
     if (m) {
         test_model(m);
-        bench_model(m);
+        if (bench) bench_model(m);
         ps_model_free(m);
     }
     return tu_finish("test_cuda_net");
