@@ -667,8 +667,8 @@ static ps_status net_enqueue(const ps_cuda_net *cn, int n, cudaStream_t s, ps_er
 int ps_cuda_net_ops(const ps_cuda_net *cn) { return cn->n_ops; }
 
 void ps_cuda_net_op_describe(const ps_cuda_net *cn, int i, char *buf, size_t size) {
-    static const char *const kinds[] = {"gemm",    "conv",  "stem", "dwconv",
-                                        "resize",  "eltwise", "fused", "block"};
+    static const char *const kinds[] = {"gemm",   "conv",    "stem",  "dwconv",
+                                        "resize", "eltwise", "fused", "block"};
     const net_op *op = &cn->ops[i];
     /* the last two or three components of the layer's name */
     const char *tail = strrchr(op->name, '/');

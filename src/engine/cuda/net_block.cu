@@ -18,7 +18,9 @@
  *      by cp.async meanwhile.
  * Then bias, activation and residual from the accumulators, FP16 stores.
  * E and D are rounded to FP16 where the unfused layers round, so the result
- * equals the three separate kernels' up to summation order. */
+ * equals the three separate kernels' up to summation order. Variants: no
+ * expansion (E is the input, loaded per chunk), and the stem as the
+ * expansion (X holds each halo pixel's 3x3 stride-2 patch of the image). */
 #include "engine/cuda/net_device.h"
 #include "engine/cuda/net_mma.h"
 
