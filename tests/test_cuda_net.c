@@ -257,16 +257,28 @@ static void check_net(const char *name, const ps_net *net, int H, int W, const i
     ps_backend_cpu.free(cpu);
 }
 
+/* check_net on net at 64x64 (layers apart at small batches, then blocks
+ * fused at every batch), 64x96 and 256x256 (fused). */
+static void check_sizes(const char *name, const ps_net *net)
+{
+    static const int b_small[] = {1, 3, MAX_BATCH, 1}, b_big[] = {1, MAX_BATCH};
+    static const int hw[3][2] = {{64, 64}, {96, 64}, {256, 256}};
+    for (int i = 0; i < 3; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "%s %dx%d", name, hw[i][1], hw[i][0]);
+        const int *batches = i < 2 ? b_small : b_big;
+        int nb = i < 2 ? 4 : 2;
+        if (i == 0) check_net(label, net, hw[i][0], hw[i][1], batches, nb, -2.0f, 2.0f, REL_TOL, 0);
+        check_net(label, net, hw[i][0], hw[i][1], batches, nb, -2.0f, 2.0f, REL_TOL, 1);
+    }
+}
+
 static void test_mini_movenet(void)
 {
     builder b;
     nb_init(&b, 1);
     nb_mini_movenet(&b);
-    static const int b_small[] = {1, 3, MAX_BATCH, 1}, b_big[] = {1, MAX_BATCH};
-    check_net("mini_movenet 64x64", &b.net, 64, 64, b_small, 4, -2.0f, 2.0f, REL_TOL, 0);
-    check_net("mini_movenet 64x64", &b.net, 64, 64, b_small, 4, -2.0f, 2.0f, REL_TOL, 1);
-    check_net("mini_movenet 64x96", &b.net, 96, 64, b_small, 4, -2.0f, 2.0f, REL_TOL, 1);
-    check_net("mini_movenet 256x256", &b.net, 256, 256, b_big, 2, -2.0f, 2.0f, REL_TOL, 1);
+    check_sizes("mini_movenet", &b.net);
     nb_free(&b);
 }
 
@@ -275,11 +287,7 @@ static void test_block_kinds(void)
     builder b;
     nb_init(&b, 3);
     nb_block_kinds(&b);
-    static const int b_small[] = {1, 3, MAX_BATCH, 1}, b_big[] = {1, MAX_BATCH};
-    check_net("block_kinds 64x64", &b.net, 64, 64, b_small, 4, -2.0f, 2.0f, REL_TOL, 0);
-    check_net("block_kinds 64x64", &b.net, 64, 64, b_small, 4, -2.0f, 2.0f, REL_TOL, 1);
-    check_net("block_kinds 64x96", &b.net, 96, 64, b_small, 4, -2.0f, 2.0f, REL_TOL, 1);
-    check_net("block_kinds 256x256", &b.net, 256, 256, b_big, 2, -2.0f, 2.0f, REL_TOL, 1);
+    check_sizes("block_kinds", &b.net);
     nb_free(&b);
 }
 

@@ -146,18 +146,26 @@ static ps_status plan_check(const ps_net *net, int in_h, int in_w, layer_info *i
 
 /* ---- fusion ---- */
 
+/* How many layers read each layer (calloc'd, NULL when out of memory). */
+static int *net_readers(const ps_net *net) {
+    int *nread = (int *)calloc((size_t)net->n_layers, sizeof *nread);
+    for (int i = 0; nread && i < net->n_layers; i++) {
+        const ps_layer *l = &net->layers[i];
+        if (l->src >= 0) nread[l->src]++;
+        if (l->src2 >= 0) nread[l->src2]++;
+    }
+    return nread;
+}
+
 /* Finds 1x1 convs read only by another 1x1 conv (neither with a residual,
  * not a head): the pair runs as one kernel (net_launch_fused) and the
  * intermediate gets no buffer; likewise a depthwise conv read only by the
  * first of such a pair. Then sets rd[] and last_use from what each op reads. */
 static ps_status plan_fuse(const ps_net *net, layer_info *info, ps_err *err) {
     int nl = net->n_layers;
-    int *nread = (int *)calloc((size_t)nl, sizeof *nread);
+    int *nread = net_readers(net);
     if (!nread) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     for (int i = 0; i < nl; i++) {
-        const ps_layer *l = &net->layers[i];
-        if (l->src >= 0) nread[l->src]++;
-        if (l->src2 >= 0) nread[l->src2]++;
         info[i].fused = 0;
         info[i].f1 = info[i].fdw = -1;
     }
@@ -213,14 +221,9 @@ static ps_status plan_fuse(const ps_net *net, layer_info *info, ps_err *err) {
  * and the projection never writes over its residual in place. */
 static ps_status plan_blocks(const ps_net *net, layer_info *info, ps_err *err) {
     int nl = net->n_layers;
-    int *nread = (int *)calloc((size_t)nl, sizeof *nread);
+    int *nread = net_readers(net);
     if (!nread) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
-    for (int i = 0; i < nl; i++) {
-        const ps_layer *l = &net->layers[i];
-        if (l->src >= 0) nread[l->src]++;
-        if (l->src2 >= 0) nread[l->src2]++;
-        info[i].blk_e = info[i].blk_d = -1;
-    }
+    for (int i = 0; i < nl; i++) info[i].blk_e = info[i].blk_d = -1;
     for (int j = 1; j < nl; j++) {
         const ps_layer *lj = &net->layers[j];
         if (!is_gemm(lj, info) || info[j].fused || info[j].f1 >= 0 || info[j].head) continue;

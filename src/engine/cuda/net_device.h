@@ -130,6 +130,17 @@ __device__ __forceinline__ void net_pixel(long long m, int oh, int ow, int *ox, 
     *b = (int)(t / oh);
 }
 
+/* acc += x (8 FP16 values) * (w0, w1), elementwise in FP32: one depthwise
+ * tap on 8 channels. */
+__device__ __forceinline__ void net_fma8(float acc[8], const uint4 &x, float4 w0, float4 w1) {
+    const __half2 *h = reinterpret_cast<const __half2 *>(&x);
+    float2 a = __half22float2(h[0]), b = __half22float2(h[1]);
+    float2 c = __half22float2(h[2]), d = __half22float2(h[3]);
+    acc[0] += a.x * w0.x, acc[1] += a.y * w0.y, acc[2] += b.x * w0.z;
+    acc[3] += b.y * w0.w, acc[4] += c.x * w1.x, acc[5] += c.y * w1.y;
+    acc[6] += d.x * w1.z, acc[7] += d.y * w1.w;
+}
+
 /* The 16 bytes at channel offset img of pixel (iy, ix) of one image of
  * in; zeros outside the image. */
 __device__ __forceinline__ uint4 net_dw_ld(const __half *img, const net_tensor &in, int iy,

@@ -172,13 +172,7 @@ __global__ void dwconv3_kernel(net_tensor in, long long total, net_geom g,
 #pragma unroll
     for (int k = 0; k < 9; k++) {
         const float4 *wr = reinterpret_cast<const float4 *>(w + (size_t)k * e.out_cs + c0);
-        float4 w0 = __ldg(wr), w1 = __ldg(wr + 1);
-        const __half2 *h = reinterpret_cast<const __half2 *>(&x[k]);
-        float2 a = __half22float2(h[0]), b2 = __half22float2(h[1]);
-        float2 c = __half22float2(h[2]), d = __half22float2(h[3]);
-        acc[0] += a.x * w0.x, acc[1] += a.y * w0.y, acc[2] += b2.x * w0.z;
-        acc[3] += b2.y * w0.w, acc[4] += c.x * w1.x, acc[5] += c.y * w1.y;
-        acc[6] += d.x * w1.z, acc[7] += d.y * w1.w;
+        net_fma8(acc, x[k], __ldg(wr), __ldg(wr + 1));
     }
     net_epilogue8(e, (size_t)m, c0, acc);
 }

@@ -213,13 +213,7 @@ __device__ __forceinline__ void fused_dw_strip(const net_fused &f, int m, int m0
 #pragma unroll
             for (int k = 0; k < 9; k++) {
                 const float4 *wr = reinterpret_cast<const float4 *>(dws + k * k1 + c0);
-                float4 w0 = wr[0], w1 = wr[1];
-                const __half2 *h = reinterpret_cast<const __half2 *>(&x[k]);
-                float2 a = __half22float2(h[0]), b2 = __half22float2(h[1]);
-                float2 c = __half22float2(h[2]), d = __half22float2(h[3]);
-                acc[0] += a.x * w0.x, acc[1] += a.y * w0.y, acc[2] += b2.x * w0.z;
-                acc[3] += b2.y * w0.w, acc[4] += c.x * w1.x, acc[5] += c.y * w1.y;
-                acc[6] += d.x * w1.z, acc[7] += d.y * w1.w;
+                net_fma8(acc, x[k], wr[0], wr[1]);
             }
 #pragma unroll
             for (int q = 0; q < 8; q++) {
