@@ -39,6 +39,7 @@ typedef struct net_op {
 
 struct ps_cuda_net {
     int in_h, in_w, max_batch, sms;
+    int smem_block, smem_sm;      /* shared memory a block may opt in to, per SM */
     long long block_min;          /* ps_cuda_net_set_block_min */
     net_op *ops;
     int n_ops;
@@ -219,7 +220,9 @@ static ps_status plan_fuse(const ps_net *net, layer_info *info, ps_err *err) {
  * neighbours' input pixels while others write their outputs, so the
  * block's input stays live (its buffer untouched) until the projection,
  * and the projection never writes over its residual in place. */
-static ps_status plan_blocks(const ps_net *net, layer_info *info, ps_err *err) {
+static ps_status plan_blocks(const ps_cuda_net *cn, const ps_net *net, layer_info *info,
+                             ps_err *err) {
+    const int sb = cn->smem_block, ss = cn->smem_sm;
     int nl = net->n_layers;
     int *nread = net_readers(net);
     if (!nread) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
@@ -237,13 +240,15 @@ static ps_status plan_blocks(const ps_net *net, layer_info *info, ps_err *err) {
         int alone = le->src2 < 0 && !info[e].fused && info[e].f1 < 0 && !info[e].head &&
                     nread[e] == 1;
         if (alone && is_gemm(le, info) &&
-            net_block_fits(info[le->src].cs, info[e].cs, info[j].cs, ld->stride, NET_BLOCK_GEMM))
+            net_block_fits(info[le->src].cs, info[e].cs, info[j].cs, ld->stride, NET_BLOCK_GEMM,
+                           sb, ss))
             x = le->src;
         else if (alone && le->kind == PS_LAYER_CONV && le->kh == 3 && le->kw == 3 &&
                  le->stride == 2 && le->cin <= 4 && info[le->src].cs == 4 &&
-                 net_block_fits(48, info[e].cs, info[j].cs, ld->stride, NET_BLOCK_STEM))
+                 net_block_fits(48, info[e].cs, info[j].cs, ld->stride, NET_BLOCK_STEM, sb, ss))
             x = le->src; /* the stem (op_merge_block checks it runs as OP_STEM) */
-        else if (net_block_fits(info[e].cs, info[d].cs, info[j].cs, ld->stride, NET_BLOCK_NONE))
+        else if (net_block_fits(info[e].cs, info[d].cs, info[j].cs, ld->stride, NET_BLOCK_NONE,
+                                sb, ss))
             e = -1;
         else
             continue;
@@ -630,13 +635,19 @@ ps_status ps_cuda_net_create(const ps_net *net, int input_h, int input_w, int ma
     }
     cn->in_h = input_h, cn->in_w = input_w, cn->max_batch = max_batch;
     ps_status st = plan_check(net, input_h, input_w, info, err);
-    if (!st) st = plan_fuse(net, info, err);
-    if (!st) st = plan_blocks(net, info, err);
     int dev = 0;
     cudaError_t e = cudaSuccess;
     if (!st && (e = cudaGetDevice(&dev)) != cudaSuccess) st = cuda_fail(err, "cudaGetDevice", NULL, e);
     if (!st && (e = cudaDeviceGetAttribute(&cn->sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess)
         st = cuda_fail(err, "cudaDeviceGetAttribute(multiprocessors)", NULL, e);
+    if (!st && (e = cudaDeviceGetAttribute(&cn->smem_block, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                                           dev)) != cudaSuccess)
+        st = cuda_fail(err, "cudaDeviceGetAttribute(shared memory per block)", NULL, e);
+    if (!st && (e = cudaDeviceGetAttribute(&cn->smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor,
+                                           dev)) != cudaSuccess)
+        st = cuda_fail(err, "cudaDeviceGetAttribute(shared memory per multiprocessor)", NULL, e);
+    if (!st) st = plan_fuse(net, info, err);
+    if (!st) st = plan_blocks(cn, net, info, err);
     if (!st && (e = cudaStreamCreateWithFlags(&cn->capture, cudaStreamNonBlocking)) != cudaSuccess)
         st = cuda_fail(err, "cudaStreamCreate", NULL, e);
     cn->graphs = (cudaGraphExec_t *)calloc((size_t)max_batch + 1, sizeof *cn->graphs);

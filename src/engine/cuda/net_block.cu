@@ -21,6 +21,8 @@
  * equals the three separate kernels' up to summation order. Variants: no
  * expansion (E is the input, loaded per chunk), and the stem as the
  * expansion (X holds each halo pixel's 3x3 stride-2 patch of the image). */
+#include <limits.h>
+
 #include "engine/cuda/net_device.h"
 #include "engine/cuda/net_mma.h"
 
@@ -403,7 +405,7 @@ static int ir_bytes(int k, int np, int stride, int x) {
                              : ir_layout_of<1, 4, NET_BLOCK_GEMM>(k, np).bytes;
 }
 
-int net_block_fits(int k, int e, int np, int stride, int expand) {
+int net_block_fits(int k, int e, int np, int stride, int expand, int smem_block, int smem_sm) {
     if (k % 16 || e % IR_CH || (stride != 1 && stride != 2)) return 0;
     if (expand == NET_BLOCK_GEMM) {
         if (k > NET_BLOCK_MAX_K || (np != 48 && np != 96 && (np != 144 || stride != 1))) return 0;
@@ -411,7 +413,9 @@ int net_block_fits(int k, int e, int np, int stride, int expand) {
                (expand == NET_BLOCK_NONE ? k != e : k != IR_STEM_K || e != IR_CH)) {
         return 0;
     }
-    return ir_bytes(k, np, stride, expand) <= NET_BLOCK_MAX_SMEM;
+    /* the runtime keeps 1 KB of each block's shared memory for itself */
+    int bytes = ir_bytes(k, np, stride, expand);
+    return bytes <= smem_block && 2 * (bytes + 1024) <= smem_sm;
 }
 
 static int ir_mode(const net_block *bk) {
@@ -420,7 +424,7 @@ static int ir_mode(const net_block *bk) {
 
 int net_block_ok(const net_block *bk, const net_epi *e) {
     int x = ir_mode(bk);
-    return net_block_fits(bk->k, bk->e, e->out_cs, bk->stride, x) &&
+    return net_block_fits(bk->k, bk->e, e->out_cs, bk->stride, x, INT_MAX, INT_MAX) &&
            (x == NET_BLOCK_STEM ? bk->in.cs == 4 : bk->k == bk->in.cs) &&
            (x == NET_BLOCK_NONE || bk->act1 == PS_ACT_RELU6) && bk->dw_act == PS_ACT_RELU6 &&
            e->out16 && !e->out32 && e->out16 != bk->in.p && (!e->res || e->res_cs >= e->out_cs);

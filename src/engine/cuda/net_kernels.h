@@ -129,15 +129,18 @@ typedef struct {
     int stem, spad_top, spad_left;
 } net_block;
 
-/* Largest k and shared memory the block kernel takes. */
+/* Largest k the block kernel takes. */
 #define NET_BLOCK_MAX_K 144
-#define NET_BLOCK_MAX_SMEM (160 * 1024)
 
 /* Whether the kernel runs a block of k input channels, e expanded, np
  * (padded) outputs at this depthwise stride, with an expansion of this
- * kind (net_block_fits, for the planner), and this one. */
+ * kind, on a device whose blocks may opt in to smem_block bytes of shared
+ * memory and whose multiprocessors have smem_sm: two of its blocks must
+ * fit on one multiprocessor (with one, measured on the H100, the fused
+ * blocks were slower than the layers apart) (net_block_fits, for the
+ * planner); and whether it runs this one. */
 enum { NET_BLOCK_NONE, NET_BLOCK_GEMM, NET_BLOCK_STEM };
-int net_block_fits(int k, int e, int np, int stride, int expand);
+int net_block_fits(int k, int e, int np, int stride, int expand, int smem_block, int smem_sm);
 int net_block_ok(const net_block *bk, const net_epi *e);
 
 /* Thread blocks the kernel launches for n images: fusing pays only with
