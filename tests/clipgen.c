@@ -269,3 +269,9 @@ int clipgen_free_port(void) {
     if (fd >= 0) close(fd);
     return port;
 }
+
+void *clipgen_push_thread(void *arg) {
+    clipgen_pusher *p = arg;
+    p->st = clipgen_push(&p->spec, &p->err);
+    return NULL;
+}

@@ -52,4 +52,14 @@ int clipgen_free_port(void);
  * closes (RTSP: TEARDOWN). Returns PS_OK or an error naming the url. */
 ps_status clipgen_push(clipgen_push_spec *p, ps_err *err);
 
+/* clipgen_push on a thread of its own: spec in, status and error out. */
+typedef struct {
+    clipgen_push_spec spec;
+    ps_status st;
+    ps_err err;
+} clipgen_pusher;
+
+/* pthread entry point: arg is a clipgen_pusher. */
+void *clipgen_push_thread(void *arg);
+
 #endif

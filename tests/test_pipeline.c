@@ -211,18 +211,6 @@ static void test_bad_stream_fails_alone(const char *dir) {
     ps_pipeline_stats_free(&st);
 }
 
-typedef struct {
-    clipgen_push_spec spec;
-    ps_status st;
-    ps_err err;
-} pusher;
-
-static void *push_main(void *arg) {
-    pusher *p = arg;
-    p->st = clipgen_push(&p->spec, &p->err);
-    return NULL;
-}
-
 /* A stream over RTSP on 127.0.0.1: FFmpeg's RTSP muxer pushes a clip
  * (ANNOUNCE/RECORD, TCP) to a source listening through FFmpeg's RTSP demuxer
  * (rtsp_flags=listen), and the pipeline processes the frames in order. */
@@ -232,10 +220,10 @@ static void test_rtsp_stream(const char *dir) {
     snprintf(clip, sizeof clip, "%s/rtsp.avi", dir);
     TU_CHECK(clipgen_write(clip, 320, 240, 25, 30, &err) == PS_OK);
     snprintf(url, sizeof url, "rtsp://127.0.0.1:%d/live", clipgen_free_port());
-    pusher push = {.spec = {.clip = clip, .url = url, .format = "rtsp",
+    clipgen_pusher push = {.spec = {.clip = clip, .url = url, .format = "rtsp",
                             .options = "rtsp_transport=tcp", .connect_timeout_s = 10}};
     pthread_t t;
-    TU_CHECK(pthread_create(&t, NULL, push_main, &push) == 0);
+    TU_CHECK(pthread_create(&t, NULL, clipgen_push_thread, &push) == 0);
     fake d;
     ps_detector det = fake_detector(&d, 4);
     d.check_content = 1;

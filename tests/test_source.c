@@ -604,22 +604,10 @@ static void *rtsp_read(void *arg) {
     return NULL;
 }
 
-typedef struct {
-    clipgen_push_spec spec;
-    ps_status st;
-    ps_err err;
-} pusher;
-
-static void *rtsp_push(void *arg) {
-    pusher *p = arg;
-    p->st = clipgen_push(&p->spec, &p->err);
-    return NULL;
-}
-
 /* Starts a listening reader and a pusher of clip to it. hold: the pusher
  * keeps the connection open after its last packet until *hold drops. */
-static void rtsp_start(rtsp_reader *rd, pusher *p, const char *clip, atomic_int *hold,
-                       double stall_s, int reconnect, pthread_t t[2]) {
+static void rtsp_start(rtsp_reader *rd, clipgen_pusher *p, const char *clip,
+                       atomic_int *hold, double stall_s, int reconnect, pthread_t t[2]) {
     int port = clipgen_free_port();
     snprintf(rd->uri, sizeof rd->uri, "rtsp://127.0.0.1:%d/live", port);
     rd->opts = (ps_source_opts){.fit_w = 256, .fit_h = 256, .av_options = "rtsp_flags=listen",
@@ -629,7 +617,7 @@ static void rtsp_start(rtsp_reader *rd, pusher *p, const char *clip, atomic_int 
                                   .options = "rtsp_transport=tcp", .connect_timeout_s = 5,
                                   .hold = hold};
     pthread_create(&t[0], NULL, rtsp_read, rd);
-    pthread_create(&t[1], NULL, rtsp_push, p);
+    pthread_create(&t[1], NULL, clipgen_push_thread, p);
 }
 
 /* Frames from an RTSP pusher (ANNOUNCE/RECORD) reach a listening source:
@@ -640,7 +628,7 @@ static void test_rtsp(void) {
     clipgen_spec spec = {.w = 320, .h = 240, .fps = 25, .n_frames = n};
     make_clip(clip, &spec);
     rtsp_reader *rd = calloc(1, sizeof *rd);
-    pusher p = {0};
+    clipgen_pusher p = {0};
     pthread_t t[2];
     rtsp_start(rd, &p, clip, NULL, 5, 0, t);
     pthread_join(t[1], NULL);
@@ -673,7 +661,7 @@ static void check_rtsp_quiet(int interrupt) {
     clipgen_spec spec = {.w = 320, .h = 240, .fps = 25, .n_frames = 8};
     make_clip(clip, &spec);
     rtsp_reader *rd = calloc(1, sizeof *rd);
-    pusher p = {0};
+    clipgen_pusher p = {0};
     atomic_int hold = 1;
     pthread_t t[2];
     rtsp_start(rd, &p, clip, &hold, interrupt ? 10 : 0.5, 0, t);
@@ -732,7 +720,7 @@ static int cudaless_machine(int *count) {
 #endif
 }
 
-/* A camera that goes away and comes back: the first pusher tears down after
+/* A camera that goes away and comes back: the first clipgen_pusher tears down after
  * its clip, a second one connects to the same URL; a source allowed to
  * reconnect reads both clips as one stream (indices and pts going on), and
  * counts one reconnection. */
@@ -742,13 +730,13 @@ static void test_rtsp_reconnect(void) {
     clipgen_spec spec = {.w = 320, .h = 240, .fps = 25, .n_frames = n};
     make_clip(clip, &spec);
     rtsp_reader *rd = calloc(1, sizeof *rd);
-    pusher p = {0}, again = {0};
+    clipgen_pusher p = {0}, again = {0};
     pthread_t t[2], t2;
     rtsp_start(rd, &p, clip, NULL, 5, 3, t);
     pthread_join(t[1], NULL); /* the first camera is gone */
     again.spec = p.spec;
     again.spec.sent = 0;
-    pthread_create(&t2, NULL, rtsp_push, &again);
+    pthread_create(&t2, NULL, clipgen_push_thread, &again);
     pthread_join(t2, NULL);
     while (atomic_load(&rd->frames) < 2 * n - 3 && p.st == PS_OK && again.st == PS_OK &&
            rd->r.last == PS_READ_FRAME)

@@ -537,7 +537,6 @@ static ps_status op_merge_block(ps_cuda_net *cn, int e, int d, ps_err *err) {
     memcpy(blk.sub, &cn->ops[n - ns], (size_t)ns * sizeof *blk.sub);
     blk.n_sub = ns;
     blk.kind = OP_BLOCK;
-    blk.stem = NULL; /* the sub-op owns it */
     cn->ops[n - ns] = blk;
     cn->n_ops = n - ns + 1;
     return PS_OK;

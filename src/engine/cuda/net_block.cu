@@ -43,8 +43,6 @@ struct ir_geo {
     static constexpr int WN = 8 / TH, R = TH / 2;
 };
 
-static __host__ __device__ __forceinline__ int ir_al(int x) { return (x + 127) / 128 * 128; }
-
 /* Shared memory (byte offsets): X [MT * 16][k+8], E [HALO][IR_CH] (read
  * only by the depthwise, whose 16-byte loads of neighbouring threads are
  * then contiguous: no bank conflicts; ldmatrix reads the others, whose rows
@@ -57,14 +55,14 @@ struct ir_layout {
     int x, e, d, wbuf, w2, dw, b1, bd, bytes; /* w2, dw, b1, bd: within a buffer */
     __host__ __device__ ir_layout(int k, int np, int mt, int halo, int th) {
         x = 0;
-        e = ir_al(x + mt * 16 * (k + 8) * 2);
-        d = ir_al(e + halo * IR_CH * 2);
-        w2 = ir_al(k * IR_LDW1 * 2);
-        dw = w2 + ir_al(IR_CH * (np + 8) * 2);
+        e = net_align128(x + mt * 16 * (k + 8) * 2);
+        d = net_align128(e + halo * IR_CH * 2);
+        w2 = net_align128(k * IR_LDW1 * 2);
+        dw = w2 + net_align128(IR_CH * (np + 8) * 2);
         b1 = dw + 9 * IR_CH * 2;
         bd = b1 + IR_CH * 4;
-        wbuf = ir_al(bd + IR_CH * 4);
-        bytes = ir_al(d + th * IR_TW * IR_LDD * 2) + 2 * wbuf;
+        wbuf = net_align128(bd + IR_CH * 4);
+        bytes = net_align128(d + th * IR_TW * IR_LDD * 2) + 2 * wbuf;
     }
     /* byte offset of weight buffer st (W1 first) */
     __host__ __device__ int w(int st) const { return bytes - (2 - st) * wbuf; }
@@ -134,8 +132,6 @@ __device__ __forceinline__ void ir_store_dw(const ir_layout &L, unsigned char *s
     reinterpret_cast<unsigned *>(smem + L.w(st) + L.dw)[i] = mma_pack(v.x, v.y);
 }
 
-__device__ __forceinline__ float ir_relu6(float v) { return fminf(fmaxf(v, 0.0f), 6.0f); }
-
 /* Without an expansion: E = the input's channels c * IR_CH.. of the halo
  * pixels (zeros outside the image), by cp.async. */
 template <typename G>
@@ -183,22 +179,12 @@ __device__ __forceinline__ void ir_expand(int k, const ir_layout &L, unsigned ch
             for (int j = 0; j < 3; j++) {
                 int col = n0 + j * 8 + 2 * t;
                 float2 b = *reinterpret_cast<const float2 *>(b1s + col);
-                unsigned v = in ? mma_pack(ir_relu6(acc[j][2 * h] + b.x),
-                                           ir_relu6(acc[j][2 * h + 1] + b.y))
+                unsigned v = in ? mma_pack(net_act(PS_ACT_RELU6, acc[j][2 * h] + b.x),
+                                           net_act(PS_ACT_RELU6, acc[j][2 * h + 1] + b.y))
                                 : 0u;
                 *reinterpret_cast<unsigned *>(es + p * IR_CH + col) = v;
             }
         }
-    }
-}
-
-/* 8 FP16 values as floats. */
-__device__ __forceinline__ void ir_unpack8(const uint4 &u, float f[8]) {
-    const __half2 *h = reinterpret_cast<const __half2 *>(&u);
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        float2 v = __half22float2(h[i]);
-        f[2 * i] = v.x, f[2 * i + 1] = v.y;
     }
 }
 
@@ -227,11 +213,11 @@ __device__ __forceinline__ void ir_depthwise(const ir_layout &L, unsigned char *
 #pragma unroll 1 /* unrolled, all taps' loads were hoisted: spills */
     for (int q = 0; q < 9; q++) {
         float wf[8];
-        ir_unpack8(*reinterpret_cast<const uint4 *>(dws + q * IR_CH), wf);
+        net_unpack8(*reinterpret_cast<const uint4 *>(dws + q * IR_CH), wf);
 #pragma unroll
         for (int r = 0; r < R; r++) {
             float xf[8];
-            ir_unpack8(*reinterpret_cast<const uint4 *>(es + tap + r * S * G::HW * IR_CH), xf);
+            net_unpack8(*reinterpret_cast<const uint4 *>(es + tap + r * S * G::HW * IR_CH), xf);
 #pragma unroll
             for (int i = 0; i < 8; i++) acc[r][i] += xf[i] * wf[i];
         }
@@ -243,7 +229,7 @@ __device__ __forceinline__ void ir_depthwise(const ir_layout &L, unsigned char *
     for (int r = 0; r < R; r++) {
         float v[8];
 #pragma unroll
-        for (int q = 0; q < 8; q++) v[q] = ir_relu6(acc[r][q] + bias[q]);
+        for (int q = 0; q < 8; q++) v[q] = net_act(PS_ACT_RELU6, acc[r][q] + bias[q]);
         uint4 u;
         u.x = mma_pack(v[0], v[1]), u.y = mma_pack(v[2], v[3]);
         u.z = mma_pack(v[4], v[5]), u.w = mma_pack(v[6], v[7]);
@@ -376,17 +362,8 @@ __global__ void __launch_bounds__(IR_THREADS, 2)
 #pragma unroll
         for (int j = 0; j < NW; j++) {
             int col = (j0 + j) * 8 + 2 * t;
-            float v0 = acc[j][2 * hh], v1 = acc[j][2 * hh + 1];
-            if (e.bias) v0 += __ldg(e.bias + col), v1 += __ldg(e.bias + col + 1);
-            v0 = net_act(e.act, v0), v1 = net_act(e.act, v1);
-            if (e.res) {
-                float2 r = __half22float2(
-                    *reinterpret_cast<const __half2 *>(e.res + m * e.res_cs + col));
-                v0 += r.x, v1 += r.y;
-            }
-            v0 = col < e.c ? v0 : 0.0f;
-            v1 = col + 1 < e.c ? v1 : 0.0f;
-            *reinterpret_cast<unsigned *>(e.out16 + m * e.out_cs + col) = mma_pack(v0, v1);
+            float2 b = net_bias2(e, col);
+            net_epilogue2<true>(e, m, col, acc[j][2 * hh] + b.x, acc[j][2 * hh + 1] + b.y);
         }
     }
 }

@@ -1,11 +1,23 @@
 /* Device-side helpers shared by the network's kernels (net_gemm.cu,
- * net_direct.cu): 8-channel FP16 loads, activations, and the fused epilogue
- * that every kernel ends with (net_epi in net_kernels.h). CUDA C++ only. */
+ * net_direct.cu, net_fused.cu, net_block.cu): 8-channel FP16 loads,
+ * activations, and the fused epilogue that every kernel ends with (net_epi
+ * in net_kernels.h). CUDA C++ only. */
 #ifndef PS_ENGINE_CUDA_NET_DEVICE_H
 #define PS_ENGINE_CUDA_NET_DEVICE_H
 
 #include "engine/cuda/net_kernels.h"
 #include "model/net.h"
+
+/* 8 FP16 values (16 bytes) as floats. */
+__device__ __forceinline__ void net_unpack8(const uint4 &u, float v[8]) {
+    const __half2 *h = reinterpret_cast<const __half2 *>(&u);
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        float2 f = __half22float2(h[i]);
+        v[2 * i] = f.x;
+        v[2 * i + 1] = f.y;
+    }
+}
 
 /* Channels c..c+7 (c a multiple of 8) of the pixel at p, whose channel
  * stride is cs and real count C, as floats; zero past C. A stride that is a
@@ -14,14 +26,7 @@
  * residual may be the very buffer its kernel writes (in place). */
 __device__ __forceinline__ void net_load8(const __half *p, int cs, int c, int C, float v[8]) {
     if ((cs & 7) == 0) {
-        uint4 u = *reinterpret_cast<const uint4 *>(p + c);
-        const __half2 *h = reinterpret_cast<const __half2 *>(&u);
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-            float2 f = __half22float2(h[i]);
-            v[2 * i] = f.x;
-            v[2 * i + 1] = f.y;
-        }
+        net_unpack8(*reinterpret_cast<const uint4 *>(p + c), v);
         return;
     }
 #pragma unroll
@@ -80,6 +85,41 @@ __device__ __forceinline__ void net_epilogue_smem8(const net_epi &e, size_t m, i
     net_epilogue8(e, m, c, v);
 }
 
+/* e's bias of channels c, c + 1 (c even), zeros without one. */
+__device__ __forceinline__ float2 net_bias2(const net_epi &e, int c) {
+    return e.bias ? *reinterpret_cast<const float2 *>(e.bias + c) : make_float2(0.0f, 0.0f);
+}
+
+/* The rest of the fused epilogue (after the bias, net_bias2) of two outputs
+ * v0, v1 of channels c, c + 1 (c even) at pixel m: what a thread holds of
+ * an mma.sync accumulator tile (net_mma.h). FP16 pairs and compact FP32
+ * stores. RES: e may carry a residual (kernels that never have one leave
+ * its code out: with it, and the bias loaded per row, the heads kernel
+ * spilled and ran up to 16% slower). */
+template <bool RES>
+__device__ __forceinline__ void net_epilogue2(const net_epi &e, size_t m, int c, float v0,
+                                              float v1) {
+    v0 = net_act(e.act, v0), v1 = net_act(e.act, v1);
+    if (RES && e.res) {
+        float2 r = __half22float2(*reinterpret_cast<const __half2 *>(e.res + m * e.res_cs + c));
+        v0 += r.x, v1 += r.y;
+    }
+    v0 = c < e.c ? v0 : 0.0f; /* padding stays zero, even after a sigmoid */
+    v1 = c + 1 < e.c ? v1 : 0.0f;
+    if (e.out16) {
+        __half2 h = __floats2half2_rn(v0, v1);
+        *reinterpret_cast<__half2 *>(e.out16 + m * e.out_cs + c) = h;
+    }
+    if (e.out32) {
+        float *o = e.out32 + m * e.c;
+        if (c < e.c) o[c] = v0;
+        if (c + 1 < e.c) o[c + 1] = v1;
+    }
+}
+
+/* x rounded up to a multiple of 128 (shared-memory offsets). */
+static __host__ __device__ __forceinline__ int net_align128(int x) { return (x + 127) / 128 * 128; }
+
 /* 16 bytes global -> shared, asynchronously on sm_80+ (cp.async), zero-filled
  * when !ok (rows or channels past the end). */
 __device__ __forceinline__ void net_copy16(void *dst, const void *src, bool ok) {
@@ -133,12 +173,11 @@ __device__ __forceinline__ void net_pixel(long long m, int oh, int ow, int *ox, 
 /* acc += x (8 FP16 values) * (w0, w1), elementwise in FP32: one depthwise
  * tap on 8 channels. */
 __device__ __forceinline__ void net_fma8(float acc[8], const uint4 &x, float4 w0, float4 w1) {
-    const __half2 *h = reinterpret_cast<const __half2 *>(&x);
-    float2 a = __half22float2(h[0]), b = __half22float2(h[1]);
-    float2 c = __half22float2(h[2]), d = __half22float2(h[3]);
-    acc[0] += a.x * w0.x, acc[1] += a.y * w0.y, acc[2] += b.x * w0.z;
-    acc[3] += b.y * w0.w, acc[4] += c.x * w1.x, acc[5] += c.y * w1.y;
-    acc[6] += d.x * w1.z, acc[7] += d.y * w1.w;
+    float v[8];
+    net_unpack8(x, v);
+    acc[0] += v[0] * w0.x, acc[1] += v[1] * w0.y, acc[2] += v[2] * w0.z;
+    acc[3] += v[3] * w0.w, acc[4] += v[4] * w1.x, acc[5] += v[5] * w1.y;
+    acc[6] += v[6] * w1.z, acc[7] += v[7] * w1.w;
 }
 
 /* The 16 bytes at channel offset img of pixel (iy, ix) of one image of

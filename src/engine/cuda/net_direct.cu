@@ -151,33 +151,6 @@ __global__ void dwconv_kernel(net_tensor in, long long total, net_geom g,
     net_epilogue8(e, (size_t)m, c0, acc);
 }
 
-/* Depthwise 3x3 (every one in MoveNet) on a 16-padded tensor: all nine
- * 16-byte loads are issued before the first use, so a thread waits for one
- * memory latency instead of nine in a row (what bounds the small layers). */
-__global__ void dwconv3_kernel(net_tensor in, long long total, net_geom g,
-                               const float *__restrict__ w, net_epi e) {
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= total) return;
-    int c0;
-    long long m = direct_item(i, e.out_cs, &c0);
-    int ox, oy, b;
-    net_pixel(m, g.oh, g.ow, &ox, &oy, &b);
-    const __half *img = in.p + (size_t)b * in.h * in.w * in.cs + c0;
-    uint4 x[9];
-#pragma unroll
-    for (int k = 0; k < 9; k++)
-        x[k] = net_dw_ld(img, in, oy * g.stride - g.pad_top + k / 3,
-                         ox * g.stride - g.pad_left + k % 3);
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-#pragma unroll
-    for (int k = 0; k < 9; k++) {
-        const float4 *wr = reinterpret_cast<const float4 *>(w + (size_t)k * e.out_cs + c0);
-        net_fma8(acc, x[k], __ldg(wr), __ldg(wr + 1));
-    }
-    net_epilogue8(e, (size_t)m, c0, acc);
-}
-
-
 /* A weight pair to FP32, volatile so the compiler converts it at each use
  * instead of hoisting 72 FP32 copies out of the row loop (the registers
  * the occupancy needs). */
@@ -270,10 +243,7 @@ cudaError_t net_launch_dwconv(net_tensor in, int n, net_geom g, const float *w,
         return cudaGetLastError();
     }
     long long total = (long long)n * g.oh * g.ow * (e->out_cs / 8);
-    if (g.kh == 3 && g.kw == 3 && in.cs % 8 == 0)
-        dwconv3_kernel<<<direct_blocks(total), DIRECT_THREADS, 0, s>>>(in, total, g, w, *e);
-    else
-        dwconv_kernel<<<direct_blocks(total), DIRECT_THREADS, 0, s>>>(in, total, g, w, *e);
+    dwconv_kernel<<<direct_blocks(total), DIRECT_THREADS, 0, s>>>(in, total, g, w, *e);
     return cudaGetLastError();
 }
 

@@ -11,8 +11,6 @@
 
 using namespace nvcuda;
 
-static __host__ __device__ __forceinline__ int fused_al(int x) { return (x + 127) / 128 * 128; }
-
 /* Shared memory of a BM-row block (byte offsets): region 0 holds A [BM][k1+8]
  * and W1 [k1][n1p+8] during the first product, then the FP32 output tile
  * [BM][n2p+4]; H [BM][n1p+8] FP16; W2 [n1p][n2p+8]; per-warp FP32 scratch
@@ -21,12 +19,12 @@ struct fused_layout {
     int a, w1, c2, h, w2, scr, bytes;
     __host__ __device__ fused_layout(int bm, int k1, int n1p, int n2p) {
         a = 0;
-        w1 = fused_al(bm * (k1 + 8) * 2);
-        int r0 = w1 + fused_al(k1 * (n1p + 8) * 2), c2b = fused_al(bm * (n2p + 4) * 4);
+        w1 = net_align128(bm * (k1 + 8) * 2);
+        int r0 = w1 + net_align128(k1 * (n1p + 8) * 2), c2b = net_align128(bm * (n2p + 4) * 4);
         c2 = 0;
         h = r0 > c2b ? r0 : c2b;
-        w2 = h + fused_al(bm * (n1p + 8) * 2);
-        scr = w2 + fused_al(n1p * (n2p + 8) * 2);
+        w2 = h + net_align128(bm * (n1p + 8) * 2);
+        scr = w2 + net_align128(n1p * (n2p + 8) * 2);
         bytes = scr + (bm / 8) * 16 * 20 * 4;
     }
 };
@@ -171,7 +169,7 @@ struct fused_dw_layout {
         w2 = w1 + k1 * (n1p + 8) * 2;
         dw = w2 + n1p * (n2p + 8) * 2;
         b1 = dw + 9 * k1 * 4;
-        a = fused_al(b1 + n1p * 4);
+        a = net_align128(b1 + n1p * 4);
         bytes = a + warps * 16 * (k1 + 8) * 2;
     }
 };
@@ -237,23 +235,12 @@ __device__ __forceinline__ void fused_dw_store(const net_epi &e, int m, int m0,
 #pragma unroll
     for (int j = 0; j < NT2; j++) {
         int col = j * 8 + 2 * t;
-        float2 bias = e.bias ? *reinterpret_cast<const float2 *>(e.bias + col) : make_float2(0, 0);
+        float2 b = net_bias2(e, col);
 #pragma unroll
-        for (int h = 0; h < 2; h++) {
-            int p = m0 + g + 8 * h;
-            if (p >= m) continue;
-            float v0 = net_act(e.act, acc[j][2 * h] + bias.x);
-            float v1 = net_act(e.act, acc[j][2 * h + 1] + bias.y);
-            v0 = col < e.c ? v0 : 0.0f; /* padding stays zero, even after a sigmoid */
-            v1 = col + 1 < e.c ? v1 : 0.0f;
-            if (e.out16)
-                *reinterpret_cast<unsigned *>(e.out16 + (size_t)p * e.out_cs + col) = mma_pack(v0, v1);
-            if (e.out32) {
-                float *o = e.out32 + (size_t)p * e.c;
-                if (col < e.c) o[col] = v0;
-                if (col + 1 < e.c) o[col + 1] = v1;
-            }
-        }
+        for (int h = 0; h < 2; h++)
+            if (m0 + g + 8 * h < m)
+                net_epilogue2<false>(e, (size_t)(m0 + g + 8 * h), col, acc[j][2 * h] + b.x,
+                                     acc[j][2 * h + 1] + b.y);
     }
 }
 
