@@ -11,6 +11,11 @@
  * --layers N also times each kernel of the pass alone at batch N (median
  * of the runs, L2 warm from the previous launch of the same kernel), to
  * show where the time goes.
+ *
+ * It first captures the graphs of every batch size up to the largest, as
+ * the engine does before a run, and prints how long that took; for a batch
+ * size that is not a power of two it also prints the time of the next power
+ * of two: what the batch would cost padded up to a bucket instead.
  */
 #include <cuda_runtime_api.h>
 #include <stdio.h>
@@ -20,6 +25,7 @@
 #include "engine/cuda/cuda_net.h"
 #include "bench_util.h"
 #include "model/model.h"
+#include "util/clock.h"
 
 /* An FP16 tensor-core GEMM rate probe (bench/bench_cuda_peak.cu). */
 double ps_bench_tensor_tflops(void);
@@ -93,6 +99,20 @@ static float time_median(ps_cuda_net *cn, int op, int n, int warm, int runs, cud
     return m;
 }
 
+/* Captures the graph of every batch size 1..maxb and prints the time. */
+static void capture_all(ps_cuda_net *cn, int maxb) {
+    ps_err err;
+    int64_t start = ps_now_ns(); /* host-side work: the host clock */
+    for (int n = 1; n <= maxb; n++)
+        if (ps_cuda_net_capture(cn, n, &err)) {
+            fprintf(stderr, "bench_cuda: %s\n", err.msg);
+            exit(1);
+        }
+    double sec = (double)(ps_now_ns() - start) / 1e9;
+    printf("graphs of all %d batch sizes captured in %.0f ms (%.2f ms each)\n", maxb, sec * 1e3,
+           sec * 1e3 / maxb);
+}
+
 /* Per-kernel table at batch n, with each kernel's share of their sum. */
 static void print_layers(ps_cuda_net *cn, int n, int runs, cudaStream_t s) {
     int ops = ps_cuda_net_ops(cn);
@@ -153,11 +173,19 @@ int main(int argc, char **argv) {
     cudaStream_t s;
     CHECK(cudaStreamCreate(&s));
     CHECK(cudaMemset(ps_cuda_net_input(cn), 0, (size_t)maxb * size * size * 4 * 2));
-    printf("%7s %12s %12s %10s\n", "batch", "ms/batch", "frames/s", "TFLOP/s");
+    capture_all(cn, maxb);
+    printf("%7s %12s %12s %10s %20s\n", "batch", "ms/batch", "frames/s", "TFLOP/s",
+           "padded to 2^k: ms");
     for (int b = 0; b < nb; b++) {
-        float ms = time_median(cn, -1, batches[b], 3, runs, s);
-        printf("%7d %12.3f %12.0f %10.1f\n", batches[b], ms, batches[b] / (ms * 1e-3),
-               gflop * batches[b] / (ms * 1e-3) / 1e3);
+        int n = batches[b], up = 1;
+        while (up < n) up *= 2;
+        float ms = time_median(cn, -1, n, 3, runs, s);
+        printf("%7d %12.3f %12.0f %10.1f", n, ms, n / (ms * 1e-3), gflop * n / (ms * 1e-3) / 1e3);
+        if (up != n && up <= maxb) {
+            float pad = time_median(cn, -1, up, 3, runs, s);
+            printf("   %4d: %.3f (+%.0f%%)", up, pad, 100.0 * (pad - ms) / ms);
+        }
+        printf("\n");
     }
     if (layers > 0) print_layers(cn, layers, runs, s);
     printf("device memory held by the network at batch %d: %.0f MB\n", maxb,

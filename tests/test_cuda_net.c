@@ -8,8 +8,9 @@
  * every other path (unfused ADD / ACT, the input read by 1x1 and ADD, 5x5,
  * VALID, 1x1 stride 2, a resize x4, residual = source, in-place residual
  * of a depthwise, heads that are not convs, a head read by another, a
- * shared head), each with batches up to 8 on one engine and repeated sizes
- * replaying their CUDA graphs on another stream.
+ * shared head), each with batches up to 8 on one engine, every other size
+ * as a captured CUDA graph and the rest as plain launches, repeated sizes
+ * replaying on another stream.
  *
  * Tolerance, for FP16 activations: |gpu - cpu| <= 2e-2 * max(1, max |cpu|)
  * per head and batch; the real model (when $POSESTREAM_MODEL_DIR or
@@ -236,6 +237,13 @@ static void check_net(const char *name, const ps_net *net, int H, int W, const i
             break;
         }
         upload_input(cn, net, input, (size_t)n * H * W);
+        /* every other size as a replayed graph, the rest as plain launches:
+         * both paths must give the same heads */
+        if (r % 2 == 0 && ps_cuda_net_capture(cn, n, &err)) {
+            fprintf(stderr, "%s: capture (batch %d): %s\n", name, n, err.msg);
+            tu_failures++;
+            break;
+        }
         if (ps_cuda_net_forward(cn, n, (ps_cuda_stream)s, &err)) {
             fprintf(stderr, "%s: forward (batch %d): %s\n", name, n, err.msg);
             tu_failures++;
@@ -332,6 +340,10 @@ static int cmp_float(const void *a, const void *b)
 static float bench_forward(ps_cuda_net *cn, int n, cudaStream_t s, int iters)
 {
     ps_err err = {0};
+    if (ps_cuda_net_capture(cn, n, &err)) {
+        fprintf(stderr, "bench: capture (batch %d): %s\n", n, err.msg);
+        return -1;
+    }
     for (int i = 0; i < 3; i++)
         if (ps_cuda_net_forward(cn, n, (ps_cuda_stream)s, &err)) {
             fprintf(stderr, "bench: forward (batch %d): %s\n", n, err.msg);

@@ -60,7 +60,8 @@ static size_t fake_memory(void *ctx) {
 static ps_detector fake_detector(fake *d, int max_batch) {
     memset(d, 0, sizeof *d);
     d->content_ok = 1;
-    return (ps_detector){d, max_batch, 64, 64, fake_detect, fake_memory, NULL, 0, NULL, NULL};
+    return (ps_detector){.ctx = d, .max_batch = max_batch, .input_w = 64, .input_h = 64,
+                         .detect = fake_detect, .memory = fake_memory};
 }
 
 /* Runs uris through a pipeline to the end (or for run_ms when > 0). */

@@ -43,7 +43,9 @@ static void run_usage(FILE *f) {
             "\n"
             "Files are read offline by default: every frame is processed, as fast as the\n"
             "engine goes. Network and synthetic sources are live. Exit status 1 when a\n"
-            "stream failed (the others still run to their end).\n",
+            "stream failed or was refused (the others still run to their end), or when a\n"
+            "batch failed in the engine (its frames are counted as failed and the engine\n"
+            "recovers; if it cannot, the run stops and the summary says why).\n",
             RUN_DEFAULT_STREAMS, RUN_DEFAULT_CLIP, cli_job_options_help);
 }
 
@@ -141,8 +143,10 @@ int cmd_run(int argc, char **argv) {
             out.interrupted ? ", stopped by Ctrl-C" : "");
     ps_report_summary(stderr, &out.stats, &out.extra);
     for (int k = 0; k < out.stats.n_streams; k++)
-        if (out.stats.streams[k].state == PS_STREAM_FAILED) rc = 1;
-    if (out.stats.engine_error[0]) rc = 1;
+        if (out.stats.streams[k].state == PS_STREAM_FAILED ||
+            out.stats.streams[k].state == PS_STREAM_REFUSED)
+            rc = 1;
+    if (out.stats.engine_failures || out.stats.engine_fatal) rc = 1;
     cli_stream_outcome_free(&out);
     return rc;
 }

@@ -53,6 +53,25 @@ typedef struct {
     ps_status (*submit)(void *state, const ps_picture *pics, int n, ps_err *err);
     ps_status (*collect)(void *state, float min_score, ps_person (*people)[PS_MAX_PEOPLE],
                          int32_t *counts, int *n, int64_t *device_ns, ps_err *err);
+    /* Optional: makes batches of n fast before a run (the GPU captures their
+     * CUDA graph). Called only while no other thread uses the device. */
+    ps_status (*warm)(void *state, int n, ps_err *err);
+    /* Optional, with detect: letterboxes device picture pic into an input
+     * buffer of the backend's own as the frame arrives, so the decoder's
+     * surface can go back at once; *out becomes the PS_PIX_INPUT picture
+     * (done when this returns) and *slot the buffer, for unprepare. Any
+     * thread. Returns non-OK (out, slot untouched) naming the reason. */
+    ps_status (*prepare)(void *state, const ps_picture *pic, ps_picture *out, void **slot,
+                         ps_err *err);
+    void (*unprepare)(void *state, void *slot);
+    /* Optional: after a failed batch of n (every batch in flight is then
+     * lost: the caller counts them failed), brings the backend back to a
+     * state that takes new batches. Returns non-OK naming why it cannot. */
+    ps_status (*recover)(void *state, int n, ps_err *err);
+    /* Optional: the device's free memory (bytes), and the device bytes of
+     * the prepared-input buffers (part of memory()). */
+    size_t (*vram_free)(void *state);
+    size_t (*prepared_bytes)(void *state);
 } ps_backend_ops;
 
 /* PS_ERR_ARG naming n unless 1 <= n <= max_batch: the one batch-size check

@@ -54,19 +54,22 @@ static ps_status alloc_buffers(ps_engine *e, ps_err *err) {
     return PS_OK;
 }
 
-/* Runs on black images so the first real batches do not pay for set-up:
- * the CPU builds its plan and JIT kernels for a chunk; the GPU captures the
- * CUDA graph of each batch size a pipeline meets (all up to 16, then powers
- * of two and the largest). */
+/* Makes every batch size fast before a run, on black images so the first
+ * real batches do not pay for set-up: the CPU builds its plan and JIT
+ * kernels for a chunk; the GPU captures the CUDA graph of every batch size
+ * now, while no source uses the device (a capture in the middle of a run
+ * is invalidated by the decoders' threads), then runs the smallest and the
+ * largest once. */
 static ps_status warm_up(ps_engine *e, ps_err *err) {
-    int cpu = e->ops == &ps_backend_cpu, max = e->cfg.max_batch;
+    int max = e->cfg.max_batch;
     memset(e->input, 0, sizeof(float) * (size_t)max * e->cfg.input_h * e->cfg.input_w * 3);
+    if (!e->ops->warm) return e->ops->run(e->state, e->input, e->cfg.chunk, e->heads, err);
     for (int n = 1; n <= max; n++) {
-        if (cpu ? n != e->cfg.chunk : (n > 16 && (n & (n - 1)) && n != max)) continue;
-        ps_status st = e->ops->run(e->state, e->input, n, e->heads, err);
+        ps_status st = e->ops->warm(e->state, n, err);
         if (st) return st;
     }
-    return PS_OK;
+    ps_status st = e->ops->run(e->state, e->input, 1, e->heads, err);
+    return st || max == 1 ? st : e->ops->run(e->state, e->input, max, e->heads, err);
 }
 
 /* The backend asked for; AUTO tries CUDA first and notes why it did not
@@ -172,7 +175,11 @@ ps_heads ps_engine_image_heads(const ps_engine *e, int i) {
     };
 }
 
-static ps_status check_picture(const ps_picture *p, int i, ps_err *err) {
+static ps_status check_picture(const ps_engine *e, const ps_picture *p, int i, ps_err *err) {
+    if (p->fmt == PS_PIX_INPUT && (!p->on_device || !p->plane[0] || p->width < 1 ||
+                                   p->height < 1 || p->pitch[0] < e->cfg.input_w * 4))
+        return ps_err_set(err, PS_ERR_ARG, "picture %d: not a prepared input of this engine", i);
+    if (p->fmt == PS_PIX_INPUT) return PS_OK;
     int min_pitch = p->fmt == PS_PIX_RGB24 ? p->width * 3 : p->width;
     if (!p->plane[0] || p->width < 1 || p->height < 1 || p->pitch[0] < min_pitch ||
         (p->fmt != PS_PIX_RGB24 && !p->plane[1]) || (p->fmt == PS_PIX_YUV420P && !p->plane[2]))
@@ -215,7 +222,7 @@ ps_status ps_backend_check_batch(int n, int max_batch, ps_err *err) {
 /* A batch of 1..max_batch pictures the engine can take. */
 static ps_status check_batch(const ps_engine *e, const ps_picture *pics, int n, ps_err *err) {
     ps_status st = ps_backend_check_batch(n, e->cfg.max_batch, err);
-    for (int i = 0; i < n && !st; i++) st = check_picture(&pics[i], i, err);
+    for (int i = 0; i < n && !st; i++) st = check_picture(e, &pics[i], i, err);
     return st;
 }
 
@@ -273,9 +280,37 @@ void ps_engine_vram(const ps_engine *e, size_t *current, size_t *peak) {
     if (e->ops->vram) e->ops->vram(e->state, current, peak);
 }
 
+size_t ps_engine_vram_free(const ps_engine *e) {
+    return e->ops->vram_free ? e->ops->vram_free(e->state) : 0;
+}
+
+size_t ps_engine_prepared_bytes(const ps_engine *e) {
+    return e->ops->prepared_bytes ? e->ops->prepared_bytes(e->state) : 0;
+}
+
 void ps_engine_utilization(const ps_engine *e, int *gpu, int *decoder) {
     *gpu = *decoder = -1;
     if (e->ops->utilization) e->ops->utilization(e->state, gpu, decoder);
+}
+
+int ps_engine_prepares(const ps_engine *e) {
+    return e->ops->prepare != NULL;
+}
+
+ps_status ps_engine_prepare_picture(ps_engine *e, const ps_picture *pic, ps_picture *out,
+                                    void **slot, ps_err *err) {
+    if (!e->ops->prepare || !pic->on_device || pic->fmt == PS_PIX_INPUT)
+        return ps_err_set(err, PS_ERR_UNSUPPORTED, "the %s backend cannot prepare this picture",
+                          e->ops->name);
+    return e->ops->prepare(e->state, pic, out, slot, err);
+}
+
+void ps_engine_unprepare(ps_engine *e, void *slot) {
+    if (slot && e->ops->unprepare) e->ops->unprepare(e->state, slot);
+}
+
+ps_status ps_engine_recover(ps_engine *e, int n, ps_err *err) {
+    return e->ops->recover ? e->ops->recover(e->state, n, err) : PS_OK;
 }
 
 const char *ps_engine_device(const ps_engine *e) {

@@ -49,8 +49,30 @@ int64_t ps_engine_device_ns(const ps_engine *e);
 /* Device memory of the process now and at its peak; 0 on the CPU. */
 void ps_engine_vram(const ps_engine *e, size_t *current, size_t *peak);
 
+/* The device's free memory now (0 on the CPU or when unknown), and the
+ * bytes of the buffers of pictures prepared on arrival (part of
+ * ps_engine_memory). */
+size_t ps_engine_vram_free(const ps_engine *e);
+size_t ps_engine_prepared_bytes(const ps_engine *e);
+
 /* Percent busy of the GPU and of its video decoders (NVML); -1 unknown. */
 void ps_engine_utilization(const ps_engine *e, int *gpu, int *decoder);
+
+/* Whether the engine letterboxes device pictures as they arrive (the GPU):
+ * ps_engine_prepare_picture turns a decoded device picture into a
+ * PS_PIX_INPUT one in a buffer of the engine's (*slot), synchronously and
+ * from any thread, so the decoder's surface can be let go at once; the
+ * buffer goes back with ps_engine_unprepare once its batch is collected.
+ * Returns non-OK (out and slot untouched) naming the reason. */
+int ps_engine_prepares(const ps_engine *e);
+ps_status ps_engine_prepare_picture(ps_engine *e, const ps_picture *pic, ps_picture *out,
+                                    void **slot, ps_err *err);
+void ps_engine_unprepare(ps_engine *e, void *slot);
+
+/* After a failed detect, submit or collect of n pictures: every batch in
+ * flight is lost (the caller counts its frames as failed) and the engine is
+ * made ready for new batches. Returns non-OK naming why it cannot go on. */
+ps_status ps_engine_recover(ps_engine *e, int n, ps_err *err);
 
 /* The device's name ("CPU" for the CPU backend). */
 const char *ps_engine_device(const ps_engine *e);

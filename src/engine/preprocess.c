@@ -150,6 +150,7 @@ static int picture_usable(const ps_picture *p) {
     case PS_PIX_RGB24: return 1;
     case PS_PIX_NV12: return p->plane[1] != NULL;
     case PS_PIX_YUV420P: return p->plane[1] && p->plane[2];
+    case PS_PIX_INPUT: return 0; /* an engine's own, on its device */
     }
     return 0;
 }

@@ -27,6 +27,17 @@ typedef struct ps_detector {
      * detect would. */
     ps_status (*submit)(void *ctx, ps_frame **frames, int n, ps_err *err);
     ps_status (*collect)(void *ctx, ps_frame **frames, int n, ps_err *err);
+    /* Optional: called on the reader's thread for every frame as it arrives;
+     * may replace the frame's picture with the engine's own input (letting
+     * go of the decoder's surface at once). Non-OK: the frame cannot be
+     * run (it is counted as failed). */
+    ps_status (*prepare)(void *ctx, ps_frame *f, ps_err *err);
+    /* Optional: after a failed batch of n frames (every batch in flight is
+     * lost), makes the engine ready for new batches. Non-OK: it cannot go
+     * on (err says why). */
+    ps_status (*recover)(void *ctx, int n, ps_err *err);
+    /* Optional: free device memory now (bytes; 0 when unknown). */
+    size_t (*vram_free)(void *ctx);
 } ps_detector;
 
 /* A detector over a ps_engine (which must outlive it). Frames arrive already

@@ -4,6 +4,7 @@
 
 #include "engine/engine.h"
 #include "pipeline/detector.h"
+#include "source/source.h"
 #include "util/clock.h"
 #include "util/status.h"
 
@@ -78,6 +79,32 @@ static ps_status engine_detect(void *vctx, ps_frame **frames, int n, ps_err *err
     return PS_OK;
 }
 
+/* A device frame becomes the engine's letterboxed input now, and the
+ * decoder's surface goes back at once: rings then hold 4 bytes per input
+ * pixel instead of a full-size NV12 frame. */
+static ps_status engine_prepare(void *vctx, ps_frame *f, ps_err *err) {
+    engine_ctx *c = vctx;
+    if (!f->pic.on_device) return PS_OK;
+    ps_picture in;
+    void *slot;
+    ps_status st = ps_engine_prepare_picture(c->engine, &f->pic, &in, &slot, err);
+    if (st) return st;
+    ps_frame_release(f);
+    f->pic = in;
+    f->slot = slot;
+    f->slot_free = (void (*)(void *, void *))ps_engine_unprepare;
+    f->slot_ctx = c->engine;
+    return PS_OK;
+}
+
+static ps_status engine_recover(void *vctx, int n, ps_err *err) {
+    return ps_engine_recover(((engine_ctx *)vctx)->engine, n, err);
+}
+
+static size_t engine_vram_free(void *vctx) {
+    return ps_engine_vram_free(((engine_ctx *)vctx)->engine);
+}
+
 static size_t engine_memory(void *vctx) {
     return ps_engine_memory(((engine_ctx *)vctx)->engine);
 }
@@ -100,7 +127,9 @@ ps_status ps_engine_detector(ps_engine *engine, float min_score, ps_detector *de
     int async = ps_engine_async(engine);
     *det = (ps_detector){c, max_batch, w, h, engine_detect, engine_memory, engine_vram,
                          strcmp(ps_engine_backend(engine), "cpu") != 0,
-                         async ? engine_submit : NULL, async ? engine_collect : NULL};
+                         async ? engine_submit : NULL, async ? engine_collect : NULL,
+                         ps_engine_prepares(engine) ? engine_prepare : NULL, engine_recover,
+                         engine_vram_free};
     if (!c || !c->pics || !c->people || !c->counts) {
         ps_engine_detector_free(det);
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");

@@ -1,8 +1,12 @@
-/* The multi-stream pipeline: one reader thread per stream pushing frames into
- * a bounded ring, one scheduler thread forming batches across streams
- * (round-robin), one engine thread running them and handing each frame's
- * result to a sink callback. Every frame is timestamped at each stage and
- * every drop is counted. */
+/* The multi-stream pipeline: one reader thread per stream (it opens its
+ * source, waits for the start, is admitted against the device-memory
+ * budget, then pushes frames into a bounded ring), one scheduler thread
+ * forming batches across streams (round-robin), one engine thread running
+ * them and handing each frame's result to a sink callback. Every frame is
+ * timestamped at each stage and every frame that is not processed is
+ * counted with its reason (dropped by a full ring, failed in the engine).
+ * A failed batch does not end the run: its frames count as failed and the
+ * engine recovers, unless it cannot (then the run stops, engine_fatal). */
 #ifndef PS_PIPELINE_PIPELINE_H
 #define PS_PIPELINE_PIPELINE_H
 
@@ -13,6 +17,8 @@
 #include "util/hist.h"
 
 typedef struct ps_pipeline ps_pipeline;
+
+#define PS_BATCH_HIST 256 /* batch sizes counted one by one up to this */
 
 /* Called on the engine thread for every processed frame, in order per
  * stream; f->t.output is set just before. */
@@ -25,15 +31,19 @@ typedef struct {
     int ring_size;        /* frames buffered per stream */
     ps_result_fn on_result;
     void *result_ctx;
-    size_t max_vram;      /* bytes; a stream whose GPU decoding would push the
-                             process over it is refused at start (0: none) */
+    size_t max_vram;      /* bytes: the process's device-memory budget, against
+                             which GPU-decoding streams are admitted (0: only
+                             the device's free memory counts) */
 } ps_pipeline_opts;
 
 typedef enum {
-    PS_STREAM_OPENED, /* opened, not started */
+    PS_STREAM_OPENING, /* its reader is opening the source */
+    PS_STREAM_OPENED,  /* opened; not started, or waiting for device memory */
     PS_STREAM_RUNNING,
-    PS_STREAM_ENDED,  /* its source ended normally (or was stopped) */
-    PS_STREAM_FAILED  /* error says why */
+    PS_STREAM_ENDED,   /* its source ended normally (or was stopped) */
+    PS_STREAM_FAILED,  /* error says why */
+    PS_STREAM_REFUSED  /* not started: it would not fit in device memory (error says
+                          why, with the figures) */
 } ps_stream_state;
 
 typedef struct {
@@ -46,13 +56,17 @@ typedef struct {
     double fps;
     uint64_t produced;  /* frames the source delivered */
     uint64_t dropped;   /* of those, dropped by a full ring (live) */
-    uint64_t processed; /* of those, through the engine */
+    uint64_t failed;    /* of those, lost to a failed batch or preparation */
+    uint64_t processed; /* of those, through the engine:
+                           produced = processed + dropped + failed (+ in flight) */
     int64_t first_ns, last_ns; /* first capture, last output */
+    int64_t running_ns;        /* when it was admitted and began to read */
     ps_hist latency;           /* end to end: output - captured, us */
     int gpu_decode;            /* decodes on the GPU (NVDEC) */
     uint64_t skipped;          /* corrupt packets the decoder skipped */
     uint64_t reconnects;       /* network reconnections */
-    size_t vram_estimate;      /* device bytes its decoding holds (estimate) */
+    size_t vram_estimate;      /* device bytes admission expected it to take */
+    int vram_measured;         /* that figure was the measured average */
 } ps_stream_stats;
 
 typedef struct {
@@ -63,28 +77,41 @@ typedef struct {
     ps_hist queue;            /* captured -> batched, us */
     ps_hist decode;           /* decoder time per frame, us */
     uint64_t batches;
-    uint64_t batch_sizes[65]; /* [k]: batches of k frames (64+ in [64]) */
+    uint64_t batch_sizes[PS_BATCH_HIST + 1]; /* [k]: batches of k frames (PS_BATCH_HIST
+                                                or more in the last) */
     int64_t start_ns, now_ns;
     int finished;             /* every stream ended or failed */
-    char engine_error[PS_ERR_LEN];
+    uint64_t engine_failures; /* batches that failed */
+    int engine_fatal;         /* the engine could not recover: the run stopped */
+    char engine_error[PS_ERR_LEN]; /* the last failure's reason */
+    size_t vram_base;         /* process device memory before streams decoded */
 } ps_pipeline_stats;
 
 ps_pipeline *ps_pipeline_create(const ps_pipeline_opts *opts, ps_err *err);
 
-/* Opens a source and adds it as the next stream (ids 0, 1, 2...). A source
- * that cannot be opened is still added, as FAILED with its error, and this
- * returns PS_OK: one bad stream never stops the others. Returns non-OK only
- * for bad arguments or when out of memory. */
+/* Adds uri as the next stream (ids 0, 1, 2...) and starts its reader, which
+ * opens the source at once (streams open in parallel). A source that cannot
+ * be opened ends as FAILED with its error: one bad stream never stops the
+ * others. Returns non-OK only for bad arguments, a started pipeline, or
+ * when out of memory. */
 ps_status ps_pipeline_add(ps_pipeline *p, const char *uri, const char *name,
                           const ps_source_opts *src_opts, ps_err *err);
 
+/* Waits up to timeout_ms (negative: forever) for every stream added so far
+ * to be opened (or to fail opening); returns 1 when all are. */
+int ps_pipeline_wait_opened(ps_pipeline *p, int timeout_ms);
+
 /* Input size the streams suggest: the smallest box, multiples of 32 and at
  * most 256 on its longer side, that holds every opened stream's frame scaled
- * to 256 on its longer side (768x576 -> 256x192); 256x256 if none is known. */
-void ps_pipeline_suggest_input(const ps_pipeline *p, int *input_w, int *input_h);
+ * to 256 on its longer side (768x576 -> 256x192); 256x256 if none is known.
+ * Waits for the streams to be opened first. */
+void ps_pipeline_suggest_input(ps_pipeline *p, int *input_w, int *input_h);
 
-/* Starts every thread, with frames scaled to fit the detector's input. The
- * detector must outlive the pipeline. */
+/* Starts the scheduler and engine threads and lets the readers go, with
+ * frames scaled to fit the detector's input; streams that decode on the GPU
+ * are admitted first (admit.h: a refused stream ends REFUSED saying why).
+ * Build the detector's engine before: its set-up must not overlap the
+ * readers' GPU work. The detector must outlive the pipeline. */
 ps_status ps_pipeline_start(ps_pipeline *p, ps_detector *detector, ps_err *err);
 
 /* Asks every source to stop; frames already read are still processed.

@@ -7,10 +7,12 @@
 
 static const char *state_name(ps_stream_state s) {
     switch (s) {
+    case PS_STREAM_OPENING: return "opening";
     case PS_STREAM_OPENED: return "opened";
     case PS_STREAM_RUNNING: return "running";
     case PS_STREAM_ENDED: return "ended";
     case PS_STREAM_FAILED: return "FAILED";
+    case PS_STREAM_REFUSED: return "REFUSED";
     }
     return "?";
 }
@@ -62,58 +64,69 @@ void ps_report_status(FILE *f, const ps_pipeline_stats *now, const ps_pipeline_s
     fflush(f);
 }
 
-static void summary_row(FILE *f, const char *id, const char *name, uint64_t in, uint64_t done,
-                        uint64_t dropped, double fps, const ps_hist *lat) {
-    fprintf(f, "%-4s %-24.24s %8llu %9llu %8llu %6.2f%% %8.1f %8.1f %8.1f %8.1f %8.1f\n", id, name,
-            (unsigned long long)in, (unsigned long long)done, (unsigned long long)dropped,
-            pct(dropped, in), fps, ps_hist_quantile(lat, 0.5) / 1e3,
+static void summary_row(FILE *f, const char *id, const char *name, const ps_stream_stats *s,
+                        double fps, const ps_hist *lat) {
+    fprintf(f, "%-4s %-24.24s %8llu %9llu %8llu %6.2f%% %7llu %8.1f %8.1f %8.1f %8.1f %8.1f\n", id,
+            name, (unsigned long long)s->produced, (unsigned long long)s->processed,
+            (unsigned long long)s->dropped, pct(s->dropped, s->produced),
+            (unsigned long long)s->failed, fps, ps_hist_quantile(lat, 0.5) / 1e3,
             ps_hist_quantile(lat, 0.95) / 1e3, ps_hist_quantile(lat, 0.99) / 1e3,
             (double)lat->max_us / 1e3);
 }
 
 static void summary_streams(FILE *f, const ps_pipeline_stats *st) {
-    uint64_t in = 0, done = 0, dropped = 0;
+    ps_stream_stats all = {0};
     for (int k = 0; k < st->n_streams; k++) {
         const ps_stream_stats *s = &st->streams[k];
         char id[16];
         snprintf(id, sizeof id, "%d", k);
         double span = s->last_ns > s->first_ns ? (double)(s->last_ns - s->first_ns) / 1e9 : 0;
-        summary_row(f, id, s->name, s->produced, s->processed, s->dropped,
-                    span > 0 ? (double)s->processed / span : 0, &s->latency);
-        in += s->produced;
-        done += s->processed;
-        dropped += s->dropped;
+        summary_row(f, id, s->name, s, span > 0 ? (double)s->processed / span : 0, &s->latency);
+        all.produced += s->produced;
+        all.processed += s->processed;
+        all.dropped += s->dropped;
+        all.failed += s->failed;
     }
-    summary_row(f, "all", "", in, done, dropped, ps_report_fps(st), &st->latency);
+    summary_row(f, "all", "", &all, ps_report_fps(st), &st->latency);
+}
+
+/* The lines under the table: what happened to streams beyond their
+ * counts, and to the engine. */
+static void summary_events(FILE *f, const ps_pipeline_stats *st) {
+    for (int k = 0; k < st->n_streams; k++) {
+        const ps_stream_stats *s = &st->streams[k];
+        if (s->reconnects)
+            fprintf(f, "stream %d (%s): reconnected %llu times\n", k, s->name,
+                    (unsigned long long)s->reconnects);
+        if (s->skipped)
+            fprintf(f, "stream %d (%s): %llu corrupt packets skipped by the decoder\n", k,
+                    s->name, (unsigned long long)s->skipped);
+        if (s->state == PS_STREAM_FAILED || s->state == PS_STREAM_REFUSED)
+            fprintf(f, "stream %d (%s) %s: %s\n", k, s->name, state_name(s->state), s->error);
+    }
+    if (st->engine_failures || st->engine_fatal)
+        fprintf(f, "engine: %llu batches failed%s: %s\n", (unsigned long long)st->engine_failures,
+                st->engine_fatal ? ", could not go on (the run stopped)" : ", recovered each time",
+                st->engine_error);
 }
 
 void ps_report_summary(FILE *f, const ps_pipeline_stats *st, const ps_report_extra *x) {
-    fprintf(f, "\n%-4s %-24s %8s %9s %8s %7s %8s %8s %8s %8s %8s\n", "id", "stream", "in",
-            "processed", "dropped", "drop", "fps", "p50 ms", "p95 ms", "p99 ms", "max ms");
+    fprintf(f, "\n%-4s %-24s %8s %9s %8s %7s %7s %8s %8s %8s %8s %8s\n", "id", "stream", "in",
+            "processed", "dropped", "drop", "failed", "fps", "p50 ms", "p95 ms", "p99 ms",
+            "max ms");
     summary_streams(f, st);
     fprintf(f, "engine: %llu batches, %.2f ms avg, %.2f ms p99 per batch; batch sizes:",
             (unsigned long long)st->batches, ps_hist_mean(&st->engine) / 1e3,
             ps_hist_quantile(&st->engine, 0.99) / 1e3);
-    for (int b = 1; b <= 64; b++)
-        if (st->batch_sizes[b]) fprintf(f, " %d%s:%llu", b, b == 64 ? "+" : "",
+    for (int b = 1; b <= PS_BATCH_HIST; b++)
+        if (st->batch_sizes[b]) fprintf(f, " %d%s:%llu", b, b == PS_BATCH_HIST ? "+" : "",
                                         (unsigned long long)st->batch_sizes[b]);
     fprintf(f, "\nqueue wait (captured -> batched): p50 %.1f ms, p99 %.1f ms\n",
             ps_hist_quantile(&st->queue, 0.5) / 1e3, ps_hist_quantile(&st->queue, 0.99) / 1e3);
     fprintf(f, "memory: peak RSS %.0f MB, engine %.0f MB", x->peak_rss_mb, x->engine_mb);
     if (x->vram_mb >= 0) fprintf(f, ", peak VRAM %.0f MB", x->vram_mb);
     fputc('\n', f);
-    for (int k = 0; k < st->n_streams; k++)
-        if (st->streams[k].reconnects)
-            fprintf(f, "stream %d (%s): reconnected %llu times\n", k, st->streams[k].name,
-                    (unsigned long long)st->streams[k].reconnects);
-    for (int k = 0; k < st->n_streams; k++)
-        if (st->streams[k].skipped)
-            fprintf(f, "stream %d (%s): %llu corrupt packets skipped by the decoder\n", k,
-                    st->streams[k].name, (unsigned long long)st->streams[k].skipped);
-    for (int k = 0; k < st->n_streams; k++)
-        if (st->streams[k].state == PS_STREAM_FAILED)
-            fprintf(f, "stream %d (%s) FAILED: %s\n", k, st->streams[k].name, st->streams[k].error);
-    if (st->engine_error[0]) fprintf(f, "engine FAILED: %s\n", st->engine_error);
+    summary_events(f, st);
 }
 
 static void json_hist(FILE *f, const char *key, const ps_hist *h) {
@@ -124,7 +137,8 @@ static void json_hist(FILE *f, const char *key, const ps_hist *h) {
             ps_hist_quantile(h, 0.99) / 1e3, (double)h->max_us / 1e3);
 }
 
-static void json_stream(FILE *f, const ps_stream_stats *s) {
+/* start_s: first frame since the pipeline's start (-1: none). */
+static void json_stream(FILE *f, const ps_stream_stats *s, int64_t start_ns) {
     fputs("{\"name\":", f);
     ps_json_string(f, s->name);
     fputs(",\"uri\":", f);
@@ -132,14 +146,16 @@ static void json_stream(FILE *f, const ps_stream_stats *s) {
     fprintf(f, ",\"state\":\"%s\",\"error\":", state_name(s->state));
     ps_json_string(f, s->error);
     fprintf(f, ",\"live\":%s,\"width\":%d,\"height\":%d,\"fps_nominal\":%.3f,\"produced\":%llu,"
-               "\"processed\":%llu,\"dropped\":%llu,\"drop_pct\":%.3f,\"skipped_packets\":%llu,\"reconnects\":%llu,"
-               "\"gpu_decode\":%s,\"vram_estimate_mb\":%.1f,",
+               "\"processed\":%llu,\"dropped\":%llu,\"drop_pct\":%.3f,\"failed\":%llu,"
+               "\"skipped_packets\":%llu,\"reconnects\":%llu,\"gpu_decode\":%s,"
+               "\"vram_estimate_mb\":%.1f,\"vram_estimate_measured\":%s,\"start_s\":%.3f,",
             s->live ? "true" : "false", s->width, s->height, s->fps,
             (unsigned long long)s->produced, (unsigned long long)s->processed,
             (unsigned long long)s->dropped, pct(s->dropped, s->produced),
-            (unsigned long long)s->skipped, (unsigned long long)s->reconnects,
-            s->gpu_decode ? "true" : "false",
-            (double)s->vram_estimate / 1048576.0);
+            (unsigned long long)s->failed, (unsigned long long)s->skipped,
+            (unsigned long long)s->reconnects, s->gpu_decode ? "true" : "false",
+            (double)s->vram_estimate / 1048576.0, s->vram_measured ? "true" : "false",
+            s->first_ns ? (double)(s->first_ns - start_ns) / 1e9 : -1.0);
     json_hist(f, "latency", &s->latency);
     fputc('}', f);
 }
@@ -148,7 +164,7 @@ void ps_report_json(FILE *f, const ps_pipeline_stats *st, const ps_report_extra 
     fprintf(f, "{\"seconds\":%.3f,\"streams\":[", seconds(st));
     for (int k = 0; k < st->n_streams; k++) {
         if (k) fputc(',', f);
-        json_stream(f, &st->streams[k]);
+        json_stream(f, &st->streams[k], st->start_ns);
     }
     fprintf(f, "],\"fps\":%.3f,\"drop_pct\":%.4f,", ps_report_fps(st), ps_report_drop_pct(st));
     json_hist(f, "latency", &st->latency);
@@ -158,13 +174,15 @@ void ps_report_json(FILE *f, const ps_pipeline_stats *st, const ps_report_extra 
     json_hist(f, "queue", &st->queue);
     fprintf(f, ",\"batches\":%llu,\"batch_sizes\":{", (unsigned long long)st->batches);
     int first = 1;
-    for (int b = 1; b <= 64; b++)
+    for (int b = 1; b <= PS_BATCH_HIST; b++)
         if (st->batch_sizes[b]) {
             fprintf(f, "%s\"%d\":%llu", first ? "" : ",", b, (unsigned long long)st->batch_sizes[b]);
             first = 0;
         }
-    fprintf(f, "},\"peak_rss_mb\":%.1f,\"engine_mb\":%.1f,\"vram_mb\":%.1f,\"engine_error\":",
-            x->peak_rss_mb, x->engine_mb, x->vram_mb);
+    fprintf(f, "},\"peak_rss_mb\":%.1f,\"engine_mb\":%.1f,\"vram_mb\":%.1f,"
+               "\"engine_failures\":%llu,\"engine_fatal\":%s,\"engine_error\":",
+            x->peak_rss_mb, x->engine_mb, x->vram_mb, (unsigned long long)st->engine_failures,
+            st->engine_fatal ? "true" : "false");
     ps_json_string(f, st->engine_error);
     fputs("}\n", f);
 }

@@ -33,6 +33,11 @@ typedef struct ps_frame {
     size_t capacity;     /* bytes allocated at rgb */
     void *hw;            /* a decoded GPU surface pic points into (an
                             AVFrame), held until ps_frame_release */
+    void *slot;          /* or the engine's buffer of a picture letterboxed
+                            on arrival (PS_PIX_INPUT), given back by
+                            slot_free(slot_ctx, slot) in ps_frame_release */
+    void (*slot_free)(void *ctx, void *slot);
+    void *slot_ctx;
     ps_frame_times t;
     int n_people;
     ps_person people[PS_MAX_PEOPLE]; /* in pixels of the original frame */

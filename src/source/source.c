@@ -46,16 +46,19 @@ void ps_frame_release(ps_frame *f) {
         av_frame_free(&hw);
         f->hw = NULL;
     }
+    if (f->slot) {
+        f->slot_free(f->slot_ctx, f->slot);
+        f->slot = NULL;
+    }
 }
 
 size_t ps_source_vram_estimate(const ps_source *s, int frames_in_flight) {
     if (!ps_source_gpu_decoding(s) || s->width <= 0 || s->height <= 0) return 0;
-    /* NV12 frames: NVDEC's own surfaces (up to 16 references + the
-     * current) and as many output copies in FFmpeg's pool, plus those held
-     * in rings and batches; measured on an H100: ~111 MB per 1080p H.264
-     * stream, i.e. ~36 frames */
-    size_t frame = (size_t)s->width * (size_t)s->height * 3 / 2;
-    return frame * (size_t)(34 + frames_in_flight);
+    /* NV12 frames (rows padded to 16): NVDEC's decode surfaces and
+     * FFmpeg's output pool, PS_NVDEC_FRAMES of them (bench/NOTES.md), plus
+     * any held beyond the decoder */
+    size_t frame = (size_t)s->width * (((size_t)s->height + 15) / 16 * 16) * 3 / 2;
+    return frame * (size_t)(PS_NVDEC_FRAMES + frames_in_flight);
 }
 
 int ps_source_gpu_decoding(const ps_source *s) {

@@ -89,9 +89,11 @@ void ps_source_set_raw(ps_source *s, int raw);
 int64_t ps_source_skipped(const ps_source *s);
 
 /* Device memory this source will hold while it runs, estimated from its
- * frame size when it decodes on the GPU (decoder surfaces plus frames in
- * flight); 0 when it decodes on the CPU or the size is unknown. Valid after
- * ps_source_set_raw. */
+ * frame size when it decodes on the GPU (the decoder's surfaces, plus
+ * frames_in_flight frames held beyond it); 0 when it decodes on the CPU or
+ * the size is unknown. Valid after ps_source_set_raw. Admission uses it for
+ * a stream until measured figures replace it (pipeline/admit.h). */
+#define PS_NVDEC_FRAMES 10
 size_t ps_source_vram_estimate(const ps_source *s, int frames_in_flight);
 
 /* Whether the source decodes on the GPU (after its first frame). */
@@ -106,7 +108,8 @@ int ps_source_gpu_decoding(const ps_source *s);
 ps_status ps_source_gpu_prepare(ps_err *err);
 
 /* Lets go of what a frame holds beyond its own buffer (a decoded GPU
- * surface): call when the engine is done with the frame. */
+ * surface, an engine's input buffer): call when the engine is done with the
+ * frame, or as soon as its picture has been letterboxed elsewhere. */
 void ps_frame_release(ps_frame *f);
 
 /* Reconnections a network source made so far; callable from any thread. */

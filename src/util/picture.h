@@ -8,7 +8,12 @@
 typedef enum {
     PS_PIX_RGB24 = 0, /* plane[0]: packed R, G, B bytes */
     PS_PIX_YUV420P,   /* plane[0] Y, plane[1] U, plane[2] V (half size each way) */
-    PS_PIX_NV12       /* plane[0] Y, plane[1] interleaved U, V (half size each way) */
+    PS_PIX_NV12,      /* plane[0] Y, plane[1] interleaved U, V (half size each way) */
+    PS_PIX_INPUT      /* plane[0]: the picture already letterboxed into the network's
+                         input, R, G, B, 0 bytes per pixel (whole 0..255 values, padding
+                         included), pitch[0] bytes per row; width and height stay the
+                         original picture's, for placing people (engines that letterbox
+                         on arrival: the GPU) */
 } ps_pixfmt;
 
 typedef struct {

@@ -7,17 +7,25 @@
  * and the decoder run on the compute stream after an event; only the decoded
  * rows (336 floats per picture) come back. CUDA events around the batch give
  * its device time. Buffers are sized at init for the largest batch; the
- * picture staging grows only when a larger picture arrives. */
+ * picture staging grows only when a larger picture arrives.
+ *
+ * Device pictures (NVDEC frames) are letterboxed on arrival instead, by
+ * prepare on the reader's thread, into a small byte buffer from a pool
+ * (cuda_pool.h): the decoder's surface goes back at once, and a batch of
+ * such inputs only has to be gathered and normalised. */
 #include <cuda_runtime_api.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/backend.h"
 #include "engine/cuda/cuda_net.h"
+#include "engine/cuda/cuda_pool.h"
 #include "engine/cuda/cuda_pre.h"
 #include "engine/cuda/nvml.h"
 #include "model/decode.h"
+#include "util/clock.h"
 #include "util/status.h"
 
 #define PS_CUDA(call, err)                                                              \
@@ -57,7 +65,10 @@ typedef struct {
     int queued;
     size_t bytes;               /* device bytes this backend allocated */
     size_t used_at_start;       /* device-wide use before our buffers */
+    pthread_mutex_t vram_mu;    /* sampling comes from the engine and the admission */
     size_t vram_now, vram_peak;
+    int64_t vram_at;            /* when vram_now was sampled */
+    ps_cuda_pool *inputs;       /* prepared inputs: [H, W] 4-byte pixels each */
     unsigned calls;             /* detect calls, to sample VRAM now and then */
     ps_nvml *nvml;
     char device[256];
@@ -73,6 +84,7 @@ static ps_status cuda_alloc(ps_cuda *c, void **p, size_t bytes, ps_err *err) {
  * else the device-wide use grown since just after our context appeared plus
  * what that context itself took (measured by the same difference). */
 static void sample_vram(ps_cuda *c) {
+    pthread_mutex_lock(&c->vram_mu);
     size_t now = ps_nvml_process_memory(c->nvml);
     if (!now) {
         size_t free_b = 0, total = 0;
@@ -81,6 +93,8 @@ static void sample_vram(ps_cuda *c) {
     }
     c->vram_now = now;
     if (now > c->vram_peak) c->vram_peak = now;
+    c->vram_at = ps_now_ns();
+    pthread_mutex_unlock(&c->vram_mu);
 }
 
 static ps_status open_device(ps_cuda *c, ps_err *err) {
@@ -168,7 +182,9 @@ static void cuda_free(void *state) {
     for (int k = 0; k < PS_CUDA_SLOTS; k++) free_slot(&c->slots[k]);
     if (c->up) cudaStreamDestroy(c->up);
     if (c->compute) cudaStreamDestroy(c->compute);
+    ps_cuda_pool_free(c->inputs);
     ps_nvml_close(c->nvml);
+    pthread_mutex_destroy(&c->vram_mu);
     free(c);
 }
 
@@ -178,7 +194,9 @@ static ps_status cuda_init(void **state, const ps_net *net, const ps_backend_con
     if (!c) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     c->cfg = *cfg;
     c->net = net;
-    ps_status st = open_device(c, err);
+    pthread_mutex_init(&c->vram_mu, NULL);
+    c->inputs = ps_cuda_pool_create((size_t)cfg->input_h * cfg->input_w * 4);
+    ps_status st = c->inputs ? open_device(c, err) : ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     if (!st) st = alloc_buffers(c, err);
     if (!st) st = ps_cuda_net_create(net, cfg->input_h, cfg->input_w, cfg->max_batch, &c->cn, err);
     if (st) {
@@ -394,14 +412,86 @@ static ps_status cuda_detect(void *state, const ps_picture *pics, int n, float m
 }
 
 static size_t cuda_memory(const void *state) {
-    return ((const ps_cuda *)state)->bytes;
+    const ps_cuda *c = state;
+    return c->bytes + ps_cuda_pool_bytes(c->inputs);
 }
 
+/* Admission asks from many reader threads at once: a sample younger than
+ * 20 ms is answered as it is. */
 static void cuda_vram(void *state, size_t *current, size_t *peak) {
     ps_cuda *c = state;
-    sample_vram(c);
+    int64_t now = ps_now_ns();
+    pthread_mutex_lock(&c->vram_mu);
+    int fresh = now - c->vram_at < 20000000;
+    pthread_mutex_unlock(&c->vram_mu);
+    if (!fresh) sample_vram(c);
+    pthread_mutex_lock(&c->vram_mu);
     *current = c->vram_now;
     *peak = c->vram_peak;
+    pthread_mutex_unlock(&c->vram_mu);
+}
+
+static size_t cuda_vram_free(void *state) {
+    (void)state;
+    size_t free_b = 0, total = 0;
+    return cudaMemGetInfo(&free_b, &total) == cudaSuccess ? free_b : 0;
+}
+
+static size_t cuda_prepared_bytes(void *state) {
+    return ps_cuda_pool_bytes(((ps_cuda *)state)->inputs);
+}
+
+static ps_status cuda_warm(void *state, int n, ps_err *err) {
+    return ps_cuda_net_capture(((ps_cuda *)state)->cn, n, err);
+}
+
+/* On the caller's per-thread stream, which (like the engine's upload
+ * stream) runs after the legacy-stream copies FFmpeg makes of NVDEC frames
+ * in this same thread; synchronised, so the picture may go at once. */
+static ps_status cuda_prepare(void *state, const ps_picture *pic, ps_picture *out, void **slot,
+                              ps_err *err) {
+    ps_cuda *c = state;
+    int w = c->cfg.input_w, h = c->cfg.input_h;
+    void *buf = ps_cuda_pool_take(c->inputs, err);
+    if (!buf) return PS_ERR_NOMEM;
+    ps_letterbox lb = ps_letterbox_fit(pic->width, pic->height, w, h);
+    ps_status st = ps_cuda_letterbox(pic, lb, buf, w, h, (ps_cuda_stream)cudaStreamPerThread, err);
+    cudaError_t e = st ? cudaSuccess : cudaStreamSynchronize(cudaStreamPerThread);
+    if (e != cudaSuccess)
+        st = ps_err_set(err, PS_ERR_BACKEND, "CUDA: letterboxing a frame on arrival: %s",
+                        cudaGetErrorString(e));
+    if (st) {
+        ps_cuda_pool_give(c->inputs, buf);
+        return st;
+    }
+    *out = (ps_picture){.fmt = PS_PIX_INPUT, .plane = {buf}, .pitch = {w * 4},
+                        .width = pic->width, .height = pic->height, .on_device = 1};
+    *slot = buf;
+    return PS_OK;
+}
+
+static void cuda_unprepare(void *state, void *slot) {
+    ps_cuda_pool_give(((ps_cuda *)state)->inputs, slot);
+}
+
+/* After a failed batch: waits for what was enqueued, then checks that the
+ * context still works (an illegal access or a failed launch poisons it for
+ * good: then only a new process helps). Forgets the batches in flight and
+ * runs batches of n as plain launches from now on, in case its graph was
+ * what failed. */
+static ps_status cuda_recover(void *state, int n, ps_err *err) {
+    ps_cuda *c = state;
+    cudaStreamSynchronize(c->compute);
+    cudaStreamSynchronize(c->up);
+    cudaGetLastError(); /* clears an error that did not poison the context */
+    cudaError_t e = cudaDeviceSynchronize();
+    if (e != cudaSuccess)
+        return ps_err_set(err, PS_ERR_BACKEND, "CUDA: the device cannot go on: %s",
+                          cudaGetErrorString(e));
+    for (int k = 0; k < PS_CUDA_SLOTS; k++) c->slots[k].n = 0;
+    c->queued = 0;
+    ps_cuda_net_drop_graph(c->cn, n);
+    return PS_OK;
 }
 
 static void cuda_utilization(void *state, int *gpu, int *decoder) {
@@ -426,4 +516,10 @@ const ps_backend_ops ps_backend_cuda = {
     .utilization = cuda_utilization,
     .submit = cuda_submit,
     .collect = cuda_collect,
+    .warm = cuda_warm,
+    .prepare = cuda_prepare,
+    .unprepare = cuda_unprepare,
+    .recover = cuda_recover,
+    .vram_free = cuda_vram_free,
+    .prepared_bytes = cuda_prepared_bytes,
 };

@@ -2,8 +2,9 @@
  * layer (1x1 stride-1 convs as tensor-core GEMMs, other convs, depthwise,
  * resize and elementwise as direct kernels; net_kernels.h), converts and
  * uploads the weights once, and shares activation buffers between layers
- * whose lifetimes do not overlap; at run time, captures the forward pass of
- * each batch size as a CUDA graph on first use and replays it. */
+ * whose lifetimes do not overlap; captures the forward pass of a batch size
+ * as a CUDA graph when asked (before other threads use the GPU) and replays
+ * it; a batch size without a graph runs as plain launches. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -719,24 +720,29 @@ static ps_status net_capture(ps_cuda_net *cn, int n, ps_err *err) {
     return st;
 }
 
+ps_status ps_cuda_net_capture(ps_cuda_net *cn, int n, ps_err *err) {
+    if (n < 1 || n > cn->max_batch)
+        return ps_err_set(err, PS_ERR_ARG, "batch of %d: must be 1 to %d", n, cn->max_batch);
+    return cn->graphs[n] ? PS_OK : net_capture(cn, n, err);
+}
+
 ps_status ps_cuda_net_forward(ps_cuda_net *cn, int n, ps_cuda_stream s, ps_err *err) {
     if (n < 1 || n > cn->max_batch)
         return ps_err_set(err, PS_ERR_ARG, "batch of %d: must be 1 to %d", n, cn->max_batch);
-    if (!cn->graphs[n]) {
-        ps_status st = net_capture(cn, n, err);
-        if (st) return st;
-    }
+    if (!cn->graphs[n]) return net_enqueue(cn, n, (cudaStream_t)s, err);
     cudaError_t e = cudaGraphLaunch(cn->graphs[n], (cudaStream_t)s);
     return e == cudaSuccess ? PS_OK : cuda_fail(err, "cudaGraphLaunch", NULL, e);
 }
 
+void ps_cuda_net_drop_graph(ps_cuda_net *cn, int n) {
+    if (n < 1 || n > cn->max_batch || !cn->graphs[n]) return;
+    cudaGraphExecDestroy(cn->graphs[n]);
+    cn->graphs[n] = NULL;
+}
+
 void ps_cuda_net_set_block_min(ps_cuda_net *cn, long long blocks) {
     cn->block_min = blocks;
-    for (int n = 0; n <= cn->max_batch; n++)
-        if (cn->graphs[n]) {
-            cudaGraphExecDestroy(cn->graphs[n]);
-            cn->graphs[n] = NULL;
-        }
+    for (int n = 1; n <= cn->max_batch; n++) ps_cuda_net_drop_graph(cn, n);
 }
 
 void ps_cuda_net_free(ps_cuda_net *cn) {

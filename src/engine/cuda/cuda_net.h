@@ -2,8 +2,8 @@
  * multiple of 16 with zeros), FP32 accumulation on tensor cores, fused
  * bias/activation/residual epilogues, the six heads written as compact FP32
  * NHWC. Weights are uploaded once; every buffer is sized at creation for the
- * largest batch; the forward pass of each batch size is captured once as a
- * CUDA graph and replayed. Host-side C API over CUDA kernels. */
+ * largest batch; the forward pass of each batch size is captured as a CUDA
+ * graph before the run and replayed. Host-side C API over CUDA kernels. */
 #ifndef PS_ENGINE_CUDA_NET_H
 #define PS_ENGINE_CUDA_NET_H
 
@@ -33,10 +33,22 @@ void *ps_cuda_net_input(ps_cuda_net *cn);
  * NHWC in device memory, valid after the forward pass. */
 const float *ps_cuda_net_head(const ps_cuda_net *cn, ps_head h);
 
+/* Captures the forward pass of n images (1 <= n <= max_batch) as a CUDA
+ * graph, once. Call it while no other thread uses the device: CUDA
+ * invalidates a capture when any thread synchronises with the device
+ * meanwhile (FFmpeg's NVDEC does, all the time). Returns non-OK naming the
+ * CUDA error and leaves that size without a graph. */
+ps_status ps_cuda_net_capture(ps_cuda_net *cn, int n, ps_err *err);
+
 /* Enqueues the forward pass of the first n images (1 <= n <= max_batch) on
- * stream s: the first call for a batch size captures a CUDA graph, later
- * calls replay it. Returns non-OK naming the CUDA error. */
+ * stream s: a replay of its graph when captured, else the kernels launched
+ * one by one (same results, more launch overhead); it never captures.
+ * Returns non-OK naming the CUDA error. */
 ps_status ps_cuda_net_forward(ps_cuda_net *cn, int n, ps_cuda_stream s, ps_err *err);
+
+/* Drops the graph of batch size n (if any): it then runs as plain launches
+ * (the engine's recovery after a failed batch). */
+void ps_cuda_net_drop_graph(ps_cuda_net *cn, int n);
 
 /* The forward pass as its kernel launches, for per-layer timing
  * (bench_cuda --layers): how many, a one-line description of op i (kernel

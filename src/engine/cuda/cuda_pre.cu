@@ -1,7 +1,8 @@
 /* GPU preprocessing: pictures in device memory (RGB24, YUV420P, NV12) ->
  * letterbox + colour conversion + the model's normalisation -> the FP16
- * [n, h, w, 4] input tensor of cuda_net.h; and float32 RGB input -> the same
- * tensor.
+ * [n, h, w, 4] input tensor of cuda_net.h; the same letterbox for one
+ * picture kept as bytes (PS_PIX_INPUT, done as a frame arrives); and float32
+ * RGB input -> the tensor.
  *
  * The integers fed to the model must be the CPU reference's
  * (ps_letterbox_picture in engine/preprocess.c), so the kernel repeats its
@@ -131,9 +132,24 @@ __device__ static void store_normalised(const norm_set &ns, const float rgb[3], 
     *dst = make_uint2(h[0] | (unsigned)h[1] << 16, h[2]);
 }
 
-/* Formats the kernel can read; anything else reads as padding. */
+/* Formats the kernel samples; anything else reads as padding. */
 __device__ static bool known_format(ps_pixfmt f) {
     return f == PS_PIX_RGB24 || f == PS_PIX_YUV420P || f == PS_PIX_NV12;
+}
+
+/* Input pixel (x, y) of a picture letterboxed as lb, as 0..255 values
+ * (zero in the padding); a PS_PIX_INPUT picture is that already. */
+__device__ static void input_pixel(const ps_picture &p, const ps_letterbox &lb, int x, int y,
+                                   float rgb[3]) {
+    rgb[0] = rgb[1] = rgb[2] = 0.0f;
+    if (p.fmt == PS_PIX_INPUT) {
+        uchar4 v = *(const uchar4 *)(p.plane[0] + (size_t)y * p.pitch[0] + 4 * x);
+        rgb[0] = v.x, rgb[1] = v.y, rgb[2] = v.z;
+        return;
+    }
+    int sx = x - lb.pad_x, sy = y - lb.pad_y;
+    if (sx >= 0 && sx < lb.sw && sy >= 0 && sy < lb.sh && known_format(p.fmt))
+        sample(p, lb, sx, sy, rgb);
 }
 
 /* grid (ceil(w / PRE_BX), ceil(h / PRE_BY), n), one thread per output pixel
@@ -143,12 +159,21 @@ static __global__ void __launch_bounds__(PRE_BX * PRE_BY)
     int x = blockIdx.x * PRE_BX + threadIdx.x, y = blockIdx.y * PRE_BY + threadIdx.y;
     if (x >= w || y >= h) return;
     const ps_cuda_pre_item *it = items + blockIdx.z;
-    ps_letterbox lb = it->lb;
-    int sx = x - lb.pad_x, sy = y - lb.pad_y;
-    float rgb[3] = {0.0f, 0.0f, 0.0f};
-    if (sx >= 0 && sx < lb.sw && sy >= 0 && sy < lb.sh && known_format(it->pic.fmt))
-        sample(it->pic, lb, sx, sy, rgb);
+    float rgb[3];
+    input_pixel(it->pic, it->lb, x, y, rgb);
     store_normalised(ns, rgb, dst + ((size_t)blockIdx.z * h + y) * w + x);
+}
+
+/* The same letterbox for one picture, kept as bytes (R, G, B, 0): the
+ * PS_PIX_INPUT form. grid (ceil(w / PRE_BX), ceil(h / PRE_BY)). */
+static __global__ void __launch_bounds__(PRE_BX * PRE_BY)
+    letterbox_kernel(ps_picture pic, ps_letterbox lb, uchar4 *dst, int w, int h) {
+    int x = blockIdx.x * PRE_BX + threadIdx.x, y = blockIdx.y * PRE_BY + threadIdx.y;
+    if (x >= w || y >= h) return;
+    float rgb[3];
+    input_pixel(pic, lb, x, y, rgb);
+    dst[(size_t)y * w + x] = make_uchar4((unsigned char)rgb[0], (unsigned char)rgb[1],
+                                         (unsigned char)rgb[2], 0);
 }
 
 /* grid (ceil(h * w / 256), n): float32 [n, h*w, 3] -> [n, h*w] of 4 halves. */
@@ -194,6 +219,18 @@ ps_status ps_cuda_preprocess(const ps_cuda_pre_item *items_dev, int n, void *dst
     pre_kernel<<<grid, dim3(PRE_BX, PRE_BY), 0, (cudaStream_t)s>>>(items_dev, (uint2 *)dst, dst_w,
                                                                     dst_h, ns);
     return launch_status("preprocess", err);
+}
+
+ps_status ps_cuda_letterbox(const ps_picture *pic, ps_letterbox lb, void *dst, int dst_w,
+                            int dst_h, ps_cuda_stream s, ps_err *err) {
+    if (!pic->on_device || pic->fmt == PS_PIX_INPUT || !dst || dst_w < 1 || dst_h < 1 ||
+        pic->width < 1 || pic->height < 1)
+        return ps_err_set(err, PS_ERR_ARG, "CUDA letterbox: bad picture (%dx%d, format %d)",
+                          pic->width, pic->height, (int)pic->fmt);
+    dim3 grid((dst_w + PRE_BX - 1) / PRE_BX, (dst_h + PRE_BY - 1) / PRE_BY);
+    letterbox_kernel<<<grid, dim3(PRE_BX, PRE_BY), 0, (cudaStream_t)s>>>(*pic, lb, (uchar4 *)dst,
+                                                                          dst_w, dst_h);
+    return launch_status("letterbox", err);
 }
 
 ps_status ps_cuda_input_from_float(const float *src_dev, int n, int h, int w, void *dst,

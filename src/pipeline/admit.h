@@ -1,0 +1,45 @@
+/* Memory-aware admission of GPU-decoding streams: whether one more stream
+ * fits the process's device-memory budget and the device's free memory,
+ * judged from measured use. Pure arithmetic on the figures the pipeline
+ * gathers, so it is tested without a GPU.
+ *
+ * A stream admitted reserves its estimate until its own use shows in the
+ * measurement (it has decoded a few frames: "settled"); the estimate is the
+ * measured average of the streams running once every one of them has
+ * settled, else the frame-size estimate. While reservations are pending a
+ * stream that does not fit waits (the settled figures may leave room);
+ * with none pending it is refused. */
+#ifndef PS_PIPELINE_ADMIT_H
+#define PS_PIPELINE_ADMIT_H
+
+#include <stddef.h>
+
+typedef enum { PS_ADMIT_YES = 0, PS_ADMIT_WAIT, PS_ADMIT_REFUSE } ps_admit_verdict;
+
+typedef struct {
+    size_t limit;      /* the process's budget in bytes (0: none) */
+    size_t used;       /* the process's device memory now (measured; 0 unknown) */
+    size_t base;       /* its use before any stream decoded (engine, context) */
+    size_t device_free;/* the device's free memory now (0: unknown) */
+    size_t reserved;   /* estimates held by admitted streams not yet settled */
+    int active;        /* GPU-decoding streams running (settled or not) */
+    size_t static_need;/* the new stream's frame-size estimate */
+} ps_admit_in;
+
+/* Leaves this much of the device free for the engine's own growth and the
+ * driver. */
+#define PS_ADMIT_DEVICE_MARGIN ((size_t)256 << 20)
+
+/* What the new stream is expected to take: the measured average per active
+ * stream when every active stream has settled (none reserved), at least 1
+ * MB; else in->static_need. *measured tells which. */
+size_t ps_admit_need(const ps_admit_in *in, int *measured);
+
+/* The verdict for a stream needing `need` bytes. */
+ps_admit_verdict ps_admit_decide(const ps_admit_in *in, size_t need);
+
+/* One line saying why a stream needing `need` was refused (for its error):
+ * the figures and which limit it passes. */
+void ps_admit_explain(const ps_admit_in *in, size_t need, int measured, char *buf, size_t cap);
+
+#endif

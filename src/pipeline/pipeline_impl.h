@@ -1,0 +1,89 @@
+/* Inside the pipeline: the structures its three kinds of thread share
+ * (readers: pipeline_reader.c; scheduler and engine: pipeline_engine.c;
+ * set-up, figures and tear-down: pipeline.c) and the frame hand-offs they
+ * all use. One mutex, p->mu, guards every ring, free list and figure.
+ * Private to src/pipeline/. */
+#ifndef PS_PIPELINE_PIPELINE_IMPL_H
+#define PS_PIPELINE_PIPELINE_IMPL_H
+
+#include <pthread.h>
+
+#include "pipeline/pipeline.h"
+
+/* A GPU stream's reservation is released once it has delivered this many
+ * frames: by then its decoder and output surfaces exist. */
+#define PS_ADMIT_SETTLE_FRAMES 15
+
+/* Preparation failing this many frames in a row ends the stream. */
+#define PS_PREPARE_MAX_FAILURES 30
+
+/* The engine failing this many batches in a row ends the run. */
+#define PS_ENGINE_MAX_FAILURES 3
+
+typedef struct stream {
+    ps_stream_stats st;
+    struct ps_pipeline *p;
+    int id;
+    ps_source *src;
+    ps_source_opts src_opts;
+    char *av_options;  /* src_opts' own copy (the caller's may go) */
+    pthread_t reader;
+    int reader_started;
+    ps_frame **ring;   /* [ring_size], oldest at ring_head */
+    int ring_head, ring_count;
+    ps_frame **free_frames;
+    int n_free;
+    ps_frame *frames;  /* the pool */
+    int n_frames;
+    size_t reserve;    /* device bytes admission holds for it until settled */
+    int gpu_active;    /* counted in p->gpu_active */
+    int prepare_failures; /* in a row */
+} stream;
+
+struct ps_pipeline {
+    ps_pipeline_opts o;
+    ps_detector *detector;
+    pthread_mutex_t mu;
+    pthread_cond_t sched_cv;  /* scheduler: frames pushed, engine took a batch, stop */
+    pthread_cond_t space_cv;  /* readers: ring room or a free frame */
+    pthread_cond_t engine_cv; /* engine: a pending batch, or no more */
+    pthread_cond_t done_cv;   /* waiters: the engine thread finished */
+    pthread_cond_t state_cv;  /* readers opened a source; the start; the stop */
+    stream **streams;
+    int n_streams;
+    int stop, started;
+    pthread_t sched_thread, engine_thread;
+    ps_frame **forming; /* batch being collected */
+    int n_forming;
+    int64_t forming_t0;
+    ps_frame **pending; /* batch handed to the engine thread */
+    int n_pending;
+    int engine_busy, sched_done, engine_done;
+    int rr; /* next stream to take from */
+    ps_hist engine, queue, latency, decode;
+    uint64_t batches, batch_sizes[PS_BATCH_HIST + 1];
+    int64_t start_ns;
+    uint64_t engine_failures;
+    int engine_fatal, failures_in_row;
+    char engine_error[PS_ERR_LEN];
+    size_t vram_base;     /* process device memory at the start */
+    size_t vram_reserved; /* sum of the streams' reserve */
+    int gpu_active;       /* GPU-decoding streams running */
+};
+
+/* Frames (callers hold p->mu). give_back returns a frame to its stream's
+ * pool, letting go of what it holds on the GPU at once. */
+void ps_pipe_give_back(stream *s, ps_frame *f);
+ps_frame *ps_pipe_ring_pop(stream *s);
+int ps_pipe_stream_done(const stream *s);
+
+/* Releases what admission holds for s (p->mu held): its reservation, and
+ * its place among the active GPU streams once it ends. */
+void ps_pipe_settle(stream *s);
+void ps_pipe_leave_gpu(stream *s);
+
+void *ps_pipe_reader_main(void *arg);
+void *ps_pipe_sched_main(void *arg);
+void *ps_pipe_engine_main(void *arg);
+
+#endif

@@ -1,0 +1,219 @@
+/* Reader threads (see pipeline_impl.h): one per stream. It opens the
+ * source (streams open in parallel, so a slow one holds up no other),
+ * waits for the start, has a GPU-decoding stream admitted against the
+ * device-memory budget (admit.h), then reads: each frame is prepared for
+ * the engine as it arrives (a GPU frame becomes the engine's small input
+ * at once) and pushed into the stream's ring. A live stream drops its
+ * oldest frame when the ring is full; an offline one waits for room. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "pipeline/admit.h"
+#include "pipeline/pipeline_impl.h"
+#include "util/clock.h"
+
+#define ADMIT_POLL_MS 50
+
+static void drop_oldest(stream *s) {
+    ps_pipe_give_back(s, ps_pipe_ring_pop(s));
+    s->st.dropped++;
+}
+
+static void ring_push(stream *s, ps_frame *f) {
+    s->ring[(s->ring_head + s->ring_count) % s->p->o.ring_size] = f;
+    s->ring_count++;
+}
+
+/* ---- opening and admission ---- */
+
+/* Opens the source (outside the lock: it may wait on the network) and
+ * records its state and size. */
+static void reader_open(stream *s) {
+    ps_err err = {0};
+    ps_source *src = ps_source_open(s->st.uri, &s->src_opts, &err);
+    pthread_mutex_lock(&s->p->mu);
+    s->src = src;
+    if (src) {
+        s->st.state = PS_STREAM_OPENED;
+        s->st.live = ps_source_is_live(src);
+        ps_source_info(src, &s->st.width, &s->st.height, &s->st.fps);
+    } else {
+        s->st.state = PS_STREAM_FAILED;
+        snprintf(s->st.error, sizeof s->st.error, "%s", err.msg);
+    }
+    pthread_cond_broadcast(&s->p->state_cv);
+    pthread_mutex_unlock(&s->p->mu);
+}
+
+/* The figures admission judges by (measured outside the lock: NVML asks
+ * the driver) and the stream's own frame-size estimate. */
+static ps_admit_in admit_figures(stream *s) {
+    ps_pipeline *p = s->p;
+    ps_detector *d = p->detector;
+    ps_admit_in in = {.limit = p->o.max_vram};
+    size_t peak = 0;
+    if (d->vram) d->vram(d->ctx, &in.used, &peak);
+    if (d->vram_free) in.device_free = d->vram_free(d->ctx);
+    /* a prepared frame holds 4 bytes per input pixel, a raw one the
+     * decoder's full-size picture */
+    size_t ring = d->prepare ? (size_t)p->o.ring_size * d->input_w * d->input_h * 4 : 0;
+    in.static_need = ps_source_vram_estimate(s->src, d->prepare ? 0 : p->o.ring_size + 2) + ring;
+    return in;
+}
+
+/* Waits until a GPU-decoding stream fits (p->mu not held). Returns 1 when
+ * admitted, 0 when refused (state and error set) or stopping. */
+static int reader_admit(stream *s) {
+    ps_pipeline *p = s->p;
+    if (!ps_source_gpu_decoding(s->src)) return 1;
+    for (;;) {
+        ps_admit_in in = admit_figures(s);
+        pthread_mutex_lock(&p->mu);
+        in.base = p->vram_base;
+        in.reserved = p->vram_reserved;
+        in.active = p->gpu_active;
+        int measured;
+        size_t need = ps_admit_need(&in, &measured);
+        ps_admit_verdict v = p->stop ? PS_ADMIT_REFUSE : ps_admit_decide(&in, need);
+        if (v == PS_ADMIT_YES) {
+            s->reserve = need;
+            p->vram_reserved += need;
+            s->gpu_active = 1;
+            p->gpu_active++;
+            s->st.gpu_decode = 1;
+            s->st.vram_estimate = need;
+            s->st.vram_measured = measured;
+        } else if (v == PS_ADMIT_REFUSE && !p->stop) {
+            s->st.state = PS_STREAM_REFUSED;
+            snprintf(s->st.error, sizeof s->st.error, "%.200s: ", s->st.uri);
+            size_t at = strlen(s->st.error);
+            ps_admit_explain(&in, need, measured, s->st.error + at, sizeof s->st.error - at);
+        } else if (v == PS_ADMIT_WAIT) {
+            int64_t t = ps_now_ns() + (int64_t)ADMIT_POLL_MS * 1000000;
+            struct timespec ts = {(time_t)(t / 1000000000), (long)(t % 1000000000)};
+            pthread_cond_timedwait(&p->state_cv, &p->mu, &ts);
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (v != PS_ADMIT_WAIT) return v == PS_ADMIT_YES;
+    }
+}
+
+/* Waits for the start; then sizes the source for the detector and admits
+ * it. Returns 1 when the stream should read. */
+static int reader_wait_start(stream *s) {
+    ps_pipeline *p = s->p;
+    pthread_mutex_lock(&p->mu);
+    while (!p->started && !p->stop) pthread_cond_wait(&p->state_cv, &p->mu);
+    int go = !p->stop && s->st.state == PS_STREAM_OPENED;
+    if (go) {
+        ps_source_set_fit(s->src, p->detector->input_w, p->detector->input_h);
+        ps_source_set_raw(s->src, p->detector->wants_raw);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (!go || !reader_admit(s)) return 0;
+    pthread_mutex_lock(&p->mu);
+    s->st.state = PS_STREAM_RUNNING;
+    s->st.running_ns = ps_now_ns();
+    pthread_mutex_unlock(&p->mu);
+    return 1;
+}
+
+/* ---- reading ---- */
+
+/* Waits for a frame to read into: live streams drop their oldest buffered
+ * frame rather than wait; offline streams wait for ring room. Returns NULL
+ * when stopping. */
+static ps_frame *reader_acquire(stream *s) {
+    ps_pipeline *p = s->p;
+    for (;;) {
+        if (p->stop) return NULL;
+        int room = s->st.live || s->ring_count < p->o.ring_size;
+        if (s->n_free > 0 && room) return s->free_frames[--s->n_free];
+        if (s->st.live && s->n_free == 0 && s->ring_count > 0) {
+            drop_oldest(s);
+            continue;
+        }
+        pthread_cond_wait(&p->space_cv, &p->mu);
+    }
+}
+
+static void reader_count(stream *s, const ps_frame *f) {
+    s->st.produced++;
+    if (s->st.first_ns == 0) s->st.first_ns = f->t.captured;
+    if (s->reserve && s->st.produced >= PS_ADMIT_SETTLE_FRAMES) ps_pipe_settle(s);
+}
+
+static void reader_push(stream *s, ps_frame *f) {
+    if (s->ring_count == s->p->o.ring_size) drop_oldest(s); /* live only */
+    f->stream = s->id;
+    ring_push(s, f);
+    reader_count(s, f);
+    s->prepare_failures = 0;
+    pthread_cond_signal(&s->p->sched_cv);
+}
+
+/* A frame the engine could not take: counted as failed; too many in a row
+ * end the stream. Returns 0 when the stream must end. */
+static int reader_fail_frame(stream *s, ps_frame *f, const ps_err *err) {
+    reader_count(s, f);
+    s->st.failed++;
+    ps_pipe_give_back(s, f);
+    if (++s->prepare_failures < PS_PREPARE_MAX_FAILURES) return 1;
+    s->st.state = PS_STREAM_FAILED;
+    snprintf(s->st.error, sizeof s->st.error, "%.160s: %d frames in a row could not be prepared "
+             "for the engine (last: %.240s)", s->st.uri, s->prepare_failures, err->msg);
+    return 0;
+}
+
+static void reader_finish(stream *s, ps_read_result r, const ps_err *err) {
+    if (s->st.state == PS_STREAM_RUNNING) {
+        if (r == PS_READ_ERROR) {
+            s->st.state = PS_STREAM_FAILED;
+            snprintf(s->st.error, sizeof s->st.error, "%s", err->msg);
+        } else {
+            s->st.state = PS_STREAM_ENDED;
+        }
+    } else if (s->st.state == PS_STREAM_OPENED) {
+        s->st.state = PS_STREAM_ENDED; /* stopped before it began */
+    }
+    ps_pipe_leave_gpu(s);
+    pthread_cond_signal(&s->p->sched_cv);
+    pthread_cond_broadcast(&s->p->state_cv);
+}
+
+/* Reads until the source ends, fails or the pipeline stops (p->mu held on
+ * entry and exit). */
+static ps_read_result reader_loop(stream *s, ps_err *err) {
+    ps_pipeline *p = s->p;
+    ps_detector *d = p->detector;
+    for (;;) {
+        ps_frame *f = reader_acquire(s);
+        if (!f) return PS_READ_END;
+        pthread_mutex_unlock(&p->mu);
+        ps_read_result r = ps_source_read(s->src, f, err);
+        ps_err perr = {0};
+        ps_status pst = r == PS_READ_FRAME && d->prepare ? d->prepare(d->ctx, f, &perr) : PS_OK;
+        pthread_mutex_lock(&p->mu);
+        if (r != PS_READ_FRAME) {
+            ps_pipe_give_back(s, f);
+            return r;
+        }
+        if (pst == PS_OK) reader_push(s, f);
+        else if (!reader_fail_frame(s, f, &perr)) return PS_READ_END;
+    }
+}
+
+void *ps_pipe_reader_main(void *arg) {
+    stream *s = arg;
+    ps_pipeline *p = s->p;
+    reader_open(s);
+    ps_err err = {0};
+    ps_read_result r = PS_READ_END;
+    int go = s->src && reader_wait_start(s);
+    pthread_mutex_lock(&p->mu);
+    if (go) r = reader_loop(s, &err);
+    reader_finish(s, r, &err);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
