@@ -11,3 +11,11 @@ if(PS_HAVE_CUDA)
               ${CMAKE_CURRENT_LIST_DIR}/clipgen.c ${CMAKE_CURRENT_LIST_DIR}/golden_util.c
               LABELS gpu)
 endif()
+if(PS_HAVE_CUDA)
+  # The engine under NVDEC load: 64 streams, batch sizes up to 64 forming
+  # mid-run (the old capture-while-decoding failure). Needs a GPU, the model
+  # and $POSESTREAM_TEST_CLIP; skips (77) otherwise.
+  add_test(NAME test_nvdec_load
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_nvdec_load.sh $<TARGET_FILE:posestream>)
+  set_tests_properties(test_nvdec_load PROPERTIES LABELS "gpu" SKIP_RETURN_CODE 77)
+endif()

@@ -2,8 +2,10 @@
  * time and records what it got): offline streams lose nothing and keep order,
  * live streams under overload drop their oldest frames and count every drop,
  * batches mix streams without starving any, latency accounting matches the
- * engine's sleep, and a bad stream fails alone. Needs no model; runs under
- * ThreadSanitizer in CI. */
+ * engine's sleep, a bad stream fails alone, a failing engine loses only the
+ * frames of its failed batches (counted) and recovers or stops the run with
+ * its cause, and frames that cannot be prepared are counted. Needs no
+ * model; runs under ThreadSanitizer in CI. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "pipeline/pipeline.h"
 #include "testutil.h"
 #include "util/clock.h"
+#include "util/status.h"
 
 #define MAX_STREAMS 8
 #define MAX_SEEN 4096
@@ -27,11 +30,20 @@ typedef struct {
     int n_seen[MAX_STREAMS];
     int content_ok; /* the picture's encoded index matched f->index */
     int check_content;
+    int fail_every;     /* > 0: every fail_every-th batch fails */
+    int recover_fails;  /* recover says the engine cannot go on */
+    int recoveries, failed_batches;
+    int prepare_fail_every; /* > 0: every prepare_fail_every-th frame cannot be prepared */
+    int prepared;
 } fake;
 
 static ps_status fake_detect(void *ctx, ps_frame **frames, int n, ps_err *err) {
-    (void)err;
     fake *d = ctx;
+    if (d->fail_every && (d->batches + d->failed_batches + 1) % d->fail_every == 0) {
+        d->failed_batches++;
+        return ps_err_set(err, PS_ERR_BACKEND, "fake engine: batch %d failed",
+                          d->batches + d->failed_batches);
+    }
     int64_t t0 = ps_now_ns();
     if (d->sleep_ms) usleep((useconds_t)d->sleep_ms * 1000);
     int64_t t1 = ps_now_ns();
@@ -52,6 +64,24 @@ static ps_status fake_detect(void *ctx, ps_frame **frames, int n, ps_err *err) {
     return PS_OK;
 }
 
+static ps_status fake_recover(void *ctx, int n, ps_err *err) {
+    fake *d = ctx;
+    (void)n;
+    d->recoveries++;
+    return d->recover_fails ? ps_err_set(err, PS_ERR_BACKEND, "fake engine: device lost") : PS_OK;
+}
+
+/* Called on the reader threads: one counter per call under the pipeline's
+ * hand-off is enough for the test (each stream's reader calls it in turn). */
+static ps_status fake_prepare(void *ctx, ps_frame *f, ps_err *err) {
+    fake *d = ctx;
+    (void)f;
+    int k = __atomic_add_fetch(&d->prepared, 1, __ATOMIC_RELAXED);
+    if (k % d->prepare_fail_every == 0)
+        return ps_err_set(err, PS_ERR_NOMEM, "fake engine: no room for frame %d", k);
+    return PS_OK;
+}
+
 static size_t fake_memory(void *ctx) {
     (void)ctx;
     return 0;
@@ -61,7 +91,7 @@ static ps_detector fake_detector(fake *d, int max_batch) {
     memset(d, 0, sizeof *d);
     d->content_ok = 1;
     return (ps_detector){.ctx = d, .max_batch = max_batch, .input_w = 64, .input_h = 64,
-                         .detect = fake_detect, .memory = fake_memory};
+                         .detect = fake_detect, .memory = fake_memory, .recover = fake_recover};
 }
 
 /* Runs uris through a pipeline to the end (or for run_ms when > 0). */
@@ -212,6 +242,102 @@ static void test_bad_stream_fails_alone(const char *dir) {
     ps_pipeline_stats_free(&st);
 }
 
+/* Writes three clips of 40, 25 and 33 frames into dir. */
+static void three_clips(const char *dir, char paths[3][4200], const char *uris[3]) {
+    const int frames[3] = {40, 25, 33};
+    for (int k = 0; k < 3; k++) {
+        ps_err err;
+        snprintf(paths[k], sizeof paths[k], "%s/clip%d.avi", dir, k);
+        TU_CHECK(clipgen_write(paths[k], 160, 120, 25, frames[k], &err) == PS_OK);
+        uris[k] = paths[k];
+    }
+}
+
+/* Every frame is accounted for: produced = processed + dropped + failed. */
+static void check_accounting(const char *what, const ps_pipeline_stats *st) {
+    for (int k = 0; k < st->n_streams; k++) {
+        const ps_stream_stats *s = &st->streams[k];
+        printf("%s, stream %d: produced %llu = processed %llu + dropped %llu + failed %llu\n",
+               what, k, (unsigned long long)s->produced, (unsigned long long)s->processed,
+               (unsigned long long)s->dropped, (unsigned long long)s->failed);
+        TU_CHECK(s->produced == s->processed + s->dropped + s->failed);
+    }
+}
+
+/* A batch that fails loses its frames (counted as failed), the engine
+ * recovers and the run goes on to the end of every file. */
+static void test_engine_failure_recovers(const char *dir) {
+    char paths[3][4200];
+    const char *uris[3];
+    three_clips(dir, paths, uris);
+    fake d;
+    ps_detector det = fake_detector(&d, 4);
+    d.fail_every = 5;
+    ps_source_opts so = {0};
+    ps_pipeline_stats st;
+    run_pipeline(&det, uris, 3, 4, 2, &so, 0, &st);
+    check_accounting("engine failing every 5th batch", &st);
+    uint64_t failed = 0, produced = 0;
+    for (int k = 0; k < 3; k++) {
+        TU_CHECK(st.streams[k].state == PS_STREAM_ENDED);
+        failed += st.streams[k].failed;
+        produced += st.streams[k].produced;
+    }
+    printf("failed batches %d (pipeline counted %llu), recoveries %d, frames failed %llu of %llu; "
+           "last error: %s\n", d.failed_batches, (unsigned long long)st.engine_failures,
+           d.recoveries, (unsigned long long)failed, (unsigned long long)produced,
+           st.engine_error);
+    TU_CHECK(produced == 98 && failed > 0);
+    TU_CHECK(d.failed_batches > 0 && st.engine_failures == (uint64_t)d.failed_batches);
+    TU_CHECK(d.recoveries == d.failed_batches && !st.engine_fatal);
+    TU_CHECK(strstr(st.engine_error, "fake engine: batch") != NULL);
+    ps_pipeline_stats_free(&st);
+}
+
+/* An engine that cannot recover stops the run with the cause; what was
+ * read but not run counts as failed. */
+static void test_engine_failure_fatal(const char *dir) {
+    char paths[3][4200];
+    const char *uris[3];
+    three_clips(dir, paths, uris);
+    fake d;
+    ps_detector det = fake_detector(&d, 4);
+    d.fail_every = 3;
+    d.recover_fails = 1;
+    ps_source_opts so = {0};
+    ps_pipeline_stats st;
+    run_pipeline(&det, uris, 3, 4, 2, &so, 0, &st);
+    check_accounting("engine that cannot recover", &st);
+    printf("fatal: %s (batches run %d)\n", st.engine_error, d.batches);
+    TU_CHECK(st.engine_fatal && st.engine_failures == 1 && d.recoveries == 1);
+    TU_CHECK(strstr(st.engine_error, "device lost") != NULL);
+    TU_CHECK(d.batches == 2); /* nothing reached the engine after the failure */
+    ps_pipeline_stats_free(&st);
+}
+
+/* Frames the engine cannot take as they arrive count as failed, and the
+ * stream goes on. */
+static void test_prepare_failures(const char *dir) {
+    char paths[3][4200];
+    const char *uris[3];
+    three_clips(dir, paths, uris);
+    fake d;
+    ps_detector det = fake_detector(&d, 4);
+    d.prepare_fail_every = 7;
+    det.prepare = fake_prepare;
+    ps_source_opts so = {0};
+    ps_pipeline_stats st;
+    run_pipeline(&det, uris, 3, 4, 2, &so, 0, &st);
+    check_accounting("every 7th frame failing preparation", &st);
+    uint64_t failed = 0;
+    for (int k = 0; k < 3; k++) {
+        TU_CHECK(st.streams[k].state == PS_STREAM_ENDED);
+        failed += st.streams[k].failed;
+    }
+    TU_CHECK(failed == 98 / 7 && st.engine_failures == 0);
+    ps_pipeline_stats_free(&st);
+}
+
 /* A stream over RTSP on 127.0.0.1: FFmpeg's RTSP muxer pushes a clip
  * (ANNOUNCE/RECORD, TCP) to a source listening through FFmpeg's RTSP demuxer
  * (rtsp_flags=listen), and the pipeline processes the frames in order. */
@@ -254,6 +380,9 @@ int main(void) {
     test_batches_mix_streams();
     test_latency_accounting();
     test_bad_stream_fails_alone(dir);
+    test_engine_failure_recovers(dir);
+    test_engine_failure_fatal(dir);
+    test_prepare_failures(dir);
     test_rtsp_stream(dir);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

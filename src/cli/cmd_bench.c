@@ -1,21 +1,25 @@
 /* posestream bench: a load test of many streams through one engine, with a
- * table of the figures that matter and PASS/FAIL per success criterion. */
+ * table of the figures that matter and PASS/FAIL per success criterion;
+ * and the decoders' ceiling for the same streams (--decode-only,
+ * --ceiling). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/ceiling.h"
 #include "cli/cli.h"
 #include "cli/stream_opts.h"
 
 typedef struct {
     cli_stream_job job;
-    int synthetic, num_streams, verbose, fps;
+    int synthetic, num_streams, verbose, fps, decode_only, ceiling;
     char resolution[32];
     char **videos;
     int n_videos;
-    double max_latency_ms, max_vram_gb;
+    double max_latency_ms, max_vram_gb, max_drop_pct, min_delivered_pct, warmup_s;
     const char *json;
+    cli_ceiling ceil;     /* measured when decode_only or ceiling */
 } bench_opts;
 
 static void bench_usage(FILE *f) {
@@ -35,8 +39,20 @@ static void bench_usage(FILE *f) {
             "  --duration S          seconds to run (default 10)\n"
             "  --resolution WxH      synthetic frame size (default 1920x1080)\n"
             "  --fps F               synthetic frame rate (default 30)\n"
+            "  --warmup S            start-up window (default 2): every stream must have\n"
+            "                        its first frame by then; delivery counts after it\n"
             "  --max-latency-ms MS   criterion: p99 end-to-end latency (default 100)\n"
-            "  --max-vram-gb GB      criterion: peak GPU memory (default 11)\n"
+            "  --max-drop-pct P      criterion: frames dropped, of those delivered\n"
+            "                        (default 0.1)\n"
+            "  --min-delivered-pct P criterion: after the start-up window every stream\n"
+            "                        processes P%% of the frames its source delivered, and\n"
+            "                        all together P%% of their nominal rate (default 99)\n"
+            "  --max-vram-gb GB      criterion: peak GPU memory, and the budget streams\n"
+            "                        are admitted against (default 11)\n"
+            "  --decode-only         only decode the streams (no network), as fast as\n"
+            "                        the decoders go: this machine's ceiling\n"
+            "  --ceiling             measure that ceiling first (8 s), then run, and put\n"
+            "                        the stream count next to it\n"
             "  --json FILE           every figure, machine-readable\n"
             "  --verbose             the per-stream report too\n"
             "%s"
@@ -51,6 +67,9 @@ static const struct option bench_longs[] = {
     {"fps", required_argument, 0, 0},     {"max-latency-ms", required_argument, 0, 0},
     {"max-vram-gb", required_argument, 0, 0}, {"json", required_argument, 0, 0},
     {"verbose", no_argument, 0, 0},       {"help", no_argument, 0, 'h'},
+    {"warmup", required_argument, 0, 0},  {"max-drop-pct", required_argument, 0, 0},
+    {"min-delivered-pct", required_argument, 0, 0}, {"decode-only", no_argument, 0, 0},
+    {"ceiling", no_argument, 0, 0},
     CLI_JOB_LONG_OPTIONS,
     {0, 0, 0, 0}};
 
@@ -72,6 +91,11 @@ static int bench_option(bench_opts *b, const char *name, const char *arg) {
     if (!strcmp(name, "synthetic")) b->synthetic = 1;
     else if (!strcmp(name, "videos")) b->synthetic = 0, b->n_videos = -1; /* files follow */
     else if (!strcmp(name, "verbose")) b->verbose = 1;
+    else if (!strcmp(name, "decode-only")) b->decode_only = 1;
+    else if (!strcmp(name, "ceiling")) b->ceiling = 1;
+    else if (!strcmp(name, "warmup")) rc = positive(name, arg, &b->warmup_s);
+    else if (!strcmp(name, "max-drop-pct")) rc = positive(name, arg, &b->max_drop_pct);
+    else if (!strcmp(name, "min-delivered-pct")) rc = positive(name, arg, &b->min_delivered_pct);
     else if (!strcmp(name, "json")) b->json = arg;
     else if (!strcmp(name, "resolution")) snprintf(b->resolution, sizeof b->resolution, "%s", arg);
     else if (!strcmp(name, "duration")) rc = positive(name, arg, &b->job.duration_s);
@@ -136,10 +160,117 @@ static int make_sources(bench_opts *b, char ***uris_out) {
     return 0;
 }
 
-static int criterion(FILE *f, const char *what, double value, double limit, const char *unit) {
-    int ok = value <= limit;
-    fprintf(f, "  %-34s %10.1f %-3s (limit %.1f)  %s\n", what, value, unit, limit, ok ? "PASS" : "FAIL");
+/* One criterion's line: value against an upper (at_least 0) or lower
+ * bound. Returns 1 when it passes. */
+static int criterion(const char *what, double value, const char *unit, double bound,
+                     int at_least) {
+    int ok = at_least ? value >= bound : value <= bound;
+    printf("  %-38s %9.2f %-8s (%s %.2f)  %s\n", what, value, unit, at_least ? "min" : "max",
+           bound, ok ? "PASS" : "FAIL");
     return ok;
+}
+
+/* Delivery after the start-up window (see bench_usage). */
+typedef struct {
+    double worst_pct;     /* the stream that processed the least of its delivered frames */
+    int worst;            /* its index, -1 none */
+    double total_pct;     /* frames processed of all streams' nominal rate */
+    double first_s;       /* the slowest stream's first frame after the start */
+    int slowest;
+} delivery;
+
+static delivery measure_delivery(const cli_stream_outcome *o) {
+    const ps_pipeline_stats *end = &o->stats, *w = &o->snapshot;
+    delivery d = {100.0, -1, 0, 0, -1};
+    double window = (double)((o->stop_ns ? o->stop_ns : end->now_ns) - w->now_ns) / 1e9;
+    double nominal = 0, done = 0;
+    for (int k = 0; k < end->n_streams && k < w->n_streams; k++) {
+        const ps_stream_stats *e = &end->streams[k], *s = &w->streams[k];
+        /* the frames delivered in the window and not lost (the rings are
+         * drained at the end, so every one of them was processed) */
+        double in = (double)(e->produced - s->produced);
+        double lost = (double)(e->dropped - s->dropped + e->failed - s->failed);
+        double pct = in > 0 ? 100.0 * (in - lost) / in : 0;
+        if (pct < d.worst_pct || d.worst < 0) d.worst_pct = pct, d.worst = k;
+        nominal += e->fps * window;
+        done += in - lost;
+        double first = e->first_ns ? (double)(e->first_ns - end->start_ns) / 1e9 : 1e9;
+        if (first > d.first_s || d.slowest < 0) d.first_s = first, d.slowest = k;
+    }
+    d.total_pct = nominal > 0 ? 100.0 * done / nominal : 0;
+    return d;
+}
+
+/* Failed and refused streams, each named; returns how many. */
+static int print_failed(const ps_pipeline_stats *st) {
+    int n = 0;
+    for (int k = 0; k < st->n_streams; k++) {
+        const ps_stream_stats *s = &st->streams[k];
+        if (s->state != PS_STREAM_FAILED && s->state != PS_STREAM_REFUSED) continue;
+        if (n++ < 10)
+            printf("    stream %d (%s) %s: %s\n", k, s->name,
+                   s->state == PS_STREAM_FAILED ? "FAILED" : "REFUSED", s->error);
+    }
+    if (n > 10) printf("    ... and %d more\n", n - 10);
+    return n;
+}
+
+/* PASS/FAIL per criterion; returns 1 when every one passes. */
+static int print_criteria(const bench_opts *b, const cli_stream_outcome *o) {
+    const ps_pipeline_stats *st = &o->stats;
+    delivery d = measure_delivery(o);
+    double p99 = ps_hist_quantile(&st->latency, 0.99) / 1e3, drops = ps_report_drop_pct(st);
+    printf("criteria:\n");
+    int ok = criterion("p99 end-to-end latency", p99, "ms", b->max_latency_ms, 0);
+    ok &= criterion("frames dropped", drops, "%", b->max_drop_pct, 0);
+    char what[96];
+    snprintf(what, sizeof what, "first frame of every stream (slowest)");
+    ok &= criterion(what, d.first_s, "s", b->warmup_s, 0);
+    snprintf(what, sizeof what, "delivered after %.0f s, worst stream", b->warmup_s);
+    ok &= criterion(what, d.worst_pct, "%", b->min_delivered_pct, 1);
+    ok &= criterion("delivered after it, of nominal", d.total_pct, "%", b->min_delivered_pct, 1);
+    if (o->extra.vram_mb >= 0)
+        ok &= criterion("peak VRAM", o->extra.vram_mb / 1024, "GB", b->max_vram_gb, 0);
+    else
+        printf("  %-38s %9s %-8s (max %.2f)  not applicable (CPU backend)\n", "peak VRAM", "-",
+               "", b->max_vram_gb);
+    int fails = (int)st->engine_failures + st->engine_fatal;
+    printf("  %-38s %9llu %-8s (max 0)       %s\n", "engine failures",
+           (unsigned long long)st->engine_failures, "batches", fails ? "FAIL" : "PASS");
+    if (fails) printf("    %s%s\n", st->engine_fatal ? "could not go on: " : "last: ", st->engine_error);
+    int bad = 0;
+    for (int k = 0; k < st->n_streams; k++)
+        bad += st->streams[k].state == PS_STREAM_FAILED || st->streams[k].state == PS_STREAM_REFUSED;
+    printf("  %-38s %9d %-8s (max 0)       %s\n", "failed or refused streams", bad, "",
+           bad ? "FAIL" : "PASS");
+    print_failed(st);
+    return ok && !fails && !bad;
+}
+
+/* Device memory by owner: the engine, the frames prepared on arrival, and
+ * the rest of the process (CUDA context and decoders), per GPU stream. */
+static void print_vram(const cli_stream_outcome *o, int on_gpu) {
+    const ps_pipeline_stats *st = &o->stats;
+    if (o->extra.vram_mb < 0) return;
+    double engine = o->extra.engine_mb - o->extra.prepared_mb, base = st->vram_base / 1048576.0;
+    double rest = o->extra.vram_mb - base - o->extra.prepared_mb;
+    printf("  %-34s %10.0f MB = %.0f before the streams (CUDA context, engine %.0f) + frame "
+           "inputs %.0f + decoders %.0f\n", "peak VRAM by owner", o->extra.vram_mb, base, engine,
+           o->extra.prepared_mb, rest);
+    if (on_gpu)
+        printf("  %-34s %10.1f MB (decoder %.1f + frame inputs %.1f + engine share %.1f)\n",
+               "VRAM per GPU-decoded stream", (o->extra.vram_mb - base + engine) / on_gpu,
+               rest / on_gpu, o->extra.prepared_mb / on_gpu, engine / on_gpu);
+}
+
+static void print_ceiling(const bench_opts *b, const cli_ceiling *c) {
+    printf("  %-34s %10.1f frames/s (%d streams, %d on the GPU, each %.1f to %.1f; %.1f s)\n",
+           "decode-only ceiling", c->fps_total, c->streams, c->on_gpu, c->fps_min, c->fps_max,
+           c->seconds);
+    if (c->fps_nominal > 0)
+        printf("  %-34s %10.1f streams at %.0f fps; this run asks %d = %.0f%% of it\n",
+               "= the decoders' limit", c->fps_total / c->fps_nominal, c->fps_nominal,
+               b->num_streams, 100.0 * b->num_streams * c->fps_nominal / c->fps_total);
 }
 
 /* The table and the criteria; returns 1 when every criterion passes. */
@@ -157,40 +288,29 @@ static int print_table(const bench_opts *b, const cli_stream_outcome *o) {
     printf("  %-34s %10.2f / %.2f ms\n", "end-to-end latency p50 / p99",
            ps_hist_quantile(&st->latency, 0.5) / 1e3, ps_hist_quantile(&st->latency, 0.99) / 1e3);
     int on_gpu = 0;
-    size_t vram_streams = 0;
-    for (int k = 0; k < st->n_streams; k++) {
-        on_gpu += st->streams[k].gpu_decode;
-        vram_streams += st->streams[k].vram_estimate;
-    }
+    for (int k = 0; k < st->n_streams; k++) on_gpu += st->streams[k].gpu_decode;
     if (st->decode.count)
         printf("  %-34s %10.2f / %.2f ms (%d of %d streams on the GPU)\n",
                "decode per frame avg / p99", ps_hist_mean(&st->decode) / 1e3,
                ps_hist_quantile(&st->decode, 0.99) / 1e3, on_gpu, st->n_streams);
-    if (on_gpu)
-        printf("  %-34s %10.1f MB (decoder surfaces + frames held, estimate)\n",
-               "VRAM per GPU-decoded stream", vram_streams / 1048576.0 / on_gpu);
     if (o->gpu_util >= 0 || o->decoder_util >= 0)
         printf("  %-34s %10.0f / %.0f %%\n", "GPU / NVDEC utilisation (mean)", o->gpu_util,
                o->decoder_util);
-    printf("  %-34s %10.0f %% of one core\n", "CPU use", o->cpu_pct);
+    printf("  %-34s %10.0f %% of one core (%.3f cores per stream)\n", "CPU use", o->cpu_pct,
+           o->cpu_pct / 100.0 / (st->n_streams ? st->n_streams : 1));
     char vram[64] = "n/a (CPU backend)";
     if (o->extra.vram_mb >= 0) snprintf(vram, sizeof vram, "%.0f MB", o->extra.vram_mb);
     printf("  %-34s %10.0f MB RSS, VRAM %s\n", "peak memory", o->extra.peak_rss_mb, vram);
-    printf("criteria:\n");
-    int ok = criterion(stdout, "p99 end-to-end latency", ps_hist_quantile(&st->latency, 0.99) / 1e3,
-                       b->max_latency_ms, "ms");
-    if (o->extra.vram_mb >= 0)
-        ok &= criterion(stdout, "peak VRAM", o->extra.vram_mb / 1024, b->max_vram_gb, "GB");
-    else
-        printf("  %-34s %10s     (limit %.1f GB)  not applicable (CPU backend)\n", "peak VRAM", "-",
-               b->max_vram_gb);
-    int failed = 0;
-    for (int k = 0; k < st->n_streams; k++) failed += st->streams[k].state == PS_STREAM_FAILED;
-    if (failed || st->engine_error[0]) {
-        printf("  %-34s %10d               FAIL\n", "failed streams", failed);
-        ok = 0;
-    }
-    return ok;
+    print_vram(o, on_gpu);
+    if (b->ceiling) print_ceiling(b, &b->ceil);
+    return print_criteria(b, o);
+}
+
+static void json_ceiling(FILE *f, const cli_ceiling *c) {
+    fprintf(f, "{\"streams\":%d,\"on_gpu\":%d,\"fps_total\":%.3f,\"fps_min\":%.3f,"
+               "\"fps_max\":%.3f,\"fps_nominal\":%.3f,\"seconds\":%.3f}",
+            c->streams, c->on_gpu, c->fps_total, c->fps_min, c->fps_max, c->fps_nominal,
+            c->seconds);
 }
 
 static int write_json(const bench_opts *b, const cli_stream_outcome *o, int pass) {
@@ -203,18 +323,52 @@ static int write_json(const bench_opts *b, const cli_stream_outcome *o, int pass
     fprintf(f, "{\"config\":{\"num_streams\":%d,\"synthetic\":%s,\"resolution\":\"%s\",\"fps\":%d,"
                "\"batch_size\":%d,\"duration_s\":%.3f,\"input_w\":%d,\"input_h\":%d,"
                "\"backend\":\"%s\",\"device\":\"%s\",\"max_latency_ms\":%.3f,"
-               "\"max_vram_gb\":%.3f},\"pass\":%s,\"report\":",
+               "\"max_vram_gb\":%.3f,\"max_drop_pct\":%.3f,\"min_delivered_pct\":%.3f,"
+               "\"warmup_s\":%.3f},\"pass\":%s,",
             b->num_streams, b->synthetic ? "true" : "false", b->resolution, b->fps, o->batch_max,
             b->job.duration_s, o->input_w, o->input_h, o->backend, o->device, b->max_latency_ms,
-            b->max_vram_gb, pass ? "true" : "false");
+            b->max_vram_gb, b->max_drop_pct, b->min_delivered_pct, b->warmup_s,
+            pass ? "true" : "false");
+    {
+        delivery d = measure_delivery(o);
+        fprintf(f, "\"delivery\":{\"worst_stream_pct\":%.3f,\"total_of_nominal_pct\":%.3f,"
+                   "\"slowest_first_frame_s\":%.3f},\"cpu_pct\":%.1f,\"prepared_mb\":%.1f,",
+                d.worst_pct, d.total_pct, d.first_s, o->cpu_pct, o->extra.prepared_mb);
+    }
+    if (b->ceiling) {
+        fputs("\"ceiling\":", f);
+        json_ceiling(f, &b->ceil);
+        fputc(',', f);
+    }
+    fputs("\"report\":", f);
     ps_report_json(f, &o->stats, &o->extra);
+    fputs("}\n", f);
+    return fclose(f) ? cli_fail("--json: write failed") : 0;
+}
+
+/* --decode-only: the ceiling alone, as a table (and --json). */
+static int bench_decode_only(bench_opts *b) {
+    if (b->synthetic) return cli_fail("--decode-only needs --videos");
+    double warm = b->warmup_s, secs = b->job.duration_s > warm ? b->job.duration_s - warm : 1;
+    if (cli_decode_ceiling(b->job.uris, b->num_streams, &b->job.src, warm, secs, &b->ceil)) return 1;
+    b->ceiling = 1;
+    printf("posestream bench --decode-only: %d streams, decoding only, after %.1f s\n",
+           b->num_streams, warm);
+    print_ceiling(b, &b->ceil);
+    if (b->ceil.error[0]) printf("  a stream failed: %s\n", b->ceil.error);
+    if (!b->json) return 0;
+    FILE *f = fopen(b->json, "w");
+    if (!f) return cli_fail("--json: cannot write");
+    fputs("{\"ceiling\":", f);
+    json_ceiling(f, &b->ceil);
     fputs("}\n", f);
     return fclose(f) ? cli_fail("--json: write failed") : 0;
 }
 
 int cmd_bench(int argc, char **argv) {
     bench_opts b = {.synthetic = 1, .num_streams = 4, .fps = 30, .max_latency_ms = 100,
-                    .max_vram_gb = 11};
+                    .max_vram_gb = 11, .max_drop_pct = 0.1, .min_delivered_pct = 99,
+                    .warmup_s = 2};
     snprintf(b.resolution, sizeof b.resolution, "1920x1080");
     cli_job_defaults(&b.job);
     b.job.duration_s = 10;
@@ -223,14 +377,22 @@ int cmd_bench(int argc, char **argv) {
     if (rc >= 0) return rc;
     char **uris = NULL;
     if ((rc = make_sources(&b, &uris))) return rc;
-    cli_stream_outcome out;
-    rc = cli_run_streams(&b.job, &out);
-    if (!rc) {
-        int pass = print_table(&b, &out);
-        if (b.verbose) ps_report_summary(stdout, &out.stats, &out.extra);
-        if (b.json) rc = write_json(&b, &out, pass);
-        if (!pass) rc = 1;
-        cli_stream_outcome_free(&out);
+    if (b.warmup_s >= b.job.duration_s) rc = cli_fail("--warmup must be shorter than --duration");
+    else if (b.decode_only) rc = bench_decode_only(&b);
+    else if (b.ceiling && !b.synthetic)
+        rc = cli_decode_ceiling(b.job.uris, b.num_streams, &b.job.src, 2, 6, &b.ceil);
+    else b.ceiling = 0;
+    if (!rc && !b.decode_only) {
+        cli_stream_outcome out;
+        b.job.snapshot_s = b.warmup_s;
+        rc = cli_run_streams(&b.job, &out);
+        if (!rc) {
+            int pass = print_table(&b, &out);
+            if (b.verbose) ps_report_summary(stdout, &out.stats, &out.extra);
+            if (b.json) rc = write_json(&b, &out, pass);
+            if (!pass) rc = 1;
+            cli_stream_outcome_free(&out);
+        }
     }
     for (int k = 0; k < b.num_streams; k++) free(uris[k]);
     free(uris);

@@ -110,9 +110,13 @@ static void watch(const cli_stream_job *job, job_parts *j, cli_stream_outcome *o
         if (!stopping && (interrupted || (job->duration_s > 0 &&
                                           now - start >= (int64_t)(job->duration_s * 1e9)))) {
             out->interrupted = interrupted;
+            out->stop_ns = now;
             ps_pipeline_stop(j->pipe);
             stopping = 1;
         }
+        if (job->snapshot_s > 0 && !out->snapshot.streams &&
+            now - start >= (int64_t)(job->snapshot_s * 1e9))
+            ps_pipeline_stats_get(j->pipe, &out->snapshot, &err);
         if (!job->status || now - last_draw < 500000000) continue;
         ps_pipeline_stats cur;
         if (ps_pipeline_stats_get(j->pipe, &cur, &err)) continue;
@@ -161,6 +165,7 @@ int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
     sigaction(SIGTERM, &old_term, NULL);
     if (ps_pipeline_stats_get(j.pipe, &out->stats, &err)) rc = cli_fail(err.msg);
     out->extra.engine_mb = (double)j.det.memory(j.det.ctx) / 1048576.0;
+    out->extra.prepared_mb = (double)ps_engine_prepared_bytes(j.engine) / 1048576.0;
     size_t vram_now, vram_peak;
     ps_engine_vram(j.engine, &vram_now, &vram_peak);
     out->extra.vram_mb = strcmp(ps_engine_backend(j.engine), "cpu") ? (double)vram_peak / 1048576.0 : -1;
@@ -176,4 +181,5 @@ int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
 
 void cli_stream_outcome_free(cli_stream_outcome *out) {
     ps_pipeline_stats_free(&out->stats);
+    ps_pipeline_stats_free(&out->snapshot);
 }

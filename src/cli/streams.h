@@ -20,6 +20,7 @@ typedef struct {
     double duration_s;    /* stop after this long; 0: when the sources end */
     int status;           /* draw live status lines on stderr */
     double max_vram_gb;   /* refuse GPU-decoded streams beyond this */
+    double snapshot_s;    /* > 0: copy the figures this long after the start */
 } cli_stream_job;
 
 typedef struct {
@@ -31,6 +32,8 @@ typedef struct {
     char device[256];     /* e.g. "NVIDIA H100 80GB HBM3" or "CPU" */
     double gpu_util, decoder_util; /* mean percent busy over the run; -1 unknown */
     double cpu_pct;       /* process CPU time over wall time, percent of one core */
+    ps_pipeline_stats snapshot; /* at job->snapshot_s (n_streams 0: not taken) */
+    int64_t stop_ns;      /* when the duration ended it (0: the sources ended) */
 } cli_stream_outcome;
 
 /* Runs the job to its end. Returns 0, or 1 after printing an error when the

@@ -11,6 +11,7 @@
 typedef struct {
     double peak_rss_mb;
     double engine_mb;     /* memory the engine holds */
+    double prepared_mb;   /* of it, device buffers of frames prepared on arrival */
     double vram_mb;       /* peak device memory; < 0 when not on a GPU */
 } ps_report_extra;
 

@@ -155,9 +155,16 @@ static ps_status avs_open_input(avs_source *a, ps_err *err) {
     return st;
 }
 
+/* How a decoder is opened: on the CPU with a thread per core, on the GPU,
+ * or on the CPU with one thread, only to check that it opens (at open
+ * time, before the first read decides: hundreds of streams opening in
+ * parallel would otherwise start a thread per core each, for nothing). */
+typedef enum { AVS_DEC_CPU = 0, AVS_DEC_GPU, AVS_DEC_PROBE } avs_dec_mode;
+
 /* Picks the best video stream and opens its decoder. Returns PS_OK or an
  * error naming the uri (no video stream, unsupported codec). */
-static ps_status avs_open_decoder(avs_source *a, int gpu, ps_err *err) {
+static ps_status avs_open_decoder(avs_source *a, avs_dec_mode mode, ps_err *err) {
+    int gpu = mode == AVS_DEC_GPU;
     const char *uri = a->base.uri;
     a->stream = av_find_best_stream(a->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
     if (a->stream < 0) return ps_err_set(err, PS_ERR_FORMAT, "%s: no video stream", uri);
@@ -173,7 +180,7 @@ static ps_status avs_open_decoder(avs_source *a, int gpu, ps_err *err) {
     if (!a->dec) return ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
     int r = avcodec_parameters_to_context(a->dec, st->codecpar);
     a->dec->pkt_timebase = st->time_base;
-    a->dec->thread_count = 0; /* one per core */
+    a->dec->thread_count = mode == AVS_DEC_PROBE ? 1 : 0; /* 0: one per core */
     /* Frame threading holds back one frame per thread: fine for files,
      * latency for live streams, which get slice threading only. */
     a->dec->thread_type = a->base.live ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;
@@ -360,13 +367,13 @@ static int avs_wants_gpu(const avs_source *a) {
 }
 
 /* At the first read (the engine's needs are known by then): re-opens the
- * decoder on the GPU if it should decode there. AUTO falls back to the CPU
+ * decoder, on the GPU if it should decode there. AUTO falls back to the CPU
  * when the GPU cannot; GPU makes that an error. */
 static int avs_decide(avs_source *a, ps_err *err) {
     a->hw_decided = 1;
-    if (!avs_wants_gpu(a)) return AVS_GO_ON;
+    if (!avs_wants_gpu(a)) return avs_open_decoder(a, AVS_DEC_CPU, err) ? PS_READ_ERROR : AVS_GO_ON;
     ps_err why = {0};
-    if (avs_open_decoder(a, 1, &why) == PS_OK) {
+    if (avs_open_decoder(a, AVS_DEC_GPU, &why) == PS_OK) {
         a->gpu = 1;
         return AVS_GO_ON;
     }
@@ -374,7 +381,7 @@ static int avs_decide(avs_source *a, ps_err *err) {
         ps_err_set(err, why.code, "%s", why.msg);
         return PS_READ_ERROR;
     }
-    return avs_open_decoder(a, 0, err) == PS_OK ? AVS_GO_ON : PS_READ_ERROR;
+    return avs_open_decoder(a, AVS_DEC_CPU, err) == PS_OK ? AVS_GO_ON : PS_READ_ERROR;
 }
 
 /* http(s) serves files as often as live streams: there the end of the data
@@ -405,7 +412,7 @@ static int avs_reconnect(avs_source *a, ps_err *err) {
         avcodec_free_context(&a->dec);
         avformat_close_input(&a->fmt);
         ps_err why = {0};
-        if (avs_open_input(a, &why) != PS_OK || avs_open_decoder(a, a->gpu, &why) != PS_OK) {
+        if (avs_open_input(a, &why) != PS_OK || avs_open_decoder(a, a->gpu ? AVS_DEC_GPU : AVS_DEC_CPU, &why) != PS_OK) {
             ps_err_set(err, why.code, "%s (after %d reconnection tries)", why.msg,
                        a->reconnect_tries);
             continue;
@@ -468,8 +475,12 @@ static int avs_gpu(const ps_source *s) {
 
 static const ps_source_ops avs_ops = {avs_read, avs_close, avs_gpu};
 
-ps_source *ps_av_open(const char *uri, const ps_source_opts *opts, ps_err *err) {
+void ps_av_global_init(void) {
     pthread_once(&avs_once, avs_global_init);
+}
+
+ps_source *ps_av_open(const char *uri, const ps_source_opts *opts, ps_err *err) {
+    ps_av_global_init();
     avs_source *a = ps_source_new(sizeof *a, &avs_ops, uri, opts, err);
     if (!a) return NULL;
     ps_source *s = &a->base;
@@ -485,7 +496,7 @@ ps_source *ps_av_open(const char *uri, const ps_source_opts *opts, ps_err *err) 
     ps_status st = PS_OK;
     if (!a->pkt || !a->frame || !a->down) st = ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
     if (st == PS_OK) st = avs_open_input(a, err);
-    if (st == PS_OK) st = avs_open_decoder(a, 0, err);
+    if (st == PS_OK) st = avs_open_decoder(a, AVS_DEC_PROBE, err);
     a->deadline_ns = 0;
     if (st != PS_OK) {
         ps_source_close(s);

@@ -35,6 +35,7 @@ void ps_source_set_raw(ps_source *s, int raw) {
 }
 
 ps_status ps_source_gpu_prepare(ps_err *err) {
+    ps_av_global_init(); /* FFmpeg's own log lines stay quiet here too */
     char why[300];
     if (ps_av_hw_prepare(why, sizeof why) == 0) return PS_OK;
     return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s", why);

@@ -74,4 +74,8 @@ ps_source *ps_still_open(const char *uri, const ps_source_opts *opts,
                          int is_dir, ps_err *err);
 ps_source *ps_av_open(const char *uri, const ps_source_opts *opts, ps_err *err);
 
+/* FFmpeg's once-per-process set-up (network, log level); ps_av_open and
+ * ps_source_gpu_prepare call it. */
+void ps_av_global_init(void);
+
 #endif
