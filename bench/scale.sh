@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Many 1080p30 streams on one GPU, the figures of bench/NOTES.md's scale
+# table: for each stream count N, the decoders' ceiling for the same N
+# streams (decode only) and then N streams through posestream (`bench
+# --ceiling`), 20 s each; one line per run: delivered frames/s, p50/p99,
+# drops, VRAM, CPU per stream, the ceiling and PASS/FAIL. Logs and JSON
+# under $OUT (default /tmp/scale).
+#   bench/scale.sh CODEC N...        CODEC: h264 or hevc
+#   env: BIN (build-gpu/posestream), CLIPS (.gpukit/clips), BATCH (64),
+#        DURATION (20), MAX_LATENCY_MS (50), EXTRA (more bench options)
+set -u
+codec=$1
+shift
+bin=${BIN:-build-gpu/posestream}
+clip=${CLIPS:-.gpukit/clips}/people_1080p_$codec.mp4
+out=${OUT:-/tmp/scale}
+mkdir -p "$out"
+printf '%-5s %5s %5s %9s %8s %8s %7s %8s %9s %9s %s\n' codec N batch "frames/s" "p50 ms" \
+  "p99 ms" "drop %" "VRAM MB" "cores/N" "ceiling" result
+for n in "$@"; do
+  name=$codec-$n-b${BATCH:-64}
+  # shellcheck disable=SC2086
+  "$bin" bench --videos "$clip" --num-streams "$n" --batch-size "${BATCH:-64}" \
+    --duration "${DURATION:-20}" --max-latency-ms "${MAX_LATENCY_MS:-50}" --ceiling \
+    --json "$out/$name.json" ${EXTRA:-} >"$out/$name.txt" 2>&1
+  rc=$?
+  python3 - "$out/$name.json" "$codec" "$n" "${BATCH:-64}" "$rc" <<'PY'
+import json, sys
+path, codec, n, batch, rc = sys.argv[1:]
+try:
+    j = json.load(open(path))
+except Exception as e:
+    print(f"{codec:5} {n:>5} {batch:>5}  no report ({e}), exit {rc}")
+    sys.exit()
+r = j["report"]
+lat = r["latency"]
+ceil = j.get("ceiling", {}).get("fps_total", 0)
+print(f"{codec:5} {n:>5} {batch:>5} {r['fps']:9.1f} {lat['p50_ms']:8.2f} {lat['p99_ms']:8.2f} "
+      f"{r['drop_pct']:7.3f} {r['vram_mb']:8.0f} {j['cpu_pct'] / 100 / int(n):9.3f} "
+      f"{ceil:9.1f} {'PASS' if j['pass'] else 'FAIL'} (exit {rc})")
+PY
+done
