@@ -20,6 +20,7 @@ typedef struct {
     pthread_t thread;
     int started;
     long long frames;     /* decoded within [t0, t1) */
+    int64_t first_ns;     /* its first frame */
     int gpu;
     ps_err err;
 } ceiling_job;
@@ -33,6 +34,7 @@ static void *ceiling_main(void *arg) {
     while (!atomic_load(&j->stop)) {
         if (ps_source_read(j->src, &f, &j->err) != PS_READ_FRAME) break;
         int64_t now = ps_now_ns();
+        if (!j->first_ns) j->first_ns = now;
         j->frames += now >= j->t0 && now < j->t1;
         ps_frame_release(&f); /* the surface goes back at once, as in a run */
     }
@@ -41,7 +43,8 @@ static void *ceiling_main(void *arg) {
     return NULL;
 }
 
-static void ceiling_sum(const ceiling_job *jobs, int n, double seconds, cli_ceiling *out) {
+static void ceiling_sum(const ceiling_job *jobs, int n, int64_t start, double seconds,
+                        cli_ceiling *out) {
     memset(out, 0, sizeof *out);
     out->seconds = seconds;
     for (int k = 0; k < n; k++) {
@@ -55,6 +58,8 @@ static void ceiling_sum(const ceiling_job *jobs, int n, double seconds, cli_ceil
         if (fps > out->fps_max) out->fps_max = fps;
         if (!out->streams) ps_source_info(j->src, NULL, NULL, &out->fps_nominal);
         out->fps_total += fps;
+        double first = j->first_ns ? (double)(j->first_ns - start) / 1e9 : -1;
+        if (first < 0 || first > out->first_max_s) out->first_max_s = first < 0 ? 1e9 : first;
         out->streams++;
         out->on_gpu += j->gpu;
     }
@@ -81,7 +86,7 @@ int cli_decode_ceiling(char **uris, int n, const ps_source_opts *so, double warm
     for (int k = 0; k < n; k++) atomic_store(&jobs[k].stop, 1);
     for (int k = 0; k < n; k++)
         if (jobs[k].started) pthread_join(jobs[k].thread, NULL);
-    ceiling_sum(jobs, n, seconds, out);
+    ceiling_sum(jobs, n, start, seconds, out);
     for (int k = 0; k < n; k++) ps_source_close(jobs[k].src);
     free(jobs);
     if (!out->streams) return cli_fail(out->error[0] ? out->error : "no stream could be decoded");

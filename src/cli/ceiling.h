@@ -14,6 +14,7 @@ typedef struct {
     double fps_min, fps_max; /* of one stream */
     double fps_nominal;   /* the first stream's own rate, for "= N streams" */
     double seconds;       /* counted over this long */
+    double first_max_s;   /* the slowest stream's first frame after the start */
     char error[512];      /* the first stream's error, if one failed */
 } cli_ceiling;
 

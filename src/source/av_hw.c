@@ -1,6 +1,7 @@
 /* NVDEC through FFmpeg's CUDA hwaccel (see av_hw.h). */
 #include "source/av_hw.h"
 
+#include <libavutil/dict.h>
 #include <libavutil/hwcontext.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -71,10 +72,58 @@ int ps_av_hw_attach(AVCodecContext *dec, char *err_msg, size_t cap) {
     }
     dec->hw_device_ctx = ref;
     dec->get_format = pick_cuda;
-    /* frames handed on are copies (FFmpeg's safe output), so holding them
-     * never starves the decoder's own surfaces; two spare for re-use */
-    dec->extra_hw_frames = 2;
+    /* frames handed on are copies (FFmpeg's safe output) and let go as soon
+     * as the engine has letterboxed them, so no extra surfaces: FFmpeg
+     * gives each one to both the decoder's and its output surfaces (3.1 MB
+     * each at 1080p, per stream) */
+    dec->extra_hw_frames = 0;
     return 0;
+}
+
+/* H.264's MaxDpbMbs by level_idc (table A-1). */
+static int h264_max_dpb_mbs(int level) {
+    static const int levels[] = {10, 11, 12, 13, 20, 21, 22, 30, 31, 32, 40, 41, 42, 50, 51, 52};
+    static const int mbs[] = {396,   900,   2376,  2376,  2376,   4752,   8100,   8100,
+                              18000, 20480, 32768, 32768, 34816, 110400, 184320, 184320};
+    for (int i = 0; i < (int)(sizeof levels / sizeof *levels); i++)
+        if (level <= levels[i]) return mbs[i];
+    return 696320; /* level 6 and up, or unknown */
+}
+
+/* HEVC's maxDpbSize (A.4.2) from MaxLumaPs of general_level_idc (30 x level). */
+static int hevc_max_dpb(int level, long long luma) {
+    long long max_ps = level <= 30 ? 36864 : level <= 60 ? 122880 : level <= 63 ? 245760
+                     : level <= 90 ? 552960 : level <= 93 ? 983040 : level <= 123 ? 2228224
+                     : level <= 156 ? 8912896 : 35651584;
+    if (level <= 0) return 16;
+    if (luma <= max_ps >> 2) return 16;
+    if (luma <= max_ps >> 1) return 12;
+    if (luma <= 3 * max_ps >> 2) return 8;
+    return 6;
+}
+
+int ps_av_hw_surfaces(const AVCodecParameters *par) {
+    int dpb;
+    if (par->codec_id == AV_CODEC_ID_H264) {
+        int mbs = ((par->width + 15) / 16) * ((par->height + 15) / 16);
+        dpb = mbs > 0 ? h264_max_dpb_mbs(par->level > 0 ? par->level : 99) / mbs : 16;
+    } else if (par->codec_id == AV_CODEC_ID_HEVC) {
+        dpb = hevc_max_dpb(par->level, (long long)par->width * par->height);
+    } else {
+        return 0;
+    }
+    dpb = dpb < 1 ? 1 : dpb > 16 ? 16 : dpb;
+    return dpb + 3;
+}
+
+const AVCodec *ps_av_hw_decoder(const AVCodecParameters *par, AVDictionary **opts) {
+    const char *name = par->codec_id == AV_CODEC_ID_H264   ? "h264_cuvid"
+                       : par->codec_id == AV_CODEC_ID_HEVC ? "hevc_cuvid"
+                                                           : NULL;
+    const AVCodec *codec = name ? avcodec_find_decoder_by_name(name) : NULL;
+    if (!codec) return NULL;
+    av_dict_set_int(opts, "surfaces", ps_av_hw_surfaces(par), 0);
+    return codec;
 }
 
 int ps_av_hw_hold(const AVFrame *fr, ps_frame *f) {

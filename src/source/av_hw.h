@@ -21,6 +21,19 @@ int ps_av_hw_supported(const AVCodec *codec);
  * GPU (err_msg gets why). */
 int ps_av_hw_attach(AVCodecContext *dec, char *err_msg, size_t cap);
 
+/* Decode surfaces NVDEC needs for this stream: the largest DPB its codec,
+ * level and size allow (H.264: MaxDpbMbs / frame size, at most 16; HEVC:
+ * 6 to 16 by MaxLumaPs), plus the picture being decoded, one waiting to be
+ * copied out and one spare. 0 for other codecs. */
+int ps_av_hw_surfaces(const AVCodecParameters *par);
+
+/* FFmpeg's own NVDEC decoder for this stream (h264_cuvid, hevc_cuvid), with
+ * its options in *opts (ps_av_hw_surfaces surfaces): it asks NVDEC for
+ * those and one output surface, where the hwaccel of the plain decoder asks
+ * for DPB + 7 of each (about twice the memory: bench/NOTES.md). NULL when
+ * this FFmpeg has none for the codec (then the hwaccel decodes). */
+const AVCodec *ps_av_hw_decoder(const AVCodecParameters *par, AVDictionary **opts);
+
 /* Fills f->pic from a decoded CUDA frame (NV12 in device memory) and keeps a
  * reference to it in f->hw. Returns 0, or -1 when the frame is not NV12 (the
  * caller then copies it down). */

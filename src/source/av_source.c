@@ -175,6 +175,9 @@ static ps_status avs_open_decoder(avs_source *a, avs_dec_mode mode, ps_err *err)
     if (!codec)
         return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s: unsupported video codec \"%s\"",
                           uri, avcodec_get_name(st->codecpar->codec_id));
+    AVDictionary *opts = NULL;
+    const AVCodec *own = gpu ? ps_av_hw_decoder(st->codecpar, &opts) : NULL;
+    if (own) codec = own;
     avcodec_free_context(&a->dec);
     a->dec = avcodec_alloc_context3(codec);
     if (!a->dec) return ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
@@ -187,14 +190,33 @@ static ps_status avs_open_decoder(avs_source *a, avs_dec_mode mode, ps_err *err)
     if (gpu && r >= 0) {
         char why[200];
         r = ps_av_hw_attach(a->dec, why, sizeof why);
-        if (r < 0) return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s: %s", uri, why);
+        if (r < 0) {
+            av_dict_free(&opts);
+            return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s: %s", uri, why);
+        }
         a->dec->thread_count = 1; /* NVDEC decodes; threads would only queue */
+        if (own) a->dec->flags |= AV_CODEC_FLAG_LOW_DELAY; /* no display queue */
     }
-    if (r >= 0) r = avcodec_open2(a->dec, codec, NULL);
+    if (r >= 0) r = avcodec_open2(a->dec, codec, &opts);
+    av_dict_free(&opts);
     if (r < 0)
         return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s: cannot open %s decoder: %s", uri,
                           codec->name, av_err2str(r));
     return PS_OK;
+}
+
+/* Device memory a GPU decoder of this stream takes, measured on an H200
+ * (bench/nvdec_create, bench/NOTES.md) for 1080p: FFmpeg's own NVDEC
+ * decoder holds about 11 MB of its own, ps_av_hw_surfaces decode surfaces
+ * of 1.3 (H.264) or 1.7 (HEVC) NV12 frames each, one output surface, and
+ * two frames in FFmpeg's output pool; the hwaccel that other codecs use
+ * asks for (DPB + 7) decode and output surfaces (at most 23 of each). */
+static size_t avs_gpu_bytes(const AVCodecParameters *par) {
+    double frame = (double)par->width * ((par->height + 15) / 16 * 16) * 1.5;
+    int surfaces = ps_av_hw_surfaces(par);
+    if (!surfaces) return (size_t)(frame * 2 * 23);
+    double per = par->codec_id == AV_CODEC_ID_HEVC ? 1.7 : 1.3;
+    return (size_t)(11.0 * 1048576 + frame * (per * surfaces + 3));
 }
 
 /* Records size and nominal rate for ps_source_info. */
@@ -205,6 +227,7 @@ static void avs_fill_info(avs_source *a) {
     a->base.width = st->codecpar->width;
     a->base.height = st->codecpar->height;
     a->base.fps = r.num && r.den ? av_q2d(r) : 0;
+    a->base.gpu_bytes = avs_gpu_bytes(st->codecpar);
 }
 
 /* ---- reading ----------------------------------------------------------- */

@@ -55,11 +55,8 @@ void ps_frame_release(ps_frame *f) {
 
 size_t ps_source_vram_estimate(const ps_source *s, int frames_in_flight) {
     if (!ps_source_gpu_decoding(s) || s->width <= 0 || s->height <= 0) return 0;
-    /* NV12 frames (rows padded to 16): NVDEC's decode surfaces and
-     * FFmpeg's output pool, PS_NVDEC_FRAMES of them (bench/NOTES.md), plus
-     * any held beyond the decoder */
     size_t frame = (size_t)s->width * (((size_t)s->height + 15) / 16 * 16) * 3 / 2;
-    return frame * (size_t)(PS_NVDEC_FRAMES + frames_in_flight);
+    return s->gpu_bytes + frame * (size_t)frames_in_flight;
 }
 
 int ps_source_gpu_decoding(const ps_source *s) {

@@ -93,7 +93,6 @@ int64_t ps_source_skipped(const ps_source *s);
  * frames_in_flight frames held beyond it); 0 when it decodes on the CPU or
  * the size is unknown. Valid after ps_source_set_raw. Admission uses it for
  * a stream until measured figures replace it (pipeline/admit.h). */
-#define PS_NVDEC_FRAMES 10
 size_t ps_source_vram_estimate(const ps_source *s, int frames_in_flight);
 
 /* Whether the source decodes on the GPU (after its first frame). */

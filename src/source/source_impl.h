@@ -31,6 +31,7 @@ struct ps_source {
     ps_source_opts opts;     /* fit sides already defaulted */
     int width, height;       /* of the first frame */
     double fps;              /* nominal, 0 when unknown */
+    size_t gpu_bytes;        /* device memory its GPU decoder takes (estimate) */
     int live;
     atomic_int interrupted;  /* set by ps_source_interrupt from any thread */
     atomic_llong skipped;    /* corrupt packets skipped */

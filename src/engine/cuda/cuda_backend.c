@@ -83,8 +83,7 @@ static ps_status cuda_alloc(ps_cuda *c, void **p, size_t bytes, ps_err *err) {
 /* This process's device memory: NVML's per-process figure when it has one,
  * else the device-wide use grown since just after our context appeared plus
  * what that context itself took (measured by the same difference). */
-static void sample_vram(ps_cuda *c) {
-    pthread_mutex_lock(&c->vram_mu);
+static void sample_vram_locked(ps_cuda *c) {
     size_t now = ps_nvml_process_memory(c->nvml);
     if (!now) {
         size_t free_b = 0, total = 0;
@@ -94,6 +93,11 @@ static void sample_vram(ps_cuda *c) {
     c->vram_now = now;
     if (now > c->vram_peak) c->vram_peak = now;
     c->vram_at = ps_now_ns();
+}
+
+static void sample_vram(ps_cuda *c) {
+    pthread_mutex_lock(&c->vram_mu);
+    sample_vram_locked(c);
     pthread_mutex_unlock(&c->vram_mu);
 }
 
@@ -416,16 +420,14 @@ static size_t cuda_memory(const void *state) {
     return c->bytes + ps_cuda_pool_bytes(c->inputs);
 }
 
-/* Admission asks from many reader threads at once: a sample younger than
- * 20 ms is answered as it is. */
+/* Admission asks from many reader threads at once: one of them samples
+ * (NVML asks the driver, which takes a while with many decoders) while the
+ * others wait for that sample, and a sample younger than 20 ms is answered
+ * as it is. */
 static void cuda_vram(void *state, size_t *current, size_t *peak) {
     ps_cuda *c = state;
-    int64_t now = ps_now_ns();
     pthread_mutex_lock(&c->vram_mu);
-    int fresh = now - c->vram_at < 20000000;
-    pthread_mutex_unlock(&c->vram_mu);
-    if (!fresh) sample_vram(c);
-    pthread_mutex_lock(&c->vram_mu);
+    if (ps_now_ns() - c->vram_at >= 20000000) sample_vram_locked(c);
     *current = c->vram_now;
     *peak = c->vram_peak;
     pthread_mutex_unlock(&c->vram_mu);
