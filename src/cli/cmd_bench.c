@@ -190,11 +190,12 @@ static delivery measure_delivery(const cli_stream_outcome *o) {
          * drained at the end, so every one of them was processed) */
         double in = (double)(e->produced - s->produced);
         double lost = (double)(e->dropped - s->dropped + e->failed - s->failed);
-        double pct = in > 0 ? 100.0 * (in - lost) / in : 0;
+        double pct = in > 0 ? 100.0 * (in - lost) / in : 100.0; /* none in: first frame says */
         if (pct < d.worst_pct || d.worst < 0) d.worst_pct = pct, d.worst = k;
         nominal += e->fps * window;
         done += in - lost;
-        double first = e->first_ns ? (double)(e->first_ns - end->start_ns) / 1e9 : 1e9;
+        /* a stream that never delivered counts as the whole run late */
+        double first = (double)((e->first_ns ? e->first_ns : end->now_ns) - end->start_ns) / 1e9;
         if (first > d.first_s || d.slowest < 0) d.first_s = first, d.slowest = k;
     }
     d.total_pct = nominal > 0 ? 100.0 * done / nominal : 0;
