@@ -9,7 +9,8 @@
 # MEASURE seconds. Logs and JSON under $OUT (default /tmp/scale).
 #   bench/scale.sh CODEC N...        CODEC: h264 or hevc
 #   env: BIN (build-gpu/posestream), CLIPS (.gpukit/clips), BATCH (64),
-#        MEASURE (20), MAX_LATENCY_MS (50), EXTRA (more bench options)
+#        MEASURE (20), WARMUP (the window, s), MAX_LATENCY_MS (50),
+#        EXTRA (more bench options)
 set -u
 codec=$1
 shift
@@ -21,7 +22,7 @@ printf '%-5s %5s %5s %9s %8s %8s %7s %8s %9s %9s %7s %s\n' codec N batch "frames
   "p99 ms" "drop %" "VRAM MB" "cores/N" "ceiling" "start s" result
 for n in "$@"; do
   name=$codec-$n-b${BATCH:-64}
-  warm=$(( n / 10 > 2 ? n / 10 : 2 ))
+  warm=${WARMUP:-$(( n / 10 > 2 ? n / 10 : 2 ))}
   # shellcheck disable=SC2086
   "$bin" bench --videos "$clip" --num-streams "$n" --batch-size "${BATCH:-64}" \
     --warmup "$warm" --duration $(( warm + ${MEASURE:-20} )) \

@@ -205,17 +205,18 @@ static ps_status avs_open_decoder(avs_source *a, avs_dec_mode mode, ps_err *err)
     return PS_OK;
 }
 
-/* Device memory a GPU decoder of this stream takes, measured on an H200
- * (bench/nvdec_create, bench/NOTES.md) for 1080p: FFmpeg's own NVDEC
- * decoder holds about 11 MB of its own, ps_av_hw_surfaces decode surfaces
- * of 1.3 (H.264) or 1.7 (HEVC) NV12 frames each, one output surface, and
- * two frames in FFmpeg's output pool; the hwaccel that other codecs use
- * asks for (DPB + 7) decode and output surfaces (at most 23 of each). */
+/* Device memory a GPU decoder of this stream takes, fitted to what 1080p
+ * streams took on an H200 (bench/NOTES.md: 41.2 MB for H.264 with 7
+ * surfaces, 59.0 MB for HEVC with 9): about 11 MB of the decoder's own,
+ * ps_av_hw_surfaces decode surfaces of 1.0 (H.264) or 1.4 (HEVC) NV12
+ * frames each, and three frames (the output surface, FFmpeg's output
+ * pool); the hwaccel that other codecs use asks for (DPB + 7) decode and
+ * output surfaces (at most 23 of each). */
 static size_t avs_gpu_bytes(const AVCodecParameters *par) {
     double frame = (double)par->width * ((par->height + 15) / 16 * 16) * 1.5;
     int surfaces = ps_av_hw_surfaces(par);
     if (!surfaces) return (size_t)(frame * 2 * 23);
-    double per = par->codec_id == AV_CODEC_ID_HEVC ? 1.7 : 1.3;
+    double per = par->codec_id == AV_CODEC_ID_HEVC ? 1.4 : 1.0;
     return (size_t)(11.0 * 1048576 + frame * (per * surfaces + 3));
 }
 
