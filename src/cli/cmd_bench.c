@@ -194,7 +194,10 @@ static delivery measure_delivery(const cli_stream_outcome *o) {
         if (pct < d.worst_pct || d.worst < 0) d.worst_pct = pct, d.worst = k;
         nominal += e->fps * window;
         done += in - lost;
-        /* a stream that never delivered counts as the whole run late */
+        /* a stream that never delivered counts as the whole run late; a
+         * refused or failed one is counted by its own criterion */
+        if (e->state == PS_STREAM_REFUSED || (e->state == PS_STREAM_FAILED && !e->first_ns))
+            continue;
         double first = (double)((e->first_ns ? e->first_ns : end->now_ns) - end->start_ns) / 1e9;
         if (first > d.first_s || d.slowest < 0) d.first_s = first, d.slowest = k;
     }

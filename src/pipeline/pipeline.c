@@ -101,7 +101,6 @@ static void stream_free(stream *s) {
         ps_frame_release(&s->frames[k]);
         free(s->frames[k].rgb);
     }
-    if (s->src) ps_source_close(s->src);
     free(s->frames);
     free(s->free_frames);
     free(s->ring);
@@ -206,13 +205,16 @@ ps_status ps_pipeline_start(ps_pipeline *p, ps_detector *detector, ps_err *err) 
     p->started = 1;
     pthread_cond_broadcast(&p->state_cv); /* the readers go */
     pthread_mutex_unlock(&p->mu);
-    if (pthread_create(&p->sched_thread, NULL, ps_pipe_sched_main, p) ||
-        pthread_create(&p->engine_thread, NULL, ps_pipe_engine_main, p)) {
-        ps_pipeline_stop(p);
-        return ps_err_set(err, PS_ERR_NOMEM, "pipeline: cannot start threads");
-    }
-    p->started = 2;
-    return PS_OK;
+    int sched = pthread_create(&p->sched_thread, NULL, ps_pipe_sched_main, p) == 0;
+    int engine = sched && pthread_create(&p->engine_thread, NULL, ps_pipe_engine_main, p) == 0;
+    pthread_mutex_lock(&p->mu);
+    p->sched_started = sched;
+    p->engine_started = engine;
+    if (engine) p->started = 2;
+    pthread_mutex_unlock(&p->mu);
+    if (engine) return PS_OK;
+    ps_pipeline_stop(p);
+    return ps_err_set(err, PS_ERR_NOMEM, "pipeline: cannot start threads");
 }
 
 void ps_pipeline_stop(ps_pipeline *p) {
@@ -227,15 +229,14 @@ void ps_pipeline_stop(ps_pipeline *p) {
 }
 
 int ps_pipeline_wait(ps_pipeline *p, int timeout_ms) {
-    if (p->started != 2) return 1;
     int64_t deadline = ps_now_ns() + (int64_t)timeout_ms * 1000000;
     struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
     pthread_mutex_lock(&p->mu);
-    while (!p->engine_done) {
+    while (p->started == 2 && !p->engine_done) {
         if (timeout_ms < 0) pthread_cond_wait(&p->done_cv, &p->mu);
         else if (pthread_cond_timedwait(&p->done_cv, &p->mu, &ts)) break;
     }
-    int done = p->engine_done;
+    int done = p->started != 2 || p->engine_done;
     pthread_mutex_unlock(&p->mu);
     return done;
 }
@@ -287,10 +288,8 @@ void ps_pipeline_free(ps_pipeline *p) {
     ps_pipeline_stop(p);
     for (int k = 0; k < p->n_streams; k++)
         if (p->streams[k]->reader_started) pthread_join(p->streams[k]->reader, NULL);
-    if (p->started == 2) {
-        pthread_join(p->sched_thread, NULL);
-        pthread_join(p->engine_thread, NULL);
-    }
+    if (p->sched_started) pthread_join(p->sched_thread, NULL);
+    if (p->engine_started) pthread_join(p->engine_thread, NULL);
     for (int k = 0; k < p->n_streams; k++) stream_free(p->streams[k]);
     free(p->streams);
     free(p->forming);

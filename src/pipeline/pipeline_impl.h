@@ -51,8 +51,9 @@ struct ps_pipeline {
     pthread_cond_t state_cv;  /* readers opened a source; the start; the stop */
     stream **streams;
     int n_streams;
-    int stop, started;
+    int stop, started;   /* started: 1 readers let go, 2 every thread running */
     pthread_t sched_thread, engine_thread;
+    int sched_started, engine_started;
     ps_frame **forming; /* batch being collected */
     int n_forming;
     int64_t forming_t0;

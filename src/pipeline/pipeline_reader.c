@@ -214,6 +214,15 @@ void *ps_pipe_reader_main(void *arg) {
     pthread_mutex_lock(&p->mu);
     if (go) r = reader_loop(s, &err);
     reader_finish(s, r, &err);
+    /* the reader closes what it opened (FFmpeg's decoder threads are its
+     * own); the figures the source kept stay in the stream's */
+    ps_source *src = s->src;
+    if (src) {
+        s->st.skipped = (uint64_t)ps_source_skipped(src);
+        s->st.reconnects = (uint64_t)ps_source_reconnects(src);
+    }
+    s->src = NULL;
     pthread_mutex_unlock(&p->mu);
+    ps_source_close(src);
     return NULL;
 }
