@@ -79,6 +79,10 @@ static ps_status engine_detect(void *vctx, ps_frame **frames, int n, ps_err *err
     return PS_OK;
 }
 
+static void engine_slot_free(void *engine, void *slot) {
+    ps_engine_unprepare(engine, slot);
+}
+
 /* A device frame becomes the engine's letterboxed input now, and the
  * decoder's surface goes back at once: rings then hold 4 bytes per input
  * pixel instead of a full-size NV12 frame. */
@@ -92,7 +96,7 @@ static ps_status engine_prepare(void *vctx, ps_frame *f, ps_err *err) {
     ps_frame_release(f);
     f->pic = in;
     f->slot = slot;
-    f->slot_free = (void (*)(void *, void *))ps_engine_unprepare;
+    f->slot_free = engine_slot_free;
     f->slot_ctx = c->engine;
     return PS_OK;
 }

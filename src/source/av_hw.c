@@ -1,4 +1,5 @@
-/* NVDEC through FFmpeg's CUDA hwaccel (see av_hw.h). */
+/* NVDEC through FFmpeg: its own NVDEC decoders for H.264 and HEVC, its
+ * CUDA hwaccel for the other codecs (see av_hw.h). */
 #include "source/av_hw.h"
 
 #include <libavutil/dict.h>

@@ -1,4 +1,5 @@
-/* NVDEC through FFmpeg's CUDA hwaccel, for the FFmpeg source: one CUDA
+/* NVDEC through FFmpeg, for the FFmpeg source: FFmpeg's own NVDEC decoders
+ * (h264_cuvid, hevc_cuvid) where it has one, its CUDA hwaccel otherwise; one CUDA
  * device context for the whole process, on the device's primary context, so
  * decoded surfaces are valid device pointers for the engine's kernels with
  * no copy between contexts. Private to src/source/. */

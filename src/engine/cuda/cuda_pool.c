@@ -16,7 +16,6 @@ struct ps_cuda_pool {
     int n_free, capacity;
     void **chunks;
     int n_chunks;
-    int in_use, peak;
 };
 
 ps_cuda_pool *ps_cuda_pool_create(size_t slot_bytes) {
@@ -52,10 +51,7 @@ static ps_status pool_grow(ps_cuda_pool *p, ps_err *err) {
 void *ps_cuda_pool_take(ps_cuda_pool *p, ps_err *err) {
     pthread_mutex_lock(&p->mu);
     void *slot = NULL;
-    if (p->n_free > 0 || pool_grow(p, err) == PS_OK) {
-        slot = p->free_slots[--p->n_free];
-        if (++p->in_use > p->peak) p->peak = p->in_use;
-    }
+    if (p->n_free > 0 || pool_grow(p, err) == PS_OK) slot = p->free_slots[--p->n_free];
     pthread_mutex_unlock(&p->mu);
     return slot;
 }
@@ -63,7 +59,6 @@ void *ps_cuda_pool_take(ps_cuda_pool *p, ps_err *err) {
 void ps_cuda_pool_give(ps_cuda_pool *p, void *slot) {
     pthread_mutex_lock(&p->mu);
     p->free_slots[p->n_free++] = slot;
-    p->in_use--;
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -72,13 +67,6 @@ size_t ps_cuda_pool_bytes(ps_cuda_pool *p) {
     size_t bytes = (size_t)p->n_chunks * CHUNK_SLOTS * p->slot_bytes;
     pthread_mutex_unlock(&p->mu);
     return bytes;
-}
-
-void ps_cuda_pool_usage(ps_cuda_pool *p, int *in_use, int *peak) {
-    pthread_mutex_lock(&p->mu);
-    *in_use = p->in_use;
-    *peak = p->peak;
-    pthread_mutex_unlock(&p->mu);
 }
 
 void ps_cuda_pool_free(ps_cuda_pool *p) {

@@ -24,9 +24,8 @@ void *ps_cuda_pool_take(ps_cuda_pool *p, ps_err *err);
 /* Gives a buffer taken from p back. */
 void ps_cuda_pool_give(ps_cuda_pool *p, void *slot);
 
-/* Device bytes the pool holds; buffers in use now and at most so far. */
+/* Device bytes the pool holds. */
 size_t ps_cuda_pool_bytes(ps_cuda_pool *p);
-void ps_cuda_pool_usage(ps_cuda_pool *p, int *in_use, int *peak);
 
 /* Frees every chunk; buffers still taken become invalid. */
 void ps_cuda_pool_free(ps_cuda_pool *p);
