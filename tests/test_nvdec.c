@@ -151,7 +151,7 @@ static void test_bad_streams_on_gpu(const ps_model *m, const char *dir, const ch
         printf("gpu stream %-44.44s %s gpu %d processed %llu, corrupt packets skipped %llu %s\n",
                uris[k], st.streams[k].state == PS_STREAM_FAILED ? "FAILED" : "ended",
                st.streams[k].gpu_decode, (unsigned long long)st.streams[k].processed,
-               (unsigned long long)st.streams[k].skipped, st.streams[k].error);
+               (unsigned long long)st.streams[k].bad_packets, st.streams[k].error);
     TU_CHECK(st.streams[0].state == PS_STREAM_ENDED && st.streams[0].processed == (uint64_t)frames);
     TU_CHECK(st.streams[0].gpu_decode);
     TU_CHECK(st.streams[1].processed > 0 && st.streams[1].processed < (uint64_t)frames);

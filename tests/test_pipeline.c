@@ -253,14 +253,19 @@ static void three_clips(const char *dir, char paths[3][4200], const char *uris[3
     }
 }
 
-/* Every frame is accounted for: produced = processed + dropped + failed. */
+/* Every frame is accounted for: produced = processed + dropped + late +
+ * skipped + cancelled + failed. */
 static void check_accounting(const char *what, const ps_pipeline_stats *st) {
     for (int k = 0; k < st->n_streams; k++) {
         const ps_stream_stats *s = &st->streams[k];
-        printf("%s, stream %d: produced %llu = processed %llu + dropped %llu + failed %llu\n",
-               what, k, (unsigned long long)s->produced, (unsigned long long)s->processed,
-               (unsigned long long)s->dropped, (unsigned long long)s->failed);
-        TU_CHECK(s->produced == s->processed + s->dropped + s->failed);
+        printf("%s, stream %d (priority %d): produced %llu = processed %llu + dropped %llu + late "
+               "%llu + skipped %llu + cancelled %llu + failed %llu\n",
+               what, k, s->settings.priority, (unsigned long long)s->produced,
+               (unsigned long long)s->processed, (unsigned long long)s->dropped,
+               (unsigned long long)s->late, (unsigned long long)s->skipped,
+               (unsigned long long)s->cancelled, (unsigned long long)s->failed);
+        TU_CHECK(s->produced ==
+                 s->processed + s->dropped + s->late + s->skipped + s->cancelled + s->failed);
     }
 }
 
@@ -338,6 +343,211 @@ static void test_prepare_failures(const char *dir) {
     ps_pipeline_stats_free(&st);
 }
 
+/* Adds stream uri with settings to a running pipeline; returns its id. */
+static int add_live(ps_pipeline *p, const char *uri, int priority, double max_latency_ms,
+                    double max_fps, const ps_source_opts *so) {
+    ps_err err;
+    ps_stream_settings set = {.priority = priority, .max_latency_ms = max_latency_ms,
+                              .max_fps = max_fps};
+    int id = -1;
+    TU_CHECK(ps_pipeline_add_stream(p, uri, &set, so, &id, &err) == PS_OK);
+    return id;
+}
+
+/* Runs the streams added by `add` (called with the pipeline) for run_ms. */
+static void run_streams(ps_detector *det, int batch, int ring, int keep_running,
+                        void (*add)(ps_pipeline *, void *), void *ctx, int run_ms,
+                        ps_pipeline_stats *st) {
+    ps_err err;
+    ps_pipeline_opts po = {.batch_max = batch, .batch_timeout_ms = 50, .ring_size = ring,
+                           .keep_running = keep_running};
+    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    TU_CHECK(p != NULL);
+    add(p, ctx);
+    TU_CHECK(ps_pipeline_start(p, det, &err) == PS_OK);
+    usleep((useconds_t)run_ms * 1000);
+    ps_pipeline_stop(p);
+    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
+    TU_CHECK(ps_pipeline_stats_get(p, st, &err) == PS_OK);
+    ps_pipeline_free(p);
+}
+
+/* Waits (up to 60 s: sanitizer builds are slow) until stream id has ended;
+ * returns 1 when it has. Not a timing check: the bound only ends a hung
+ * test. */
+static int wait_ended(ps_pipeline *p, int id) {
+    for (int i = 0; i < 6000; i++) {
+        ps_pipeline_stats st;
+        ps_err err;
+        if (ps_pipeline_stats_get(p, &st, &err)) return 0;
+        int ended = id < st.n_streams && st.streams[id].state == PS_STREAM_ENDED;
+        ps_pipeline_stats_free(&st);
+        if (ended) return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+static void add_priority_mix(ps_pipeline *p, void *ctx) {
+    (void)ctx;
+    ps_source_opts so = {0};
+    add_live(p, "synthetic:160x120@40", 1, 0, 0, &so);
+    for (int k = 0; k < 3; k++) add_live(p, "synthetic:160x120@100", 0, 0, 0, &so);
+}
+
+/* Overload (340 frames/s asked of an engine doing 100): the stream of
+ * higher priority keeps every frame, the others give way. */
+static void test_priorities_under_overload(void) {
+    fake d;
+    ps_detector det = fake_detector(&d, 2);
+    d.sleep_ms = 20;
+    ps_pipeline_stats st;
+    run_streams(&det, 2, 4, 0, add_priority_mix, NULL, 1500, &st);
+    check_accounting("priorities under overload", &st);
+    const ps_stream_stats *hi = &st.streams[0];
+    TU_CHECK(hi->settings.priority == 1 && hi->processed > 0);
+    TU_CHECK(hi->dropped == 0 && hi->late == 0);
+    for (int k = 1; k < 4; k++) TU_CHECK(st.streams[k].dropped > 0);
+    ps_pipeline_stats_free(&st);
+}
+
+static void add_deadline_stream(ps_pipeline *p, void *ctx) {
+    (void)ctx;
+    ps_source_opts so = {0};
+    add_live(p, "synthetic:160x120@50", 0, 30, 0, &so);
+}
+
+/* 50 frames/s into an engine doing 40, with a 30 ms deadline: frames that
+ * could not start in time are counted late instead of run late, so what is
+ * processed stays fresh (within the deadline plus one batch). */
+static void test_deadlines_count_late(void) {
+    fake d;
+    ps_detector det = fake_detector(&d, 1);
+    d.sleep_ms = 25;
+    ps_pipeline_stats st;
+    run_streams(&det, 1, 4, 0, add_deadline_stream, NULL, 1500, &st);
+    check_accounting("30 ms deadline, 25 ms engine at 50 frames/s", &st);
+    const ps_stream_stats *s = &st.streams[0];
+    double p99 = ps_hist_quantile(&s->latency, 0.99) / 1e3;
+    printf("deadline: p99 %.1f ms, max %.1f ms over %llu frames, %llu late\n", p99,
+           (double)s->latency.max_us / 1e3, (unsigned long long)s->processed,
+           (unsigned long long)s->late);
+    TU_CHECK(s->late > 0 && s->processed > 0);
+    TU_CHECK(p99 < 30.0 + 25.0 + 15.0); /* deadline + one batch, with room for a slow host */
+    ps_pipeline_stats_free(&st);
+}
+
+/* max_fps keeps frames by their own time: 12.5 of a 25 fps file is every
+ * other frame, the rest counted skipped. */
+static void test_max_fps_skips(const char *dir) {
+    char paths[3][4200];
+    const char *uris[3];
+    three_clips(dir, paths, uris);
+    fake d;
+    ps_detector det = fake_detector(&d, 4);
+    ps_err err;
+    ps_pipeline_opts po = {.batch_max = 4, .batch_timeout_ms = 50, .ring_size = 2};
+    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    ps_source_opts so = {0};
+    ps_stream_settings set = {.max_fps = 12.5};
+    TU_CHECK(ps_pipeline_add_stream(p, uris[0], &set, &so, NULL, &err) == PS_OK);
+    TU_CHECK(ps_pipeline_start(p, &det, &err) == PS_OK);
+    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
+    ps_pipeline_stats st;
+    TU_CHECK(ps_pipeline_stats_get(p, &st, &err) == PS_OK);
+    ps_pipeline_free(p);
+    check_accounting("max_fps 12.5 of 25", &st);
+    TU_CHECK(st.streams[0].processed == 20 && st.streams[0].skipped == 20);
+    for (int i = 0; i < d.n_seen[0]; i++) TU_CHECK(d.seen[0][i] == 2 * i);
+    ps_pipeline_stats_free(&st);
+}
+
+typedef struct {
+    const char *clip;
+    int ids[4];
+} add_remove_ctx;
+
+static void add_two_live(ps_pipeline *p, void *vctx) {
+    add_remove_ctx *c = vctx;
+    ps_source_opts so = {0};
+    c->ids[0] = add_live(p, "synthetic:160x120@50", 0, 0, 0, &so);
+    c->ids[1] = add_live(p, "synthetic:160x120@50", 0, 0, 0, &so);
+}
+
+/* Streams come and go while the pipeline runs, from another thread: ids
+ * stay, the removed stream's buffered frames are cancelled, an added file
+ * loses nothing, and every other stream keeps every frame. */
+static void test_add_remove_while_running(const char *dir) {
+    char paths[3][4200];
+    const char *uris[3];
+    three_clips(dir, paths, uris);
+    fake d;
+    ps_detector det = fake_detector(&d, 4);
+    d.sleep_ms = 2;
+    ps_err err;
+    ps_pipeline_opts po = {.batch_max = 4, .batch_timeout_ms = 50, .ring_size = 4};
+    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    add_remove_ctx c = {0};
+    add_two_live(p, &c);
+    TU_CHECK(ps_pipeline_start(p, &det, &err) == PS_OK);
+    usleep(300000);
+    ps_source_opts so = {0};
+    c.ids[2] = add_live(p, "synthetic:160x120@50", 0, 0, 0, &so);
+    c.ids[3] = add_live(p, uris[0], 0, 0, 0, &so); /* offline, 40 frames */
+    usleep(300000);
+    TU_CHECK(ps_pipeline_remove(p, c.ids[1], &err) == PS_OK);
+    TU_CHECK(ps_pipeline_remove(p, c.ids[1], &err) == PS_ERR_ARG);
+    printf("removing twice: %s\n", err.msg);
+    TU_CHECK(ps_pipeline_remove(p, 99, &err) == PS_ERR_ARG);
+    TU_CHECK(wait_ended(p, c.ids[3]));
+    ps_pipeline_stop(p);
+    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
+    ps_pipeline_stats st;
+    TU_CHECK(ps_pipeline_stats_get(p, &st, &err) == PS_OK);
+    ps_pipeline_free(p);
+    check_accounting("added and removed while running", &st);
+    for (int k = 0; k < 4; k++) TU_CHECK(c.ids[k] == k && st.streams[k].id == k);
+    TU_CHECK(st.streams[1].state == PS_STREAM_REMOVED && st.streams[1].processed > 0);
+    TU_CHECK(st.streams[3].state == PS_STREAM_ENDED && st.streams[3].processed == 40);
+    for (int k = 0; k < 4; k++)
+        if (k != 1) TU_CHECK(st.streams[k].dropped == 0 && st.streams[k].processed > 0);
+    ps_pipeline_stats_free(&st);
+}
+
+static void add_first_clip(ps_pipeline *p, void *vctx) {
+    ps_source_opts so = {0};
+    add_live(p, ((add_remove_ctx *)vctx)->clip, 0, 0, 0, &so);
+}
+
+/* keep_running: the pipeline outlives its streams, takes a new one after
+ * they all ended, and finishes only when stopped. */
+static void test_keep_running(const char *dir) {
+    char paths[3][4200];
+    const char *uris[3];
+    three_clips(dir, paths, uris);
+    fake d;
+    ps_detector det = fake_detector(&d, 4);
+    ps_err err;
+    ps_pipeline_opts po = {.batch_max = 4, .batch_timeout_ms = 50, .ring_size = 2,
+                           .keep_running = 1};
+    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    add_remove_ctx c = {.clip = uris[1]};
+    add_first_clip(p, &c);
+    TU_CHECK(ps_pipeline_start(p, &det, &err) == PS_OK);
+    TU_CHECK(wait_ended(p, 0));
+    TU_CHECK(ps_pipeline_wait(p, 300) == 0); /* its stream has ended; the pipeline stays */
+    add_first_clip(p, &c);
+    TU_CHECK(wait_ended(p, 1));
+    ps_pipeline_stop(p);
+    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
+    ps_pipeline_stats st;
+    TU_CHECK(ps_pipeline_stats_get(p, &st, &err) == PS_OK);
+    ps_pipeline_free(p);
+    check_accounting("keep running", &st);
+    TU_CHECK(st.n_streams == 2 && st.streams[0].processed == 25 && st.streams[1].processed == 25);
+    ps_pipeline_stats_free(&st);
+}
+
 /* A stream over RTSP on 127.0.0.1: FFmpeg's RTSP muxer pushes a clip
  * (ANNOUNCE/RECORD, TCP) to a source listening through FFmpeg's RTSP demuxer
  * (rtsp_flags=listen), and the pipeline processes the frames in order. */
@@ -383,6 +593,11 @@ int main(void) {
     test_engine_failure_recovers(dir);
     test_engine_failure_fatal(dir);
     test_prepare_failures(dir);
+    test_priorities_under_overload();
+    test_deadlines_count_late();
+    test_max_fps_skips(dir);
+    test_add_remove_while_running(dir);
+    test_keep_running(dir);
     test_rtsp_stream(dir);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -189,7 +189,8 @@ static delivery measure_delivery(const cli_stream_outcome *o) {
         /* the frames delivered in the window and not lost (the rings are
          * drained at the end, so every one of them was processed) */
         double in = (double)(e->produced - s->produced);
-        double lost = (double)(e->dropped - s->dropped + e->failed - s->failed);
+        double lost = (double)(e->dropped - s->dropped + e->failed - s->failed + e->late - s->late +
+                               e->skipped - s->skipped + e->cancelled - s->cancelled);
         double pct = in > 0 ? 100.0 * (in - lost) / in : 100.0; /* none in: first frame says */
         if (pct < d.worst_pct || d.worst < 0) d.worst_pct = pct, d.worst = k;
         nominal += e->fps * window;

@@ -31,7 +31,25 @@ ps_frame *ps_pipe_ring_pop(stream *s) {
 
 int ps_pipe_stream_done(const stream *s) {
     return s->st.state == PS_STREAM_ENDED || s->st.state == PS_STREAM_FAILED ||
-           s->st.state == PS_STREAM_REFUSED;
+           s->st.state == PS_STREAM_REFUSED || s->st.state == PS_STREAM_REMOVED;
+}
+
+static void pool_free(stream *s) {
+    for (int k = 0; k < s->n_frames; k++) {
+        ps_frame_release(&s->frames[k]);
+        free(s->frames[k].rgb);
+    }
+    free(s->frames);
+    free(s->free_frames);
+    free(s->ring);
+    s->frames = NULL;
+    s->free_frames = NULL;
+    s->ring = NULL;
+    s->n_frames = s->n_free = 0;
+}
+
+void ps_pipe_free_pool_if_idle(stream *s) {
+    if (s->reader_done && s->frames && s->n_free == s->n_frames) pool_free(s);
 }
 
 void ps_pipe_settle(stream *s) {
@@ -97,20 +115,14 @@ static ps_status stream_alloc_pool(stream *s, int ring_size, int batch_max) {
 
 static void stream_free(stream *s) {
     if (!s) return;
-    for (int k = 0; k < s->n_frames; k++) {
-        ps_frame_release(&s->frames[k]);
-        free(s->frames[k].rgb);
-    }
-    free(s->frames);
-    free(s->free_frames);
-    free(s->ring);
+    pool_free(s);
     free(s->av_options);
     free(s);
 }
 
 /* A new stream's struct, named, with its frame pool and a copy of the
  * source options; NULL when out of memory. */
-static stream *stream_new(ps_pipeline *p, const char *uri, const char *name,
+static stream *stream_new(ps_pipeline *p, const char *uri, const ps_stream_settings *set,
                           const ps_source_opts *so) {
     stream *s = calloc(1, sizeof *s);
     if (!s) return NULL;
@@ -125,32 +137,81 @@ static stream *stream_new(ps_pipeline *p, const char *uri, const char *name,
         stream_free(s);
         return NULL;
     }
-    snprintf(s->st.name, sizeof s->st.name, "%s", name ? name : uri);
+    if (set) s->st.settings = *set;
+    snprintf(s->st.name, sizeof s->st.name, "%s", set && set->name ? set->name : uri);
+    s->st.settings.name = s->st.name;
     snprintf(s->st.uri, sizeof s->st.uri, "%s", uri);
     ps_hist_init(&s->st.latency);
     s->st.state = PS_STREAM_OPENING;
     return s;
 }
 
-ps_status ps_pipeline_add(ps_pipeline *p, const char *uri, const char *name,
-                          const ps_source_opts *src_opts, ps_err *err) {
-    if (!uri) return ps_err_set(err, PS_ERR_ARG, "pipeline: no uri");
-    if (p->started) return ps_err_set(err, PS_ERR_ARG, "pipeline: add streams before starting");
-    stream **grown = realloc(p->streams, sizeof *grown * (size_t)(p->n_streams + 1));
-    if (grown) p->streams = grown;
-    stream *s = grown ? stream_new(p, uri, name, src_opts) : NULL;
+static ps_status check_settings(const ps_stream_settings *set, ps_err *err) {
+    if (set && (!(set->max_latency_ms >= 0) || !(set->max_fps >= 0)))
+        return ps_err_set(err, PS_ERR_ARG, "stream settings: max_latency_ms and max_fps must be "
+                          ">= 0 (0: none)");
+    return PS_OK;
+}
+
+ps_status ps_pipeline_add_stream(ps_pipeline *p, const char *uri, const ps_stream_settings *set,
+                                 const ps_source_opts *src_opts, int *id, ps_err *err) {
+    if (!uri || !*uri) return ps_err_set(err, PS_ERR_ARG, "pipeline: no uri");
+    if (check_settings(set, err)) return PS_ERR_ARG;
+    stream *s = stream_new(p, uri, set, src_opts);
     if (!s) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&p->mu);
-    s->id = p->n_streams;
+    ps_status st = p->sched_done || p->engine_done
+                       ? ps_err_set(err, PS_ERR_ARG, "pipeline: finished, no stream can join")
+                       : PS_OK;
+    stream **grown = st ? NULL : realloc(p->streams, sizeof *grown * (size_t)(p->n_streams + 1));
+    if (!st && !grown) st = ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    if (st) {
+        pthread_mutex_unlock(&p->mu);
+        stream_free(s);
+        return st;
+    }
+    p->streams = grown;
+    s->id = s->st.id = p->n_streams;
     p->streams[p->n_streams++] = s;
     if (pthread_create(&s->reader, NULL, ps_pipe_reader_main, s) == 0) {
         s->reader_started = 1;
     } else {
         s->st.state = PS_STREAM_FAILED;
+        s->reader_done = 1;
         snprintf(s->st.error, sizeof s->st.error, "%.400s: cannot start a reader thread", uri);
     }
+    if (id) *id = s->id;
     pthread_mutex_unlock(&p->mu);
     return PS_OK;
+}
+
+ps_status ps_pipeline_add(ps_pipeline *p, const char *uri, const char *name,
+                          const ps_source_opts *src_opts, ps_err *err) {
+    ps_stream_settings set = {.name = name};
+    return ps_pipeline_add_stream(p, uri, &set, src_opts, NULL, err);
+}
+
+ps_status ps_pipeline_remove(ps_pipeline *p, int id, ps_err *err) {
+    pthread_mutex_lock(&p->mu);
+    stream *s = id >= 0 && id < p->n_streams ? p->streams[id] : NULL;
+    ps_status st = !s ? ps_err_set(err, PS_ERR_ARG, "stream %d: no such stream", id)
+                   : s->removing || ps_pipe_stream_done(s)
+                       ? ps_err_set(err, PS_ERR_ARG, "stream %d (%s): already ended or removed", id,
+                                    s->st.name)
+                       : PS_OK;
+    if (!st) {
+        s->removing = 1;
+        if (s->src) ps_source_interrupt(s->src);
+        while (s->ring_count > 0) { /* buffered, never to run */
+            ps_pipe_give_back(s, ps_pipe_ring_pop(s));
+            s->st.cancelled++;
+        }
+        pthread_cond_broadcast(&p->space_cv);
+        pthread_cond_broadcast(&p->state_cv);
+        pthread_cond_signal(&p->sched_cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return st;
 }
 
 int ps_pipeline_wait_opened(ps_pipeline *p, int timeout_ms) {
@@ -246,7 +307,7 @@ static void stats_copy_streams(ps_pipeline *p, ps_pipeline_stats *st) {
     for (int k = 0; k < p->n_streams; k++) {
         st->streams[k] = p->streams[k]->st;
         if (p->streams[k]->src) {
-            st->streams[k].skipped = (uint64_t)ps_source_skipped(p->streams[k]->src);
+            st->streams[k].bad_packets = (uint64_t)ps_source_skipped(p->streams[k]->src);
             st->streams[k].reconnects = (uint64_t)ps_source_reconnects(p->streams[k]->src);
         }
     }

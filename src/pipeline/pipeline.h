@@ -34,7 +34,21 @@ typedef struct {
     size_t max_vram;      /* bytes: the process's device-memory budget, against
                              which GPU-decoding streams are admitted (0: only
                              the device's free memory counts) */
+    int keep_running;     /* run until stopped, even when every stream has
+                             ended (streams may be added later); 0: finish
+                             when they all have */
 } ps_pipeline_opts;
+
+/* A stream's own settings (ps_pipeline_add_stream). */
+typedef struct {
+    const char *name;      /* NULL: the uri */
+    int priority;          /* under overload higher priorities are served first */
+    double max_latency_ms; /* a frame that cannot be done within this of its capture
+                              (by the engine's measured time per batch) is not run
+                              but counted late (0: no deadline) */
+    double max_fps;        /* process at most this rate, by the frames' own times;
+                              the others are counted skipped (0: every frame) */
+} ps_stream_settings;
 
 typedef enum {
     PS_STREAM_OPENING, /* its reader is opening the source */
@@ -42,13 +56,16 @@ typedef enum {
     PS_STREAM_RUNNING,
     PS_STREAM_ENDED,   /* its source ended normally (or was stopped) */
     PS_STREAM_FAILED,  /* error says why */
-    PS_STREAM_REFUSED  /* not started: it would not fit in device memory (error says
+    PS_STREAM_REFUSED, /* not started: it would not fit in device memory (error says
                           why, with the figures) */
+    PS_STREAM_REMOVED  /* taken out while it ran (ps_pipeline_remove) */
 } ps_stream_state;
 
 typedef struct {
+    int id;             /* stable, never reused in the pipeline */
     char name[128];
     char uri[512];
+    ps_stream_settings settings; /* name points into name[] */
     ps_stream_state state;
     char error[PS_ERR_LEN];
     int live;
@@ -56,14 +73,17 @@ typedef struct {
     double fps;
     uint64_t produced;  /* frames the source delivered */
     uint64_t dropped;   /* of those, dropped by a full ring (live) */
-    uint64_t failed;    /* of those, lost to a failed batch or preparation */
-    uint64_t processed; /* of those, through the engine:
-                           produced = processed + dropped + failed (+ in flight) */
+    uint64_t late;      /* not run: past their deadline before they could start */
+    uint64_t skipped;   /* not run: over the stream's max_fps */
+    uint64_t cancelled; /* not run: still buffered when the stream was removed */
+    uint64_t failed;    /* lost to a failed batch or preparation */
+    uint64_t processed; /* through the engine: produced = processed + dropped +
+                           late + skipped + cancelled + failed (+ in flight) */
     int64_t first_ns, last_ns; /* first capture, last output */
     int64_t running_ns;        /* when it was admitted and began to read */
     ps_hist latency;           /* end to end: output - captured, us */
     int gpu_decode;            /* decodes on the GPU (NVDEC) */
-    uint64_t skipped;          /* corrupt packets the decoder skipped */
+    uint64_t bad_packets;      /* corrupt packets the decoder skipped (not frames) */
     uint64_t reconnects;       /* network reconnections */
     size_t vram_estimate;      /* device bytes admission expected it to take */
     int vram_measured;         /* that figure was the measured average */
@@ -89,13 +109,28 @@ typedef struct {
 
 ps_pipeline *ps_pipeline_create(const ps_pipeline_opts *opts, ps_err *err);
 
-/* Adds uri as the next stream (ids 0, 1, 2...) and starts its reader, which
- * opens the source at once (streams open in parallel). A source that cannot
- * be opened ends as FAILED with its error: one bad stream never stops the
- * others. Returns non-OK only for bad arguments, a started pipeline, or
- * when out of memory. */
+/* Adds uri as the next stream (ids 0, 1, 2..., *id gets it when id is not
+ * NULL) with settings set (NULL: defaults), before or while the pipeline
+ * runs, from any thread, and starts its reader, which opens the source at
+ * once (streams open in parallel) and, once the pipeline runs, is admitted
+ * and joins the next batches. A source that cannot be opened ends as FAILED
+ * with its error: one bad stream never stops the others. Returns non-OK
+ * (nothing added) for bad arguments, a pipeline that has finished, or when
+ * out of memory. */
+ps_status ps_pipeline_add_stream(ps_pipeline *p, const char *uri, const ps_stream_settings *set,
+                                 const ps_source_opts *src_opts, int *id, ps_err *err);
+
+/* ps_pipeline_add_stream with a name and default settings. */
 ps_status ps_pipeline_add(ps_pipeline *p, const char *uri, const char *name,
                           const ps_source_opts *src_opts, ps_err *err);
+
+/* Takes stream id out, from any thread: its reader stops and closes its
+ * source, the frames it still buffers are counted as cancelled, those
+ * already in a batch are finished and handed out, and once the last is back
+ * its frames and device buffers are freed; its figures stay (state
+ * REMOVED). Returns PS_ERR_ARG (nothing changed) for an unknown id or one
+ * already ended or removed. */
+ps_status ps_pipeline_remove(ps_pipeline *p, int id, ps_err *err);
 
 /* Waits up to timeout_ms (negative: forever) for every stream added so far
  * to be opened (or to fail opening); returns 1 when all are. */

@@ -1,7 +1,8 @@
 /* The scheduler and engine threads (see pipeline_impl.h). The scheduler
- * moves ready frames into a batch, one per stream in turn, and hands the
- * batch to the engine thread when the engine is idle, the batch is full or
- * its first frame has waited the timeout. The engine thread runs batches,
+ * moves ready frames into a batch, the highest priority first and then the
+ * earliest deadline, leaving out (as late) frames that could no longer
+ * start in time, and hands the batch to the engine thread when the engine
+ * is idle, the batch is full or its first frame has waited the timeout. The engine thread runs batches,
  * two in flight with a detector that splits the work, and hands each
  * frame's result out. A batch that fails loses its frames (counted as
  * failed), the detector recovers and the run goes on; when it cannot, or
@@ -17,22 +18,76 @@
 
 /* ---- scheduler thread ---- */
 
-/* Moves ready frames into the forming batch, one per stream in turn, so no
- * stream starves and each stream's frames keep their order. */
+/* A frame without a deadline of its own yields to one due within this. */
+#define NO_DEADLINE_NS 1000000000LL
+
+/* When frame f of s must be done (its capture + the stream's max_latency). */
+static int64_t deadline_of(const stream *s, const ps_frame *f) {
+    double ms = s->st.settings.max_latency_ms;
+    return f->t.captured + (ms > 0 ? (int64_t)(ms * 1e6) : NO_DEADLINE_NS);
+}
+
+/* The engine's mean time per batch (0 before the first). */
+static int64_t engine_mean_ns(const ps_pipeline *p) {
+    return p->engine.count ? (int64_t)(ps_hist_mean(&p->engine) * 1000) : 0;
+}
+
+/* Drops the frames of s that can no longer start in time, counting them
+ * late: a frame taken now is done once what is left of the batch in the
+ * engine (if any) and its own batch have run, by the mean batch time. */
+static void drop_late(ps_pipeline *p, stream *s, int64_t now) {
+    if (s->st.settings.max_latency_ms <= 0) return;
+    int64_t mean = engine_mean_ns(p), left = mean - (now - p->engine_since);
+    int64_t need = mean + (p->engine_busy && left > 0 ? left : 0);
+    while (s->ring_count > 0 && deadline_of(s, s->ring[s->ring_head]) < now + need) {
+        ps_pipe_give_back(s, ps_pipe_ring_pop(s));
+        s->st.late++;
+    }
+}
+
+/* Whether a's oldest frame goes before b's: the higher priority, then the
+ * earlier deadline, told apart only when a batch's time or more apart
+ * (finer differences are the streams' phases), then the stream served
+ * longest ago, so streams alike take turns. */
+static int goes_before(const stream *a, int64_t a_due, const stream *b, int64_t b_due,
+                       int64_t quantum) {
+    if (a->st.settings.priority != b->st.settings.priority)
+        return a->st.settings.priority > b->st.settings.priority;
+    if (a_due / quantum != b_due / quantum) return a_due < b_due;
+    return a->served < b->served;
+}
+
+/* The stream whose oldest frame goes next; NULL when none is ready. */
+static stream *next_stream(ps_pipeline *p) {
+    int64_t quantum = engine_mean_ns(p) > 1000000 ? engine_mean_ns(p) : 1000000;
+    stream *best = NULL;
+    int64_t best_due = 0;
+    for (int k = 0; k < p->n_streams; k++) {
+        stream *s = p->streams[k];
+        if (s->ring_count == 0) continue;
+        int64_t due = deadline_of(s, s->ring[s->ring_head]);
+        if (!best || goes_before(s, due, best, best_due, quantum)) best = s, best_due = due;
+    }
+    return best;
+}
+
+/* Moves ready frames into the forming batch, by priority and then
+ * deadline; frames that can no longer start in time are counted late.
+ * Frames are taken only for the batch that runs next (none is pending), so
+ * they wait in their rings, where their deadlines are checked again. */
 static void take_frames(ps_pipeline *p) {
-    int took = 1;
-    while (took && p->n_forming < p->o.batch_max) {
-        took = 0;
-        for (int k = 0; k < p->n_streams && p->n_forming < p->o.batch_max; k++) {
-            stream *s = p->streams[(p->rr + k) % p->n_streams];
-            if (s->ring_count == 0) continue;
-            ps_frame *f = ps_pipe_ring_pop(s);
-            f->t.batched = ps_now_ns();
-            if (p->n_forming == 0) p->forming_t0 = f->t.batched;
-            p->forming[p->n_forming++] = f;
-            took = 1;
-        }
-        p->rr = (p->rr + 1) % p->n_streams;
+    if (p->n_pending > 0) return;
+    int64_t now = ps_now_ns();
+    for (int k = 0; k < p->n_streams; k++) drop_late(p, p->streams[k], now);
+    int took = 0;
+    stream *s;
+    while (p->n_forming < p->o.batch_max && (s = next_stream(p))) {
+        ps_frame *f = ps_pipe_ring_pop(s);
+        s->served = ++p->serve_seq;
+        f->t.batched = now;
+        if (p->n_forming == 0) p->forming_t0 = now;
+        p->forming[p->n_forming++] = f;
+        took = 1;
     }
     if (took) pthread_cond_broadcast(&p->space_cv);
 }
@@ -74,7 +129,7 @@ void *ps_pipe_sched_main(void *arg) {
             pthread_cond_signal(&p->engine_cv);
             continue;
         }
-        if (sources_done && p->n_forming == 0) break;
+        if (sources_done && p->n_forming == 0 && (!p->o.keep_running || p->stop)) break;
         sched_wait(p);
     }
     p->sched_done = 1;
@@ -152,6 +207,7 @@ static void engine_finish(ps_pipeline *p, ps_frame **batch, int n, ps_status st,
             record_frame(p, batch[i]);
         }
     }
+    for (int i = 0; i < n; i++) ps_pipe_free_pool_if_idle(p->streams[batch[i]->stream]);
     if (idle) p->engine_busy = 0;
     pthread_cond_signal(&p->sched_cv);
     pthread_cond_broadcast(&p->space_cv);
@@ -221,6 +277,7 @@ static void engine_take(ps_pipeline *p, engine_batch *next, engine_batch *held) 
     memcpy(next->frames, p->pending, sizeof *next->frames * (size_t)next->n);
     p->n_pending = 0;
     p->engine_busy = 1;
+    p->engine_since = ps_now_ns();
     int fatal = p->engine_fatal;
     pthread_cond_signal(&p->sched_cv);
     pthread_mutex_unlock(&p->mu);

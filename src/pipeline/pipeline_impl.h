@@ -38,6 +38,11 @@ typedef struct stream {
     size_t reserve;    /* device bytes admission holds for it until settled */
     int gpu_active;    /* counted in p->gpu_active */
     int prepare_failures; /* in a row */
+    int removing;      /* ps_pipeline_remove was called */
+    int reader_done;   /* its reader has finished (the source is closed) */
+    uint64_t served;   /* p->serve_seq when a frame of it was last batched */
+    double kept_pts;   /* max_fps: pts of the last frame kept (reader only) */
+    int kept_any;
 } stream;
 
 struct ps_pipeline {
@@ -60,7 +65,8 @@ struct ps_pipeline {
     ps_frame **pending; /* batch handed to the engine thread */
     int n_pending;
     int engine_busy, sched_done, engine_done;
-    int rr; /* next stream to take from */
+    uint64_t serve_seq;   /* frames batched so far: the scheduler's turn order */
+    int64_t engine_since; /* when the engine took its latest batch */
     ps_hist engine, queue, latency, decode;
     uint64_t batches, batch_sizes[PS_BATCH_HIST + 1];
     int64_t start_ns;
@@ -77,6 +83,11 @@ struct ps_pipeline {
 void ps_pipe_give_back(stream *s, ps_frame *f);
 ps_frame *ps_pipe_ring_pop(stream *s);
 int ps_pipe_stream_done(const stream *s);
+
+/* Frees the frame pool of a stream whose reader has finished once every
+ * frame is back (p->mu held); its figures stay. Call it only where no
+ * pointer into the pool is held. */
+void ps_pipe_free_pool_if_idle(stream *s);
 
 /* Releases what admission holds for s (p->mu held): its reservation, and
  * its place among the active GPU streams once it ends. */

@@ -75,7 +75,8 @@ static int reader_admit(stream *s) {
         in.active = p->gpu_active;
         int measured;
         size_t need = ps_admit_need(&in, &measured);
-        ps_admit_verdict v = p->stop ? PS_ADMIT_REFUSE : ps_admit_decide(&in, need);
+        int quit = p->stop || s->removing;
+        ps_admit_verdict v = quit ? PS_ADMIT_REFUSE : ps_admit_decide(&in, need);
         if (v == PS_ADMIT_YES) {
             s->reserve = need;
             p->vram_reserved += need;
@@ -84,7 +85,7 @@ static int reader_admit(stream *s) {
             s->st.gpu_decode = 1;
             s->st.vram_estimate = need;
             s->st.vram_measured = measured;
-        } else if (v == PS_ADMIT_REFUSE && !p->stop) {
+        } else if (v == PS_ADMIT_REFUSE && !quit) {
             s->st.state = PS_STREAM_REFUSED;
             snprintf(s->st.error, sizeof s->st.error, "%.200s: ", s->st.uri);
             size_t at = strlen(s->st.error);
@@ -104,8 +105,8 @@ static int reader_admit(stream *s) {
 static int reader_wait_start(stream *s) {
     ps_pipeline *p = s->p;
     pthread_mutex_lock(&p->mu);
-    while (!p->started && !p->stop) pthread_cond_wait(&p->state_cv, &p->mu);
-    int go = !p->stop && s->st.state == PS_STREAM_OPENED;
+    while (!p->started && !p->stop && !s->removing) pthread_cond_wait(&p->state_cv, &p->mu);
+    int go = !p->stop && !s->removing && s->st.state == PS_STREAM_OPENED;
     if (go) {
         ps_source_set_fit(s->src, p->detector->input_w, p->detector->input_h);
         ps_source_set_raw(s->src, p->detector->wants_raw);
@@ -127,7 +128,7 @@ static int reader_wait_start(stream *s) {
 static ps_frame *reader_acquire(stream *s) {
     ps_pipeline *p = s->p;
     for (;;) {
-        if (p->stop) return NULL;
+        if (p->stop || s->removing) return NULL;
         int room = s->st.live || s->ring_count < p->o.ring_size;
         if (s->n_free > 0 && room) return s->free_frames[--s->n_free];
         if (s->st.live && s->n_free == 0 && s->ring_count > 0) {
@@ -167,7 +168,10 @@ static int reader_fail_frame(stream *s, ps_frame *f, const ps_err *err) {
 }
 
 static void reader_finish(stream *s, ps_read_result r, const ps_err *err) {
-    if (s->st.state == PS_STREAM_RUNNING) {
+    int open = s->st.state == PS_STREAM_RUNNING || s->st.state == PS_STREAM_OPENED;
+    if (s->removing && open) {
+        s->st.state = PS_STREAM_REMOVED;
+    } else if (s->st.state == PS_STREAM_RUNNING) {
         if (r == PS_READ_ERROR) {
             s->st.state = PS_STREAM_FAILED;
             snprintf(s->st.error, sizeof s->st.error, "%s", err->msg);
@@ -182,6 +186,19 @@ static void reader_finish(stream *s, ps_read_result r, const ps_err *err) {
     pthread_cond_broadcast(&s->p->state_cv);
 }
 
+/* max_fps: whether frame f is kept, by its own time (so a file read offline
+ * and in real time keeps the same frames); reader thread only. */
+static int rate_keep(stream *s, const ps_frame *f) {
+    double fps = s->st.settings.max_fps;
+    if (fps <= 0) return 1;
+    /* a frame up to 1% early still counts, so 30 fps taken at 15 keeps every
+     * other frame despite rounding in the pts */
+    if (s->kept_any && f->pts - s->kept_pts < 0.99 / fps && f->pts >= s->kept_pts) return 0;
+    s->kept_any = 1;
+    s->kept_pts = f->pts;
+    return 1;
+}
+
 /* Reads until the source ends, fails or the pipeline stops (p->mu held on
  * entry and exit). */
 static ps_read_result reader_loop(stream *s, ps_err *err) {
@@ -192,15 +209,23 @@ static ps_read_result reader_loop(stream *s, ps_err *err) {
         if (!f) return PS_READ_END;
         pthread_mutex_unlock(&p->mu);
         ps_read_result r = ps_source_read(s->src, f, err);
+        int keep = r == PS_READ_FRAME && rate_keep(s, f);
         ps_err perr = {0};
-        ps_status pst = r == PS_READ_FRAME && d->prepare ? d->prepare(d->ctx, f, &perr) : PS_OK;
+        ps_status pst = keep && d->prepare ? d->prepare(d->ctx, f, &perr) : PS_OK;
         pthread_mutex_lock(&p->mu);
         if (r != PS_READ_FRAME) {
             ps_pipe_give_back(s, f);
             return r;
         }
-        if (pst == PS_OK) reader_push(s, f);
-        else if (!reader_fail_frame(s, f, &perr)) return PS_READ_END;
+        if (!keep) {
+            reader_count(s, f);
+            s->st.skipped++;
+            ps_pipe_give_back(s, f);
+        } else if (pst == PS_OK) {
+            reader_push(s, f);
+        } else if (!reader_fail_frame(s, f, &perr)) {
+            return PS_READ_END;
+        }
     }
 }
 
@@ -218,11 +243,16 @@ void *ps_pipe_reader_main(void *arg) {
      * own); the figures the source kept stay in the stream's */
     ps_source *src = s->src;
     if (src) {
-        s->st.skipped = (uint64_t)ps_source_skipped(src);
+        s->st.bad_packets = (uint64_t)ps_source_skipped(src);
         s->st.reconnects = (uint64_t)ps_source_reconnects(src);
     }
     s->src = NULL;
     pthread_mutex_unlock(&p->mu);
     ps_source_close(src);
+    pthread_mutex_lock(&p->mu);
+    s->reader_done = 1;
+    ps_pipe_free_pool_if_idle(s);
+    pthread_cond_signal(&p->sched_cv);
+    pthread_mutex_unlock(&p->mu);
     return NULL;
 }

@@ -13,6 +13,7 @@ static const char *state_name(ps_stream_state s) {
     case PS_STREAM_ENDED: return "ended";
     case PS_STREAM_FAILED: return "FAILED";
     case PS_STREAM_REFUSED: return "REFUSED";
+    case PS_STREAM_REMOVED: return "removed";
     }
     return "?";
 }
@@ -56,22 +57,25 @@ void ps_report_status(FILE *f, const ps_pipeline_stats *now, const ps_pipeline_s
         uint64_t before = prev ? prev->streams[k].processed : 0;
         double fps = dt > 0 ? (double)(s->processed - before) / dt : 0;
         fprintf(f, "\033[2K[%2d] %-24.24s %-7s %6.1f fps  latency p50 %6.1f p99 %6.1f ms  "
-                   "dropped %llu (%.1f%%)\n",
+                   "dropped %llu (%.1f%%) late %llu skipped %llu failed %llu\n",
                 k, s->name, state_name(s->state), fps, ps_hist_quantile(&s->latency, 0.5) / 1e3,
                 ps_hist_quantile(&s->latency, 0.99) / 1e3, (unsigned long long)s->dropped,
-                pct(s->dropped, s->produced));
+                pct(s->dropped, s->produced), (unsigned long long)s->late,
+                (unsigned long long)s->skipped, (unsigned long long)s->failed);
     }
     fflush(f);
 }
 
 static void summary_row(FILE *f, const char *id, const char *name, const ps_stream_stats *s,
                         double fps, const ps_hist *lat) {
-    fprintf(f, "%-4s %-24.24s %8llu %9llu %8llu %6.2f%% %7llu %8.1f %8.1f %8.1f %8.1f %8.1f\n", id,
-            name, (unsigned long long)s->produced, (unsigned long long)s->processed,
+    fprintf(f, "%-4s %-22.22s %8llu %9llu %8llu %6.2f%% %6llu %7llu %9llu %6llu %7.1f %7.1f %7.1f "
+               "%7.1f %7.1f\n",
+            id, name, (unsigned long long)s->produced, (unsigned long long)s->processed,
             (unsigned long long)s->dropped, pct(s->dropped, s->produced),
-            (unsigned long long)s->failed, fps, ps_hist_quantile(lat, 0.5) / 1e3,
-            ps_hist_quantile(lat, 0.95) / 1e3, ps_hist_quantile(lat, 0.99) / 1e3,
-            (double)lat->max_us / 1e3);
+            (unsigned long long)s->late, (unsigned long long)s->skipped,
+            (unsigned long long)s->cancelled, (unsigned long long)s->failed, fps,
+            ps_hist_quantile(lat, 0.5) / 1e3, ps_hist_quantile(lat, 0.95) / 1e3,
+            ps_hist_quantile(lat, 0.99) / 1e3, (double)lat->max_us / 1e3);
 }
 
 static void summary_streams(FILE *f, const ps_pipeline_stats *st) {
@@ -85,6 +89,9 @@ static void summary_streams(FILE *f, const ps_pipeline_stats *st) {
         all.produced += s->produced;
         all.processed += s->processed;
         all.dropped += s->dropped;
+        all.late += s->late;
+        all.skipped += s->skipped;
+        all.cancelled += s->cancelled;
         all.failed += s->failed;
     }
     summary_row(f, "all", "", &all, ps_report_fps(st), &st->latency);
@@ -98,9 +105,9 @@ static void summary_events(FILE *f, const ps_pipeline_stats *st) {
         if (s->reconnects)
             fprintf(f, "stream %d (%s): reconnected %llu times\n", k, s->name,
                     (unsigned long long)s->reconnects);
-        if (s->skipped)
+        if (s->bad_packets)
             fprintf(f, "stream %d (%s): %llu corrupt packets skipped by the decoder\n", k,
-                    s->name, (unsigned long long)s->skipped);
+                    s->name, (unsigned long long)s->bad_packets);
         if (s->state == PS_STREAM_FAILED || s->state == PS_STREAM_REFUSED)
             fprintf(f, "stream %d (%s) %s: %s\n", k, s->name, state_name(s->state), s->error);
     }
@@ -111,9 +118,9 @@ static void summary_events(FILE *f, const ps_pipeline_stats *st) {
 }
 
 void ps_report_summary(FILE *f, const ps_pipeline_stats *st, const ps_report_extra *x) {
-    fprintf(f, "\n%-4s %-24s %8s %9s %8s %7s %7s %8s %8s %8s %8s %8s\n", "id", "stream", "in",
-            "processed", "dropped", "drop", "failed", "fps", "p50 ms", "p95 ms", "p99 ms",
-            "max ms");
+    fprintf(f, "\n%-4s %-22s %8s %9s %8s %7s %6s %7s %9s %6s %7s %7s %7s %7s %7s\n", "id",
+            "stream", "in", "processed", "dropped", "drop", "late", "skipped", "cancelled",
+            "failed", "fps", "p50 ms", "p95 ms", "p99 ms", "max ms");
     summary_streams(f, st);
     fprintf(f, "engine: %llu batches, %.2f ms avg, %.2f ms p99 per batch; batch sizes:",
             (unsigned long long)st->batches, ps_hist_mean(&st->engine) / 1e3,
@@ -139,20 +146,25 @@ static void json_hist(FILE *f, const char *key, const ps_hist *h) {
 
 /* start_s: first frame since the pipeline's start (-1: none). */
 static void json_stream(FILE *f, const ps_stream_stats *s, int64_t start_ns) {
-    fputs("{\"name\":", f);
+    fprintf(f, "{\"id\":%d,\"name\":", s->id);
     ps_json_string(f, s->name);
     fputs(",\"uri\":", f);
     ps_json_string(f, s->uri);
     fprintf(f, ",\"state\":\"%s\",\"error\":", state_name(s->state));
     ps_json_string(f, s->error);
     fprintf(f, ",\"live\":%s,\"width\":%d,\"height\":%d,\"fps_nominal\":%.3f,\"produced\":%llu,"
-               "\"processed\":%llu,\"dropped\":%llu,\"drop_pct\":%.3f,\"failed\":%llu,"
+               "\"processed\":%llu,\"dropped\":%llu,\"drop_pct\":%.3f,\"late\":%llu,"
+               "\"skipped\":%llu,\"cancelled\":%llu,\"failed\":%llu,\"priority\":%d,"
+               "\"max_latency_ms\":%.3f,\"max_fps\":%.3f,"
                "\"skipped_packets\":%llu,\"reconnects\":%llu,\"gpu_decode\":%s,"
                "\"vram_estimate_mb\":%.1f,\"vram_estimate_measured\":%s,\"start_s\":%.3f,",
             s->live ? "true" : "false", s->width, s->height, s->fps,
             (unsigned long long)s->produced, (unsigned long long)s->processed,
             (unsigned long long)s->dropped, pct(s->dropped, s->produced),
-            (unsigned long long)s->failed, (unsigned long long)s->skipped,
+            (unsigned long long)s->late, (unsigned long long)s->skipped,
+            (unsigned long long)s->cancelled, (unsigned long long)s->failed,
+            s->settings.priority, s->settings.max_latency_ms, s->settings.max_fps,
+            (unsigned long long)s->bad_packets,
             (unsigned long long)s->reconnects, s->gpu_decode ? "true" : "false",
             (double)s->vram_estimate / 1048576.0, s->vram_measured ? "true" : "false",
             s->first_ns ? (double)(s->first_ns - start_ns) / 1e9 : -1.0);
