@@ -1,2 +1,4 @@
 # Memory-aware admission (src/pipeline/admit.c): arithmetic only, no GPU.
 ps_add_test(test_admit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_admit.c LABELS unit)
+# Streams files and the quick '#key=value' form (src/pipeline/stream_spec.c).
+ps_add_test(test_stream_spec SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_stream_spec.c LABELS unit)

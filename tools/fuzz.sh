@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers of outside input with libFuzzer for a bounded time each
-# (default 20 s; FUZZ_SECONDS): JPEG/PNG decoding and the TF.js model reader,
-# seeded with the reference photographs and the cached model.json. Builds
+# (default 20 s; FUZZ_SECONDS): JPEG/PNG decoding, the TF.js model reader and
+# streams files, seeded with the reference photographs, the cached
+# model.json and a streams file. Builds
 # build-fuzz/ with clang (ASan + UBSan); skips, saying so, where clang's
 # libFuzzer is missing.
 set -euo pipefail
@@ -16,11 +17,14 @@ if ! command -v clang >/dev/null ||
 fi
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DPOSESTREAM_FUZZ=ON \
   -DPOSESTREAM_SANITIZE=address,undefined -DPOSESTREAM_CUDA=OFF >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_image fuzz_model >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_image fuzz_model fuzz_streams >/dev/null
 
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-mkdir -p "$corpus/image" "$corpus/model"
+mkdir -p "$corpus/image" "$corpus/model" "$corpus/streams"
+printf '[{"uri":"rtsp://cam/1#x","name":"door","priority":1,"max_latency_ms":150,"max_fps":10,"options":{"rtsp_transport":"tcp","timeout":5}}]' \
+  >"$corpus/streams/seed"
+printf 'clip.mp4#priority=1,max_latency_ms=150,max_fps=2.5,name=a' >"$corpus/streams/arg"
 cp tests/data/golden/*.jpg "$corpus/image/"
 model=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}/movenet-multipose.json
 if [ -f "$model" ]; then
@@ -28,7 +32,7 @@ if [ -f "$model" ]; then
 else
   printf '{"format":"graph-model","modelTopology":{"node":[]},"weightsManifest":[]}' >"$corpus/model/seed"
 fi
-for t in image model; do
+for t in image model streams; do
   echo "fuzz: fuzz_$t for $seconds s"
   rc=0
   UBSAN_OPTIONS=halt_on_error=1 build-fuzz/fuzz/fuzz_$t -max_total_time="$seconds" \

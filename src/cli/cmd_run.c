@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/stream_list.h"
 #include "cli/stream_opts.h"
 #include "model/model.h"
 
@@ -25,8 +26,13 @@ static void run_usage(FILE *f) {
             "\n"
             "SOURCE: a video file; a network stream (rtsp://, http(s)://, udp://, rtp://,\n"
             "tcp://); synthetic:WxH@FPS (generated frames, e.g. synthetic:1920x1080@30);\n"
-            "an image, or a folder of images. With no SOURCE: %d streams of the sample\n"
-            "clip %s (from the cache, see tools/fetch-data.sh), played in real time.\n"
+            "an image, or a folder of images. Settings may follow a '#':\n"
+            "  rtsp://cam/live#priority=1,max_latency_ms=150,max_fps=10,name=door\n"
+            "(under overload higher priorities are served first; a frame that cannot be\n"
+            "done within max_latency_ms is counted late instead of run; max_fps takes\n"
+            "at most that rate, the rest counted skipped). With no SOURCE and no\n"
+            "--streams: %d streams of the sample clip %s (from the cache, see\n"
+            "tools/fetch-data.sh), played in real time.\n"
             "\n"
             "options:\n"
             "  -o, --output T        results to T: '-' for stdout, a folder (one\n"
@@ -38,6 +44,9 @@ static void run_usage(FILE *f) {
             "  --loop                replay files when they end\n"
             "  --duration S          stop after S seconds\n"
             "  --no-status           no live status lines\n"
+            "  --streams FILE        streams from a JSON array of {\"uri\", \"name\",\n"
+            "                        \"priority\", \"max_latency_ms\", \"max_fps\", \"options\":\n"
+            "                        {FFmpeg option: value}} (before any SOURCE)\n"
             "%s"
             "  -h, --help            this text\n"
             "\n"
@@ -55,6 +64,7 @@ static const struct option run_longs[] = {
     {"loop", no_argument, 0, 0},
     {"duration", required_argument, 0, 0},
     {"no-status", no_argument, 0, 0},
+    {"streams", required_argument, 0, 0},
     {"help", no_argument, 0, 'h'},
     {"batch-max", required_argument, 0, 0},
     {"max-vram-gb", required_argument, 0, 0},
@@ -62,8 +72,11 @@ static const struct option run_longs[] = {
     {0, 0, 0, 0}};
 
 /* Returns -1 to go on, else the exit status. */
+static const char *streams_file;
+
 static int run_option(cli_stream_job *job, const char *name, const char *arg) {
     if (!strcmp(name, "realtime")) job->src.realtime = 1;
+    else if (!strcmp(name, "streams")) streams_file = arg;
     else if (!strcmp(name, "loop")) job->src.loop = 1;
     else if (!strcmp(name, "no-status")) job->status = 0;
     else if (!strcmp(name, "duration")) {
@@ -123,14 +136,16 @@ int cmd_run(int argc, char **argv) {
     cli_stream_job job;
     cli_job_defaults(&job);
     const char *output = NULL;
+    streams_file = NULL;
     int rc = parse_run(argc, argv, &job, &output);
     if (rc >= 0) return rc;
     char clip[4200], name_buf[RUN_DEFAULT_STREAMS][32];
     char *uris[RUN_DEFAULT_STREAMS], *names[RUN_DEFAULT_STREAMS];
     for (int k = 0; k < RUN_DEFAULT_STREAMS; k++) names[k] = name_buf[k];
-    if (optind < argc) {
-        job.uris = argv + optind;
-        job.n_uris = argc - optind;
+    cli_stream_list list = {0};
+    if (optind < argc || streams_file) {
+        if (cli_stream_list_make(streams_file, argv + optind, argc - optind, &list)) return 1;
+        cli_stream_list_use(&list, &job);
     } else if ((rc = default_sources(&job, uris, names, clip, sizeof clip))) {
         return rc;
     }
@@ -138,7 +153,10 @@ int cmd_run(int argc, char **argv) {
     job.status = job.status && isatty(STDERR_FILENO);
     cli_stream_outcome out;
     rc = cli_run_streams(&job, &out);
-    if (rc) return rc;
+    if (rc) {
+        cli_stream_list_free(&list);
+        return rc;
+    }
     fprintf(stderr, "input %dx%d, batches up to %d%s\n", out.input_w, out.input_h, out.batch_max,
             out.interrupted ? ", stopped by Ctrl-C" : "");
     ps_report_summary(stderr, &out.stats, &out.extra);
@@ -148,5 +166,6 @@ int cmd_run(int argc, char **argv) {
             rc = 1;
     if (out.stats.engine_failures || out.stats.engine_fatal) rc = 1;
     cli_stream_outcome_free(&out);
+    cli_stream_list_free(&list);
     return rc;
 }

@@ -39,6 +39,27 @@ static void parts_free(job_parts *j) {
     ps_model_free(j->model);
 }
 
+/* Stream k with its name, settings and FFmpeg options (the job's first,
+ * then its own, which win). */
+static int add_one(const cli_stream_job *job, ps_pipeline *pipe, int k) {
+    ps_err err;
+    char name[128], opts[4096];
+    ps_stream_settings set = job->specs ? job->specs[k].settings : (ps_stream_settings){0};
+    if (job->names && job->names[k]) snprintf(name, sizeof name, "%s", job->names[k]);
+    else cli_uri_name(job->uris[k], name, sizeof name);
+    set.name = name;
+    ps_source_opts so = job->src;
+    const char *own = job->specs ? job->specs[k].av_options : NULL;
+    if (own && so.av_options) {
+        snprintf(opts, sizeof opts, "%s,%s", so.av_options, own);
+        so.av_options = opts;
+    } else if (own) {
+        so.av_options = own;
+    }
+    if (ps_pipeline_add_stream(pipe, job->uris[k], &set, &so, NULL, &err)) return cli_fail(err.msg);
+    return 0;
+}
+
 static int add_streams(const cli_stream_job *job, job_parts *j) {
     ps_err err;
     ps_pipeline_opts po = {.batch_max = job->batch_max, .batch_timeout_ms = job->batch_timeout_ms,
@@ -50,12 +71,8 @@ static int add_streams(const cli_stream_job *job, job_parts *j) {
     }
     j->pipe = ps_pipeline_create(&po, &err);
     if (!j->pipe) return cli_fail(err.msg);
-    for (int k = 0; k < job->n_uris; k++) {
-        char name[128];
-        if (job->names) snprintf(name, sizeof name, "%s", job->names[k]);
-        else cli_uri_name(job->uris[k], name, sizeof name);
-        if (ps_pipeline_add(j->pipe, job->uris[k], name, &job->src, &err)) return cli_fail(err.msg);
-    }
+    for (int k = 0; k < job->n_uris; k++)
+        if (add_one(job, j->pipe, k)) return 1;
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #define PS_CLI_STREAMS_H
 
 #include "pipeline/pipeline.h"
+#include "pipeline/stream_spec.h"
 #include "sink/report.h"
 
 typedef struct {
@@ -13,8 +14,10 @@ typedef struct {
     float min_score;
     int batch_max, batch_timeout_ms, ring_size;
     char **uris;
-    char **names;         /* NULL: names from the uris */
+    char **names;         /* NULL, or an entry NULL: names from the uris */
     int n_uris;
+    const ps_stream_spec *specs; /* NULL, or [n_uris]: each stream's settings
+                                    and FFmpeg options (after src's) */
     ps_source_opts src;
     const char *output;   /* results target (see results.h), NULL for none */
     double duration_s;    /* stop after this long; 0: when the sources end */
