@@ -27,9 +27,14 @@ static int64_t deadline_of(const stream *s, const ps_frame *f) {
     return f->t.captured + (ms > 0 ? (int64_t)(ms * 1e6) : NO_DEADLINE_NS);
 }
 
-/* The engine's mean time per batch (0 before the first). */
+/* Deadlines are judged by the engine's mean time with this much to spare,
+ * since a batch can run longer than the mean (the CPU's times vary by
+ * about 10%). */
+#define ENGINE_MARGIN 1.15
+
+/* The engine's mean time per batch with the margin (0 before the first). */
 static int64_t engine_mean_ns(const ps_pipeline *p) {
-    return p->engine.count ? (int64_t)(ps_hist_mean(&p->engine) * 1000) : 0;
+    return p->engine.count ? (int64_t)(ps_hist_mean(&p->engine) * 1000 * ENGINE_MARGIN) : 0;
 }
 
 /* Drops the frames of s that can no longer start in time, counting them
@@ -71,17 +76,40 @@ static stream *next_stream(ps_pipeline *p) {
     return best;
 }
 
+/* The largest batch that still meets the tightest deadline of the frames
+ * ready: one that waits for the batch before it and then runs must be done
+ * within that deadline, so a batch may take half of it, by the measured
+ * engine time per frame. Without deadlines, batch_max. */
+static int batch_limit(const ps_pipeline *p) {
+    double tight_ms = 0;
+    for (int k = 0; k < p->n_streams; k++) {
+        const stream *s = p->streams[k];
+        double ms = s->st.settings.max_latency_ms;
+        if (s->ring_count > 0 && ms > 0 && (tight_ms == 0 || ms < tight_ms)) tight_ms = ms;
+    }
+    if (tight_ms == 0 || p->batched_frames == 0) return p->o.batch_max;
+    double per_frame_ms = ps_hist_mean(&p->engine) / 1e3 * ENGINE_MARGIN * (double)p->batches /
+                          (double)p->batched_frames;
+    double n = per_frame_ms > 0 ? tight_ms / 2 / per_frame_ms : p->o.batch_max;
+    return n < 1 ? 1 : n > p->o.batch_max ? p->o.batch_max : (int)n;
+}
+
 /* Moves ready frames into the forming batch, by priority and then
  * deadline; frames that can no longer start in time are counted late.
- * Frames are taken only for the batch that runs next (none is pending), so
- * they wait in their rings, where their deadlines are checked again. */
+ * With an engine that runs one batch at a time (the CPU), frames are taken
+ * only once it is free: until then they wait in their rings, where a frame
+ * of higher priority arriving meanwhile still goes first and deadlines are
+ * checked again (a batch taken early would wait a whole batch time). An
+ * engine that overlaps two batches (the GPU) takes the next batch while
+ * one runs, in a few milliseconds. */
 static void take_frames(ps_pipeline *p) {
-    if (p->n_pending > 0) return;
+    if (!p->detector->submit && (p->n_pending > 0 || p->engine_busy)) return;
     int64_t now = ps_now_ns();
     for (int k = 0; k < p->n_streams; k++) drop_late(p, p->streams[k], now);
     int took = 0;
     stream *s;
-    while (p->n_forming < p->o.batch_max && (s = next_stream(p))) {
+    if (p->n_forming == 0) p->forming_limit = batch_limit(p);
+    while (p->n_forming < p->forming_limit && (s = next_stream(p))) {
         ps_frame *f = ps_pipe_ring_pop(s);
         s->served = ++p->serve_seq;
         f->t.batched = now;
@@ -103,7 +131,7 @@ static int all_sources_done(const ps_pipeline *p) {
 static int should_dispatch(const ps_pipeline *p, int64_t now, int sources_done) {
     if (p->n_forming == 0 || p->n_pending > 0) return 0;
     int64_t deadline = p->forming_t0 + (int64_t)p->o.batch_timeout_ms * 1000000;
-    return !p->engine_busy || p->n_forming == p->o.batch_max || now >= deadline || sources_done;
+    return !p->engine_busy || p->n_forming >= p->forming_limit || now >= deadline || sources_done;
 }
 
 static void sched_wait(ps_pipeline *p) {
@@ -197,6 +225,7 @@ static void engine_finish(ps_pipeline *p, ps_frame **batch, int n, ps_status st,
         const ps_frame_times *t = &batch[0]->t;
         ps_hist_add(&p->engine, (t->device_ns ? t->device_ns : t->infer_end - t->infer_start) / 1000);
         p->batches++;
+        p->batched_frames += (uint64_t)n;
         p->batch_sizes[n < PS_BATCH_HIST ? n : PS_BATCH_HIST]++;
     }
     for (int i = 0; i < n; i++) {

@@ -61,6 +61,7 @@ struct ps_pipeline {
     int sched_started, engine_started;
     ps_frame **forming; /* batch being collected */
     int n_forming;
+    int forming_limit;  /* its size limit, set when its first frame came */
     int64_t forming_t0;
     ps_frame **pending; /* batch handed to the engine thread */
     int n_pending;
@@ -69,6 +70,7 @@ struct ps_pipeline {
     int64_t engine_since; /* when the engine took its latest batch */
     ps_hist engine, queue, latency, decode;
     uint64_t batches, batch_sizes[PS_BATCH_HIST + 1];
+    uint64_t batched_frames; /* frames of the batches that ran */
     int64_t start_ns;
     uint64_t engine_failures;
     int engine_fatal, failures_in_row;
