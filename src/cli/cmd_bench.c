@@ -35,7 +35,8 @@ static void bench_usage(FILE *f) {
             "  --synthetic           synthetic streams (the default)\n"
             "  --videos FILE...      stream these files (the streams cycle through them)\n"
             "  --num-streams N       streams (default 4)\n"
-            "  --batch-size B        frames per batch across streams (default 8)\n"
+            "  --batch-size B        frames per batch across streams (default 8; also\n"
+            "                        --batch-max)\n"
             "  --duration S          seconds to run (default 10)\n"
             "  --resolution WxH      synthetic frame size (default 1920x1080)\n"
             "  --fps F               synthetic frame rate (default 30)\n"
@@ -69,7 +70,7 @@ static const struct option bench_longs[] = {
     {"verbose", no_argument, 0, 0},       {"help", no_argument, 0, 'h'},
     {"warmup", required_argument, 0, 0},  {"max-drop-pct", required_argument, 0, 0},
     {"min-delivered-pct", required_argument, 0, 0}, {"decode-only", no_argument, 0, 0},
-    {"ceiling", no_argument, 0, 0},
+    {"ceiling", no_argument, 0, 0},       {"batch-max", required_argument, 0, 0},
     CLI_JOB_LONG_OPTIONS,
     {0, 0, 0, 0}};
 

@@ -253,12 +253,14 @@ void ps_pipeline_suggest_input(ps_pipeline *p, int *input_w, int *input_h) {
 }
 
 ps_status ps_pipeline_start(ps_pipeline *p, ps_detector *detector, ps_err *err) {
-    if (p->started || p->n_streams == 0)
-        return ps_err_set(err, PS_ERR_ARG, "pipeline: nothing to start");
     if (!detector || detector->max_batch < 1)
         return ps_err_set(err, PS_ERR_ARG, "pipeline: no detector");
     size_t vram_peak = 0;
     pthread_mutex_lock(&p->mu);
+    if (p->started || (p->n_streams == 0 && !p->o.keep_running)) {
+        pthread_mutex_unlock(&p->mu);
+        return ps_err_set(err, PS_ERR_ARG, "pipeline: nothing to start");
+    }
     p->detector = detector;
     if (p->o.batch_max > detector->max_batch) p->o.batch_max = detector->max_batch;
     if (detector->vram) detector->vram(detector->ctx, &p->vram_base, &vram_peak);

@@ -142,7 +142,8 @@ int ps_pipeline_wait_opened(ps_pipeline *p, int timeout_ms);
  * Waits for the streams to be opened first. */
 void ps_pipeline_suggest_input(ps_pipeline *p, int *input_w, int *input_h);
 
-/* Starts the scheduler and engine threads and lets the readers go, with
+/* Starts the scheduler and engine threads and lets the readers go (with
+ * keep_running it may start with no stream yet), with
  * frames scaled to fit the detector's input; streams that decode on the GPU
  * are admitted first (admit.h: a refused stream ends REFUSED saying why).
  * Build the detector's engine before: its set-up must not overlap the

@@ -1,10 +1,11 @@
 /* The scheduler and engine threads (see pipeline_impl.h). The scheduler
  * moves ready frames into a batch, the highest priority first and then the
- * earliest deadline, leaving out (as late) frames that could no longer
- * start in time, and hands the batch to the engine thread when the engine
- * is idle, the batch is full or its first frame has waited the timeout. The engine thread runs batches,
- * two in flight with a detector that splits the work, and hands each
- * frame's result out. A batch that fails loses its frames (counted as
+ * earliest deadline, leaving out (as late) frames that could no longer be
+ * done in time, and hands the batch to the engine thread when the engine
+ * is idle, the batch is full or its first frame has waited the timeout.
+ * The engine thread runs batches, two in flight with a detector that
+ * splits the work, and hands each frame's result out. A batch that fails
+ * loses its frames (counted as
  * failed), the detector recovers and the run goes on; when it cannot, or
  * PS_ENGINE_MAX_FAILURES batches fail in a row, the run stops with the
  * cause (engine_fatal). */
@@ -37,7 +38,7 @@ static int64_t engine_mean_ns(const ps_pipeline *p) {
     return p->engine.count ? (int64_t)(ps_hist_mean(&p->engine) * 1000 * ENGINE_MARGIN) : 0;
 }
 
-/* Drops the frames of s that can no longer start in time, counting them
+/* Drops the frames of s that can no longer be done in time, counting them
  * late: a frame taken now is done once what is left of the batch in the
  * engine (if any) and its own batch have run, by the mean batch time. */
 static void drop_late(ps_pipeline *p, stream *s, int64_t now) {
@@ -95,7 +96,7 @@ static int batch_limit(const ps_pipeline *p) {
 }
 
 /* Moves ready frames into the forming batch, by priority and then
- * deadline; frames that can no longer start in time are counted late.
+ * deadline; frames that can no longer be done in time are counted late.
  * With an engine that runs one batch at a time (the CPU), frames are taken
  * only once it is free: until then they wait in their rings, where a frame
  * of higher priority arriving meanwhile still goes first and deadlines are
@@ -236,7 +237,8 @@ static void engine_finish(ps_pipeline *p, ps_frame **batch, int n, ps_status st,
             record_frame(p, batch[i]);
         }
     }
-    for (int i = 0; i < n; i++) ps_pipe_free_pool_if_idle(p->streams[batch[i]->stream]);
+    /* every stream, not the batch's: a freed pool takes its frames with it */
+    for (int k = 0; k < p->n_streams; k++) ps_pipe_free_pool_if_idle(p->streams[k]);
     if (idle) p->engine_busy = 0;
     pthread_cond_signal(&p->sched_cv);
     pthread_cond_broadcast(&p->space_cv);
