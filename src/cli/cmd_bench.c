@@ -9,6 +9,7 @@
 
 #include "cli/ceiling.h"
 #include "cli/cli.h"
+#include "cli/stream_list.h"
 #include "cli/stream_opts.h"
 
 typedef struct {
@@ -19,6 +20,7 @@ typedef struct {
     int n_videos;
     double max_latency_ms, max_vram_gb, max_drop_pct, min_delivered_pct, warmup_s;
     const char *json;
+    const char *streams_file; /* --streams: the streams instead of N alike */
     cli_ceiling ceil;     /* measured when decode_only or ceiling */
 } bench_opts;
 
@@ -34,6 +36,9 @@ static void bench_usage(FILE *f) {
             "options:\n"
             "  --synthetic           synthetic streams (the default)\n"
             "  --videos FILE...      stream these files (the streams cycle through them)\n"
+            "  --streams FILE        the streams of a streams file instead (as in run:\n"
+            "                        priority, max_latency_ms, max_fps, options), files\n"
+            "                        among them played in real time and looped\n"
             "  --num-streams N       streams (default 4)\n"
             "  --batch-size B        frames per batch across streams (default 8; also\n"
             "                        --batch-max)\n"
@@ -71,6 +76,7 @@ static const struct option bench_longs[] = {
     {"warmup", required_argument, 0, 0},  {"max-drop-pct", required_argument, 0, 0},
     {"min-delivered-pct", required_argument, 0, 0}, {"decode-only", no_argument, 0, 0},
     {"ceiling", no_argument, 0, 0},       {"batch-max", required_argument, 0, 0},
+    {"streams", required_argument, 0, 0},
     CLI_JOB_LONG_OPTIONS,
     {0, 0, 0, 0}};
 
@@ -93,6 +99,7 @@ static int bench_option(bench_opts *b, const char *name, const char *arg) {
     else if (!strcmp(name, "videos")) b->synthetic = 0, b->n_videos = -1; /* files follow */
     else if (!strcmp(name, "verbose")) b->verbose = 1;
     else if (!strcmp(name, "decode-only")) b->decode_only = 1;
+    else if (!strcmp(name, "streams")) b->streams_file = arg;
     else if (!strcmp(name, "ceiling")) b->ceiling = 1;
     else if (!strcmp(name, "warmup")) rc = positive(name, arg, &b->warmup_s);
     else if (!strcmp(name, "max-drop-pct")) rc = positive(name, arg, &b->max_drop_pct);
@@ -371,6 +378,16 @@ static int bench_decode_only(bench_opts *b) {
     return fclose(f) ? cli_fail("--json: write failed") : 0;
 }
 
+/* --streams: the file's streams replace the N alike. Returns 0 or 1 (the
+ * error printed). */
+static int use_streams_file(bench_opts *b, cli_stream_list *list) {
+    if (cli_stream_list_make(b->streams_file, NULL, 0, list)) return 1;
+    cli_stream_list_use(list, &b->job);
+    b->num_streams = list->n;
+    b->synthetic = 0;
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
     bench_opts b = {.synthetic = 1, .num_streams = 4, .fps = 30, .max_latency_ms = 100,
                     .max_vram_gb = 11, .max_drop_pct = 0.1, .min_delivered_pct = 99,
@@ -382,10 +399,13 @@ int cmd_bench(int argc, char **argv) {
     int rc = parse_bench(argc, argv, &b);
     if (rc >= 0) return rc;
     char **uris = NULL;
+    int n_made = b.num_streams;
     if ((rc = make_sources(&b, &uris))) return rc;
-    if (b.warmup_s >= b.job.duration_s) rc = cli_fail("--warmup must be shorter than --duration");
-    else if (b.decode_only) rc = bench_decode_only(&b);
-    else if (b.ceiling && !b.synthetic)
+    cli_stream_list list = {0};
+    if (b.streams_file) rc = use_streams_file(&b, &list);
+    if (!rc && b.warmup_s >= b.job.duration_s) rc = cli_fail("--warmup must be shorter than --duration");
+    else if (!rc && b.decode_only) rc = bench_decode_only(&b);
+    else if (!rc && b.ceiling && !b.synthetic)
         rc = cli_decode_ceiling(b.job.uris, b.num_streams, &b.job.src, 2, 6, &b.ceil);
     else b.ceiling = 0;
     if (!rc && !b.decode_only) {
@@ -400,7 +420,8 @@ int cmd_bench(int argc, char **argv) {
             cli_stream_outcome_free(&out);
         }
     }
-    for (int k = 0; k < b.num_streams; k++) free(uris[k]);
+    for (int k = 0; k < n_made; k++) free(uris[k]);
     free(uris);
+    cli_stream_list_free(&list);
     return rc;
 }
