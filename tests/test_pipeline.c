@@ -112,16 +112,51 @@ static void run_pipeline(ps_detector *det, const char **uris, int n, int batch, 
     ps_pipeline_free(p);
 }
 
-static void test_offline_loses_nothing(const char *dir) {
-    const int frames[3] = {40, 25, 33};
-    char paths[3][4200];
-    const char *uris[3];
+/* Writes three clips of 40, 25 and 33 frames into dir. */
+static const int clip_frames[3] = {40, 25, 33};
+
+static void three_clips(const char *dir, char paths[3][4200], const char *uris[3]) {
     for (int k = 0; k < 3; k++) {
         ps_err err;
         snprintf(paths[k], sizeof paths[k], "%s/clip%d.avi", dir, k);
-        TU_CHECK(clipgen_write(paths[k], 160, 120, 25, frames[k], &err) == PS_OK);
+        TU_CHECK(clipgen_write(paths[k], 160, 120, 25, clip_frames[k], &err) == PS_OK);
         uris[k] = paths[k];
     }
+}
+
+/* Every frame is accounted for: produced = processed + dropped + late +
+ * skipped + cancelled + failed. */
+static void check_accounting(const char *what, const ps_pipeline_stats *st) {
+    for (int k = 0; k < st->n_streams; k++) {
+        const ps_stream_stats *s = &st->streams[k];
+        printf("%s, stream %d (priority %d): produced %llu = processed %llu + dropped %llu + late "
+               "%llu + skipped %llu + cancelled %llu + failed %llu\n",
+               what, k, s->settings.priority, (unsigned long long)s->produced,
+               (unsigned long long)s->processed, (unsigned long long)s->dropped,
+               (unsigned long long)s->late, (unsigned long long)s->skipped,
+               (unsigned long long)s->cancelled, (unsigned long long)s->failed);
+        TU_CHECK(s->produced ==
+                 s->processed + s->dropped + s->late + s->skipped + s->cancelled + s->failed);
+    }
+}
+
+/* The three clips through det offline (batches of 4, rings of 2), with
+ * the accounting checked; st gets the figures. */
+static void run_clips(const char *dir, ps_detector *det, const char *what,
+                      ps_pipeline_stats *st) {
+    char paths[3][4200];
+    const char *uris[3];
+    three_clips(dir, paths, uris);
+    ps_source_opts so = {0};
+    run_pipeline(det, uris, 3, 4, 2, &so, 0, st);
+    check_accounting(what, st);
+}
+
+static void test_offline_loses_nothing(const char *dir) {
+    const int *frames = clip_frames;
+    char paths[3][4200];
+    const char *uris[3];
+    three_clips(dir, paths, uris);
     fake d;
     ps_detector det = fake_detector(&d, 4);
     d.check_content = 1;
@@ -242,46 +277,14 @@ static void test_bad_stream_fails_alone(const char *dir) {
     ps_pipeline_stats_free(&st);
 }
 
-/* Writes three clips of 40, 25 and 33 frames into dir. */
-static void three_clips(const char *dir, char paths[3][4200], const char *uris[3]) {
-    const int frames[3] = {40, 25, 33};
-    for (int k = 0; k < 3; k++) {
-        ps_err err;
-        snprintf(paths[k], sizeof paths[k], "%s/clip%d.avi", dir, k);
-        TU_CHECK(clipgen_write(paths[k], 160, 120, 25, frames[k], &err) == PS_OK);
-        uris[k] = paths[k];
-    }
-}
-
-/* Every frame is accounted for: produced = processed + dropped + late +
- * skipped + cancelled + failed. */
-static void check_accounting(const char *what, const ps_pipeline_stats *st) {
-    for (int k = 0; k < st->n_streams; k++) {
-        const ps_stream_stats *s = &st->streams[k];
-        printf("%s, stream %d (priority %d): produced %llu = processed %llu + dropped %llu + late "
-               "%llu + skipped %llu + cancelled %llu + failed %llu\n",
-               what, k, s->settings.priority, (unsigned long long)s->produced,
-               (unsigned long long)s->processed, (unsigned long long)s->dropped,
-               (unsigned long long)s->late, (unsigned long long)s->skipped,
-               (unsigned long long)s->cancelled, (unsigned long long)s->failed);
-        TU_CHECK(s->produced ==
-                 s->processed + s->dropped + s->late + s->skipped + s->cancelled + s->failed);
-    }
-}
-
 /* A batch that fails loses its frames (counted as failed), the engine
  * recovers and the run goes on to the end of every file. */
 static void test_engine_failure_recovers(const char *dir) {
-    char paths[3][4200];
-    const char *uris[3];
-    three_clips(dir, paths, uris);
     fake d;
     ps_detector det = fake_detector(&d, 4);
     d.fail_every = 5;
-    ps_source_opts so = {0};
     ps_pipeline_stats st;
-    run_pipeline(&det, uris, 3, 4, 2, &so, 0, &st);
-    check_accounting("engine failing every 5th batch", &st);
+    run_clips(dir, &det, "engine failing every 5th batch", &st);
     uint64_t failed = 0, produced = 0;
     for (int k = 0; k < 3; k++) {
         TU_CHECK(st.streams[k].state == PS_STREAM_ENDED);
@@ -302,17 +305,12 @@ static void test_engine_failure_recovers(const char *dir) {
 /* An engine that cannot recover stops the run with the cause; what was
  * read but not run counts as failed. */
 static void test_engine_failure_fatal(const char *dir) {
-    char paths[3][4200];
-    const char *uris[3];
-    three_clips(dir, paths, uris);
     fake d;
     ps_detector det = fake_detector(&d, 4);
     d.fail_every = 3;
     d.recover_fails = 1;
-    ps_source_opts so = {0};
     ps_pipeline_stats st;
-    run_pipeline(&det, uris, 3, 4, 2, &so, 0, &st);
-    check_accounting("engine that cannot recover", &st);
+    run_clips(dir, &det, "engine that cannot recover", &st);
     printf("fatal: %s (batches run %d)\n", st.engine_error, d.batches);
     TU_CHECK(st.engine_fatal && st.engine_failures == 1 && d.recoveries == 1);
     TU_CHECK(strstr(st.engine_error, "device lost") != NULL);
@@ -323,17 +321,12 @@ static void test_engine_failure_fatal(const char *dir) {
 /* Frames the engine cannot take as they arrive count as failed, and the
  * stream goes on. */
 static void test_prepare_failures(const char *dir) {
-    char paths[3][4200];
-    const char *uris[3];
-    three_clips(dir, paths, uris);
     fake d;
     ps_detector det = fake_detector(&d, 4);
     d.prepare_fail_every = 7;
     det.prepare = fake_prepare;
-    ps_source_opts so = {0};
     ps_pipeline_stats st;
-    run_pipeline(&det, uris, 3, 4, 2, &so, 0, &st);
-    check_accounting("every 7th frame failing preparation", &st);
+    run_clips(dir, &det, "every 7th frame failing preparation", &st);
     uint64_t failed = 0;
     for (int k = 0; k < 3; k++) {
         TU_CHECK(st.streams[k].state == PS_STREAM_ENDED);

@@ -304,14 +304,17 @@ int ps_pipeline_wait(ps_pipeline *p, int timeout_ms) {
     return done;
 }
 
+void ps_pipe_source_figures(const stream *s, ps_stream_stats *st) {
+    if (!s->src) return; /* closed: its last figures are in s->st */
+    st->bad_packets = (uint64_t)ps_source_skipped(s->src);
+    st->reconnects = (uint64_t)ps_source_reconnects(s->src);
+}
+
 static void stats_copy_streams(ps_pipeline *p, ps_pipeline_stats *st) {
     st->n_streams = p->n_streams;
     for (int k = 0; k < p->n_streams; k++) {
         st->streams[k] = p->streams[k]->st;
-        if (p->streams[k]->src) {
-            st->streams[k].bad_packets = (uint64_t)ps_source_skipped(p->streams[k]->src);
-            st->streams[k].reconnects = (uint64_t)ps_source_reconnects(p->streams[k]->src);
-        }
+        ps_pipe_source_figures(p->streams[k], &st->streams[k]);
     }
 }
 

@@ -63,9 +63,9 @@ static int goes_before(const stream *a, int64_t a_due, const stream *b, int64_t 
     return a->served < b->served;
 }
 
-/* The stream whose oldest frame goes next; NULL when none is ready. */
-static stream *next_stream(ps_pipeline *p) {
-    int64_t quantum = engine_mean_ns(p) > 1000000 ? engine_mean_ns(p) : 1000000;
+/* The stream whose oldest frame goes next, deadlines told apart at quantum;
+ * NULL when none is ready. */
+static stream *next_stream(ps_pipeline *p, int64_t quantum) {
     stream *best = NULL;
     int64_t best_due = 0;
     for (int k = 0; k < p->n_streams; k++) {
@@ -108,9 +108,10 @@ static void take_frames(ps_pipeline *p) {
     int64_t now = ps_now_ns();
     for (int k = 0; k < p->n_streams; k++) drop_late(p, p->streams[k], now);
     int took = 0;
+    int64_t mean = engine_mean_ns(p), quantum = mean > 1000000 ? mean : 1000000;
     stream *s;
     if (p->n_forming == 0) p->forming_limit = batch_limit(p);
-    while (p->n_forming < p->forming_limit && (s = next_stream(p))) {
+    while (p->n_forming < p->forming_limit && (s = next_stream(p, quantum))) {
         ps_frame *f = ps_pipe_ring_pop(s);
         s->served = ++p->serve_seq;
         f->t.batched = now;

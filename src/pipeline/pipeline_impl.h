@@ -80,6 +80,10 @@ struct ps_pipeline {
     int gpu_active;       /* GPU-decoding streams running */
 };
 
+/* Copies the figures s's source keeps itself (corrupt packets, reconnects)
+ * into st (p->mu held; the source still open). */
+void ps_pipe_source_figures(const stream *s, ps_stream_stats *st);
+
 /* Frames (callers hold p->mu). give_back returns a frame to its stream's
  * pool, letting go of what it holds on the GPU at once. */
 void ps_pipe_give_back(stream *s, ps_frame *f);

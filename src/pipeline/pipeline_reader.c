@@ -62,6 +62,35 @@ static ps_admit_in admit_figures(stream *s) {
     return in;
 }
 
+/* One admission decision on figures in (p->mu held): admitted (its
+ * reservation taken), refused (state and error set), to wait, or stopping
+ * (PS_ADMIT_REFUSE with nothing set). */
+static ps_admit_verdict admit_once(stream *s, ps_admit_in *in) {
+    ps_pipeline *p = s->p;
+    in->base = p->vram_base;
+    in->reserved = p->vram_reserved;
+    in->active = p->gpu_active;
+    if (p->stop || s->removing) return PS_ADMIT_REFUSE;
+    int measured;
+    size_t need = ps_admit_need(in, &measured);
+    ps_admit_verdict v = ps_admit_decide(in, need);
+    if (v == PS_ADMIT_YES) {
+        s->reserve = need;
+        p->vram_reserved += need;
+        s->gpu_active = 1;
+        p->gpu_active++;
+        s->st.gpu_decode = 1;
+        s->st.vram_estimate = need;
+        s->st.vram_measured = measured;
+    } else if (v == PS_ADMIT_REFUSE) {
+        s->st.state = PS_STREAM_REFUSED;
+        snprintf(s->st.error, sizeof s->st.error, "%.200s: ", s->st.uri);
+        size_t at = strlen(s->st.error);
+        ps_admit_explain(in, need, measured, s->st.error + at, sizeof s->st.error - at);
+    }
+    return v;
+}
+
 /* Waits until a GPU-decoding stream fits (p->mu not held). Returns 1 when
  * admitted, 0 when refused (state and error set) or stopping. */
 static int reader_admit(stream *s) {
@@ -70,27 +99,8 @@ static int reader_admit(stream *s) {
     for (;;) {
         ps_admit_in in = admit_figures(s);
         pthread_mutex_lock(&p->mu);
-        in.base = p->vram_base;
-        in.reserved = p->vram_reserved;
-        in.active = p->gpu_active;
-        int measured;
-        size_t need = ps_admit_need(&in, &measured);
-        int quit = p->stop || s->removing;
-        ps_admit_verdict v = quit ? PS_ADMIT_REFUSE : ps_admit_decide(&in, need);
-        if (v == PS_ADMIT_YES) {
-            s->reserve = need;
-            p->vram_reserved += need;
-            s->gpu_active = 1;
-            p->gpu_active++;
-            s->st.gpu_decode = 1;
-            s->st.vram_estimate = need;
-            s->st.vram_measured = measured;
-        } else if (v == PS_ADMIT_REFUSE && !quit) {
-            s->st.state = PS_STREAM_REFUSED;
-            snprintf(s->st.error, sizeof s->st.error, "%.200s: ", s->st.uri);
-            size_t at = strlen(s->st.error);
-            ps_admit_explain(&in, need, measured, s->st.error + at, sizeof s->st.error - at);
-        } else if (v == PS_ADMIT_WAIT) {
+        ps_admit_verdict v = admit_once(s, &in);
+        if (v == PS_ADMIT_WAIT) {
             int64_t t = ps_now_ns() + (int64_t)ADMIT_POLL_MS * 1000000;
             struct timespec ts = {(time_t)(t / 1000000000), (long)(t % 1000000000)};
             pthread_cond_timedwait(&p->state_cv, &p->mu, &ts);
@@ -242,10 +252,7 @@ void *ps_pipe_reader_main(void *arg) {
     /* the reader closes what it opened (FFmpeg's decoder threads are its
      * own); the figures the source kept stay in the stream's */
     ps_source *src = s->src;
-    if (src) {
-        s->st.bad_packets = (uint64_t)ps_source_skipped(src);
-        s->st.reconnects = (uint64_t)ps_source_reconnects(src);
-    }
+    ps_pipe_source_figures(s, &s->st);
     s->src = NULL;
     pthread_mutex_unlock(&p->mu);
     ps_source_close(src);
