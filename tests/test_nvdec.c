@@ -4,7 +4,8 @@
  * change) next to a good one in one pipeline. Needs a GPU and the model;
  * the people comparison needs a clip with people: argument 1 or
  * $POSESTREAM_TEST_CLIP (e.g. ../shared/device/clips/people_1080p_h264.mp4),
- * else that part is skipped. */
+ * else that part is skipped. Last, removing running GPU-decoded streams
+ * gives their device memory back. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,73 @@ static void test_bad_streams_on_gpu(const ps_model *m, const char *dir, const ch
     ps_engine_free(e);
 }
 
+/* The process's device memory now (NVML or the device-wide figure). */
+static double vram_mb(const ps_engine *e) {
+    size_t now, peak;
+    ps_engine_vram(e, &now, &peak);
+    return (double)now / 1048576.0;
+}
+
+/* Waits up to 20 s for every stream of p to have delivered at least n
+ * frames; returns 1 when they all have. */
+static int wait_produced(ps_pipeline *p, int n_streams, uint64_t n) {
+    for (int t = 0; t < 200; t++) {
+        ps_pipeline_stats st;
+        ps_err err;
+        if (ps_pipeline_stats_get(p, &st, &err)) return 0;
+        int all = st.n_streams == n_streams;
+        for (int k = 0; k < st.n_streams; k++) all &= st.streams[k].produced >= n;
+        ps_pipeline_stats_free(&st);
+        if (all) return 1;
+        usleep(100000);
+    }
+    return 0;
+}
+
+/* Removing GPU-decoded streams gives their device memory back, measured:
+ * 8 looping streams run, the process's VRAM is read, all 8 are removed
+ * while the pipeline keeps running, and within 10 s the VRAM must fall by
+ * at least half of what admission measured they took (decoders and their
+ * surfaces; the engine's buffers stay). Every stream's columns add up. */
+static void test_remove_frees_vram(const ps_model *m, const char *clip) {
+    enum { N = 8 };
+    ps_engine *e = gpu_engine(m);
+    ps_detector det;
+    ps_err err;
+    TU_CHECK(ps_engine_detector(e, 0.2f, &det, &err) == PS_OK);
+    ps_pipeline_opts po = {.batch_max = 8, .batch_timeout_ms = 10, .ring_size = 4,
+                           .keep_running = 1};
+    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    TU_CHECK(ps_pipeline_start(p, &det, &err) == PS_OK);
+    double before = vram_mb(e);
+    ps_source_opts so = {.decode = PS_DECODE_GPU, .loop = 1, .realtime = 1};
+    for (int k = 0; k < N; k++) TU_CHECK(ps_pipeline_add(p, clip, NULL, &so, &err) == PS_OK);
+    TU_CHECK(wait_produced(p, N, 30));
+    double running = vram_mb(e), after = running;
+    for (int k = 0; k < N; k++) TU_CHECK(ps_pipeline_remove(p, k, &err) == PS_OK);
+    for (int t = 0; t < 100 && after > before + (running - before) / 2; t++) {
+        usleep(100000);
+        after = vram_mb(e);
+    }
+    printf("VRAM: %.0f MB before the streams, %.0f MB with %d GPU-decoded streams "
+           "(%.1f MB each), %.0f MB after removing them (%.0f MB given back)\n",
+           before, running, N, (running - before) / N, after, running - after);
+    TU_CHECK(running - before > N * 10.0); /* the decoders took memory at all */
+    TU_CHECK(running - after >= (running - before) / 2);
+    ps_pipeline_stats st;
+    TU_CHECK(ps_pipeline_stats_get(p, &st, &err) == PS_OK);
+    for (int k = 0; k < st.n_streams; k++) {
+        const ps_stream_stats *s = &st.streams[k];
+        TU_CHECK(s->state == PS_STREAM_REMOVED && s->gpu_decode);
+        TU_CHECK(s->produced == s->processed + s->dropped + s->late + s->skipped + s->cancelled +
+                                    s->failed);
+    }
+    ps_pipeline_stats_free(&st);
+    ps_pipeline_free(p);
+    ps_engine_detector_free(&det);
+    ps_engine_free(e);
+}
+
 int main(int argc, char **argv) {
     const char *clip = argc > 1 ? argv[1] : getenv("POSESTREAM_TEST_CLIP");
     ps_err err;
@@ -176,6 +244,7 @@ int main(int argc, char **argv) {
     if (clip && *clip) {
         test_bad_streams_on_gpu(m, dir, clip);
         test_gpu_vs_cpu_decode(m, clip);
+        test_remove_frees_vram(m, clip);
     } else {
         printf("no clip given: NVDEC tests skipped\n");
     }

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/bench_groups.h"
 #include "cli/ceiling.h"
+#include "cli/churn.h"
 #include "cli/cli.h"
 #include "cli/stream_list.h"
 #include "cli/stream_opts.h"
@@ -22,6 +24,7 @@ typedef struct {
     const char *json;
     const char *streams_file; /* --streams: the streams instead of N alike */
     cli_ceiling ceil;     /* measured when decode_only or ceiling */
+    cli_churn churn;      /* --add, --remove */
 } bench_opts;
 
 static void bench_usage(FILE *f) {
@@ -55,6 +58,12 @@ static void bench_usage(FILE *f) {
             "                        all together P%% of their nominal rate (default 99)\n"
             "  --max-vram-gb GB      criterion: peak GPU memory, and the budget streams\n"
             "                        are admitted against (default 11)\n"
+            "  --add N               add N streams while it runs (copies of the streams in\n"
+            "                        turn, with their settings), spread over the run after\n"
+            "                        --warmup and before its last fifth\n"
+            "  --remove N            remove N streams of the lowest priority (the last\n"
+            "                        first) the same way; a criterion then is that the\n"
+            "                        streams that stay lose no frame\n"
             "  --decode-only         only decode the streams (no network), as fast as\n"
             "                        the decoders go: this machine's ceiling\n"
             "  --ceiling             measure that ceiling first (8 s), then run, and put\n"
@@ -76,7 +85,8 @@ static const struct option bench_longs[] = {
     {"warmup", required_argument, 0, 0},  {"max-drop-pct", required_argument, 0, 0},
     {"min-delivered-pct", required_argument, 0, 0}, {"decode-only", no_argument, 0, 0},
     {"ceiling", no_argument, 0, 0},       {"batch-max", required_argument, 0, 0},
-    {"streams", required_argument, 0, 0},
+    {"streams", required_argument, 0, 0}, {"add", required_argument, 0, 0},
+    {"remove", required_argument, 0, 0},
     CLI_JOB_LONG_OPTIONS,
     {0, 0, 0, 0}};
 
@@ -111,6 +121,9 @@ static int bench_option(bench_opts *b, const char *name, const char *arg) {
     else if (!strcmp(name, "max-vram-gb")) {
         rc = positive(name, arg, &b->max_vram_gb);
         b->job.max_vram_gb = b->max_vram_gb;
+    }
+    else if (!strcmp(name, "add") || !strcmp(name, "remove")) {
+        if ((rc = positive(name, arg, &v)) < 0) *(name[0] == 'a' ? &b->churn.add : &b->churn.remove) = (int)v;
     }
     else if (!strcmp(name, "num-streams") || !strcmp(name, "fps")) {
         if ((rc = positive(name, arg, &v)) < 0) *(name[0] == 'n' ? &b->num_streams : &b->fps) = (int)v;
@@ -168,16 +181,6 @@ static int make_sources(bench_opts *b, char ***uris_out) {
     return 0;
 }
 
-/* One criterion's line: value against an upper (at_least 0) or lower
- * bound. Returns 1 when it passes. */
-static int criterion(const char *what, double value, const char *unit, double bound,
-                     int at_least) {
-    int ok = at_least ? value >= bound : value <= bound;
-    printf("  %-38s %9.2f %-8s (%s %.2f)  %s\n", what, value, unit, at_least ? "min" : "max",
-           bound, ok ? "PASS" : "FAIL");
-    return ok;
-}
-
 /* Delivery after the start-up window (see bench_usage). */
 typedef struct {
     double worst_pct;     /* the stream that processed the least of its delivered frames */
@@ -194,6 +197,7 @@ static delivery measure_delivery(const cli_stream_outcome *o) {
     double nominal = 0, done = 0;
     for (int k = 0; k < end->n_streams && k < w->n_streams; k++) {
         const ps_stream_stats *e = &end->streams[k], *s = &w->streams[k];
+        if (e->state == PS_STREAM_REMOVED) continue; /* its window ended early */
         /* the frames delivered in the window and not lost (the rings are
          * drained at the end, so every one of them was processed) */
         double in = (double)(e->produced - s->produced);
@@ -234,16 +238,16 @@ static int print_criteria(const bench_opts *b, const cli_stream_outcome *o) {
     delivery d = measure_delivery(o);
     double p99 = ps_hist_quantile(&st->latency, 0.99) / 1e3, drops = ps_report_drop_pct(st);
     printf("criteria:\n");
-    int ok = criterion("p99 end-to-end latency", p99, "ms", b->max_latency_ms, 0);
-    ok &= criterion("frames dropped", drops, "%", b->max_drop_pct, 0);
+    int ok = bench_criterion("p99 end-to-end latency", p99, "ms", b->max_latency_ms, 0);
+    ok &= bench_criterion("frames dropped", drops, "%", b->max_drop_pct, 0);
     char what[96];
     snprintf(what, sizeof what, "first frame of every stream (slowest)");
-    ok &= criterion(what, d.first_s, "s", b->warmup_s, 0);
+    ok &= bench_criterion(what, d.first_s, "s", b->warmup_s, 0);
     snprintf(what, sizeof what, "delivered after %.0f s, worst stream", b->warmup_s);
-    ok &= criterion(what, d.worst_pct, "%", b->min_delivered_pct, 1);
-    ok &= criterion("delivered after it, of nominal", d.total_pct, "%", b->min_delivered_pct, 1);
+    ok &= bench_criterion(what, d.worst_pct, "%", b->min_delivered_pct, 1);
+    ok &= bench_criterion("delivered after it, of nominal", d.total_pct, "%", b->min_delivered_pct, 1);
     if (o->extra.vram_mb >= 0)
-        ok &= criterion("peak VRAM", o->extra.vram_mb / 1024, "GB", b->max_vram_gb, 0);
+        ok &= bench_criterion("peak VRAM", o->extra.vram_mb / 1024, "GB", b->max_vram_gb, 0);
     else
         printf("  %-38s %9s %-8s (max %.2f)  not applicable (CPU backend)\n", "peak VRAM", "-",
                "", b->max_vram_gb);
@@ -257,6 +261,7 @@ static int print_criteria(const bench_opts *b, const cli_stream_outcome *o) {
     printf("  %-38s %9d %-8s (max 0)       %s\n", "failed or refused streams", bad, "",
            bad ? "FAIL" : "PASS");
     print_failed(st);
+    ok &= bench_live_criteria(st, &o->snapshot, b->warmup_s, b->churn.add || b->churn.remove);
     return ok && !fails && !bad;
 }
 
@@ -315,6 +320,7 @@ static int print_table(const bench_opts *b, const cli_stream_outcome *o) {
     if (o->extra.vram_mb >= 0) snprintf(vram, sizeof vram, "%.0f MB", o->extra.vram_mb);
     printf("  %-34s %10.0f MB RSS, VRAM %s\n", "peak memory", o->extra.peak_rss_mb, vram);
     print_vram(o, on_gpu);
+    bench_print_priorities(st);
     if (b->ceiling) print_ceiling(b, &b->ceil);
     return print_criteria(b, o);
 }
@@ -408,6 +414,14 @@ int cmd_bench(int argc, char **argv) {
     else if (!rc && b.ceiling && !b.synthetic)
         rc = cli_decode_ceiling(b.job.uris, b.num_streams, &b.job.src, 2, 6, &b.ceil);
     else b.ceiling = 0;
+    if (!rc && b.decode_only && (b.churn.add || b.churn.remove))
+        rc = cli_fail("--add and --remove need the network (not --decode-only)");
+    if (!rc && (b.churn.add || b.churn.remove)) {
+        b.churn.from_s = b.warmup_s;
+        b.churn.to_s = b.warmup_s + (b.job.duration_s - b.warmup_s) * 0.8;
+        b.job.churn = &b.churn;
+        rc = cli_churn_plan(&b.churn, &b.job);
+    }
     if (!rc && !b.decode_only) {
         cli_stream_outcome out;
         b.job.snapshot_s = b.warmup_s;
@@ -416,12 +430,13 @@ int cmd_bench(int argc, char **argv) {
             int pass = print_table(&b, &out);
             if (b.verbose) ps_report_summary(stdout, &out.stats, &out.extra);
             if (b.json) rc = write_json(&b, &out, pass);
-            if (!pass) rc = 1;
+            if (!pass || out.churn_failed) rc = 1;
             cli_stream_outcome_free(&out);
         }
     }
     for (int k = 0; k < n_made; k++) free(uris[k]);
     free(uris);
     cli_stream_list_free(&list);
+    cli_churn_free(&b.churn);
     return rc;
 }

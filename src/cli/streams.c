@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/churn.h"
 #include "cli/cli.h"
 #include "cli/stream_opts.h"
 #include "engine/engine.h"
@@ -39,14 +40,13 @@ static void parts_free(job_parts *j) {
     ps_model_free(j->model);
 }
 
-/* Stream k with its name, settings and FFmpeg options (the job's first,
- * then its own, which win). */
-static int add_one(const cli_stream_job *job, ps_pipeline *pipe, int k) {
+int cli_add_stream(const cli_stream_job *job, ps_pipeline *pipe, int k, const char *suffix) {
     ps_err err;
     char name[128], opts[4096];
     ps_stream_settings set = job->specs ? job->specs[k].settings : (ps_stream_settings){0};
     if (job->names && job->names[k]) snprintf(name, sizeof name, "%s", job->names[k]);
     else cli_uri_name(job->uris[k], name, sizeof name);
+    if (suffix) snprintf(name + strlen(name), sizeof name - strlen(name), "%s", suffix);
     set.name = name;
     ps_source_opts so = job->src;
     const char *own = job->specs ? job->specs[k].av_options : NULL;
@@ -63,7 +63,7 @@ static int add_one(const cli_stream_job *job, ps_pipeline *pipe, int k) {
 static int add_streams(const cli_stream_job *job, job_parts *j) {
     ps_err err;
     ps_pipeline_opts po = {.batch_max = job->batch_max, .batch_timeout_ms = job->batch_timeout_ms,
-                           .ring_size = job->ring_size,
+                           .ring_size = job->ring_size, .keep_running = job->churn != NULL,
                            .max_vram = (size_t)(job->max_vram_gb * 1073741824.0)};
     if (j->results) {
         po.on_result = ps_results_write;
@@ -72,7 +72,7 @@ static int add_streams(const cli_stream_job *job, job_parts *j) {
     j->pipe = ps_pipeline_create(&po, &err);
     if (!j->pipe) return cli_fail(err.msg);
     for (int k = 0; k < job->n_uris; k++)
-        if (add_one(job, j->pipe, k)) return 1;
+        if (cli_add_stream(job, j->pipe, k, NULL)) return 1;
     return 0;
 }
 
@@ -97,8 +97,6 @@ static int build_engine(const cli_stream_job *job, job_parts *j, cli_stream_outc
     return 0;
 }
 
-/* Polls until the pipeline ends, the duration passes or Ctrl-C; draws the
- * status lines meanwhile. */
 /* Running means of the GPU's and its decoders' utilisation (NVML). */
 typedef struct {
     double gpu, dec;
@@ -115,18 +113,22 @@ static void sample_util(util_sampler *u, ps_engine *e, int64_t now) {
     if (dec >= 0) u->dec += dec, u->n_dec++;
 }
 
+/* Polls until the pipeline ends, the duration passes or Ctrl-C; draws the
+ * status lines and adds and removes streams (job->churn) meanwhile. */
 static void watch(const cli_stream_job *job, job_parts *j, cli_stream_outcome *out) {
     int64_t start = ps_now_ns(), last_draw = 0;
     int drawn = 0, stopping = 0;
     ps_pipeline_stats prev = {0};
     util_sampler util = {0};
     ps_err err;
-    while (!ps_pipeline_wait(j->pipe, 100)) {
+    while (!ps_pipeline_wait(j->pipe, job->churn ? 20 : 100)) {
         int64_t now = ps_now_ns();
         sample_util(&util, j->engine, now);
+        if (job->churn && !stopping && cli_churn_step(job->churn, job, j->pipe, (now - start) / 1e9))
+            out->churn_failed = 1, interrupted = 1; /* stop: the error is printed */
         if (!stopping && (interrupted || (job->duration_s > 0 &&
                                           now - start >= (int64_t)(job->duration_s * 1e9)))) {
-            out->interrupted = interrupted;
+            out->interrupted = interrupted && !out->churn_failed;
             out->stop_ns = now;
             ps_pipeline_stop(j->pipe);
             stopping = 1;

@@ -7,7 +7,7 @@
 #include "pipeline/stream_spec.h"
 #include "sink/report.h"
 
-typedef struct {
+typedef struct cli_stream_job {
     const char *model;
     int verify;
     ps_engine_opts eng;   /* input_w/h 0: chosen from the streams */
@@ -24,6 +24,7 @@ typedef struct {
     int status;           /* draw live status lines on stderr */
     double max_vram_gb;   /* refuse GPU-decoded streams beyond this */
     double snapshot_s;    /* > 0: copy the figures this long after the start */
+    struct cli_churn *churn; /* NULL, or streams to add and remove while it runs */
 } cli_stream_job;
 
 typedef struct {
@@ -31,6 +32,7 @@ typedef struct {
     ps_report_extra extra;
     int input_w, input_h, batch_max;
     int interrupted;      /* stopped by Ctrl-C */
+    int churn_failed;     /* stopped: a stream could not be added (printed) */
     char backend[16];     /* "cpu" or "cuda" */
     char device[256];     /* e.g. "NVIDIA H100 80GB HBM3" or "CPU" */
     double gpu_util, decoder_util; /* mean percent busy over the run; -1 unknown */
@@ -45,5 +47,10 @@ typedef struct {
  * cli_stream_outcome_free. */
 int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *outcome);
 void cli_stream_outcome_free(cli_stream_outcome *outcome);
+
+/* Adds the job's stream k to pipe with its name (+ suffix, when not NULL),
+ * settings and FFmpeg options (the job's first, then its own, which win).
+ * Returns 0, or 1 after printing the error. */
+int cli_add_stream(const cli_stream_job *job, ps_pipeline *pipe, int k, const char *suffix);
 
 #endif

@@ -143,6 +143,7 @@ static stream *stream_new(ps_pipeline *p, const char *uri, const ps_stream_setti
     snprintf(s->st.uri, sizeof s->st.uri, "%s", uri);
     ps_hist_init(&s->st.latency);
     s->st.state = PS_STREAM_OPENING;
+    s->st.stride = 1;
     return s;
 }
 

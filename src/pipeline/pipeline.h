@@ -69,12 +69,16 @@ typedef struct {
     ps_stream_state state;
     char error[PS_ERR_LEN];
     int live;
+    int stride;         /* 1: every frame is taken; k > 1: under overload this live
+                           stream gives way to higher priorities and keeps every
+                           k-th frame (the others are counted skipped) */
     int width, height;
     double fps;
     uint64_t produced;  /* frames the source delivered */
     uint64_t dropped;   /* of those, dropped by a full ring (live) */
     uint64_t late;      /* not run: past their deadline before they could start */
-    uint64_t skipped;   /* not run: over the stream's max_fps */
+    uint64_t skipped;   /* not run: over the stream's max_fps, or left out by its
+                           stride (below) */
     uint64_t cancelled; /* not run: still buffered when the stream was removed */
     uint64_t failed;    /* lost to a failed batch or preparation */
     uint64_t processed; /* through the engine: produced = processed + dropped +

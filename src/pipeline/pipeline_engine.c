@@ -28,23 +28,23 @@ static int64_t deadline_of(const stream *s, const ps_frame *f) {
     return f->t.captured + (ms > 0 ? (int64_t)(ms * 1e6) : NO_DEADLINE_NS);
 }
 
-/* Deadlines are judged by the engine's mean time with this much to spare,
- * since a batch can run longer than the mean (the CPU's times vary by
- * about 10%). */
+/* Deadlines are judged by the engine's expected time with this much to
+ * spare, since a batch can run longer than expected (the CPU's times vary
+ * by about 10%). */
 #define ENGINE_MARGIN 1.15
 
-/* The engine's mean time per batch with the margin (0 before the first). */
-static int64_t engine_mean_ns(const ps_pipeline *p) {
-    return p->engine.count ? (int64_t)(ps_hist_mean(&p->engine) * 1000 * ENGINE_MARGIN) : 0;
+/* How long a batch of n takes, with the margin (0 before the first). */
+static int64_t expect_ns(const ps_pipeline *p, int n) {
+    return (int64_t)(ps_batch_time_predict(&p->batch_time, n) * ENGINE_MARGIN);
 }
 
 /* Drops the frames of s that can no longer be done in time, counting them
  * late: a frame taken now is done once what is left of the batch in the
- * engine (if any) and its own batch have run, by the mean batch time. */
-static void drop_late(ps_pipeline *p, stream *s, int64_t now) {
+ * engine (if any) and then a batch of n have run. */
+static void drop_late(ps_pipeline *p, stream *s, int64_t now, int n) {
     if (s->st.settings.max_latency_ms <= 0) return;
-    int64_t mean = engine_mean_ns(p), left = mean - (now - p->engine_since);
-    int64_t need = mean + (p->engine_busy && left > 0 ? left : 0);
+    int64_t left = expect_ns(p, p->engine_n) - (now - p->engine_since);
+    int64_t need = expect_ns(p, n) + (p->engine_busy && left > 0 ? left : 0);
     while (s->ring_count > 0 && deadline_of(s, s->ring[s->ring_head]) < now + need) {
         ps_pipe_give_back(s, ps_pipe_ring_pop(s));
         s->st.late++;
@@ -77,22 +77,27 @@ static stream *next_stream(ps_pipeline *p, int64_t quantum) {
     return best;
 }
 
-/* The largest batch that still meets the tightest deadline of the frames
- * ready: one that waits for the batch before it and then runs must be done
- * within that deadline, so a batch may take half of it, by the measured
- * engine time per frame. Without deadlines, batch_max. */
+/* The largest batch that still meets the tightest deadline of the running
+ * streams: one that waits for the batch before it and then runs must be
+ * done within that deadline, so a batch may take half of it, by the
+ * measured engine time per batch size. Without deadlines, batch_max. */
 static int batch_limit(const ps_pipeline *p) {
     double tight_ms = 0;
     for (int k = 0; k < p->n_streams; k++) {
         const stream *s = p->streams[k];
         double ms = s->st.settings.max_latency_ms;
-        if (s->ring_count > 0 && ms > 0 && (tight_ms == 0 || ms < tight_ms)) tight_ms = ms;
+        if (s->st.state == PS_STREAM_RUNNING && ms > 0 && (tight_ms == 0 || ms < tight_ms))
+            tight_ms = ms;
     }
-    if (tight_ms == 0 || p->batched_frames == 0) return p->o.batch_max;
-    double per_frame_ms = ps_hist_mean(&p->engine) / 1e3 * ENGINE_MARGIN * (double)p->batches /
-                          (double)p->batched_frames;
-    double n = per_frame_ms > 0 ? tight_ms / 2 / per_frame_ms : p->o.batch_max;
-    return n < 1 ? 1 : n > p->o.batch_max ? p->o.batch_max : (int)n;
+    if (tight_ms == 0) return p->o.batch_max;
+    return ps_batch_time_fit(&p->batch_time, tight_ms * 1e6 / 2 / ENGINE_MARGIN, p->o.batch_max);
+}
+
+/* The frames ready in every ring. */
+static int frames_ready(const ps_pipeline *p) {
+    int n = 0;
+    for (int k = 0; k < p->n_streams; k++) n += p->streams[k]->ring_count;
+    return n;
 }
 
 /* Moves ready frames into the forming batch, by priority and then
@@ -106,11 +111,15 @@ static int batch_limit(const ps_pipeline *p) {
 static void take_frames(ps_pipeline *p) {
     if (!p->detector->submit && (p->n_pending > 0 || p->engine_busy)) return;
     int64_t now = ps_now_ns();
-    for (int k = 0; k < p->n_streams; k++) drop_late(p, p->streams[k], now);
+    int limit = batch_limit(p), ready = frames_ready(p);
+    ps_pipe_plan_strides(p, now, limit);
+    if (p->n_forming == 0) p->forming_limit = limit;
+    /* the batch these frames go into: what is forming and what is ready */
+    int n = p->n_forming + ready < p->forming_limit ? p->n_forming + ready : p->forming_limit;
+    for (int k = 0; k < p->n_streams; k++) drop_late(p, p->streams[k], now, n);
     int took = 0;
-    int64_t mean = engine_mean_ns(p), quantum = mean > 1000000 ? mean : 1000000;
+    int64_t mean = expect_ns(p, n), quantum = mean > 1000000 ? mean : 1000000;
     stream *s;
-    if (p->n_forming == 0) p->forming_limit = batch_limit(p);
     while (p->n_forming < p->forming_limit && (s = next_stream(p, quantum))) {
         ps_frame *f = ps_pipe_ring_pop(s);
         s->served = ++p->serve_seq;
@@ -225,9 +234,10 @@ static void engine_finish(ps_pipeline *p, ps_frame **batch, int n, ps_status st,
         p->failures_in_row = 0;
         /* GPU batches are timed by CUDA events, CPU ones by the clock */
         const ps_frame_times *t = &batch[0]->t;
-        ps_hist_add(&p->engine, (t->device_ns ? t->device_ns : t->infer_end - t->infer_start) / 1000);
+        int64_t ns = t->device_ns ? t->device_ns : t->infer_end - t->infer_start;
+        ps_hist_add(&p->engine, ns / 1000);
+        ps_batch_time_add(&p->batch_time, n, (double)ns);
         p->batches++;
-        p->batched_frames += (uint64_t)n;
         p->batch_sizes[n < PS_BATCH_HIST ? n : PS_BATCH_HIST]++;
     }
     for (int i = 0; i < n; i++) {
@@ -310,6 +320,7 @@ static void engine_take(ps_pipeline *p, engine_batch *next, engine_batch *held) 
     p->n_pending = 0;
     p->engine_busy = 1;
     p->engine_since = ps_now_ns();
+    p->engine_n = next->n;
     int fatal = p->engine_fatal;
     pthread_cond_signal(&p->sched_cv);
     pthread_mutex_unlock(&p->mu);

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 
+#include "pipeline/batch_time.h"
 #include "pipeline/pipeline.h"
 
 /* A GPU stream's reservation is released once it has delivered this many
@@ -19,6 +20,10 @@
 
 /* The engine failing this many batches in a row ends the run. */
 #define PS_ENGINE_MAX_FAILURES 3
+
+/* The largest stride a low priority is given under overload: it keeps at
+ * least one frame in this many. */
+#define PS_STRIDE_MAX 30
 
 typedef struct stream {
     ps_stream_stats st;
@@ -43,6 +48,7 @@ typedef struct stream {
     uint64_t served;   /* p->serve_seq when a frame of it was last batched */
     double kept_pts;   /* max_fps: pts of the last frame kept (reader only) */
     int kept_any;
+    int stride_phase;  /* frames since the last kept by the stride (reader only) */
 } stream;
 
 struct ps_pipeline {
@@ -68,9 +74,11 @@ struct ps_pipeline {
     int engine_busy, sched_done, engine_done;
     uint64_t serve_seq;   /* frames batched so far: the scheduler's turn order */
     int64_t engine_since; /* when the engine took its latest batch */
+    int engine_n;         /* its size */
+    ps_batch_time batch_time; /* the engine's time per batch size */
+    int64_t planned_ns;   /* when the strides were last planned */
     ps_hist engine, queue, latency, decode;
     uint64_t batches, batch_sizes[PS_BATCH_HIST + 1];
-    uint64_t batched_frames; /* frames of the batches that ran */
     int64_t start_ns;
     uint64_t engine_failures;
     int engine_fatal, failures_in_row;
@@ -99,6 +107,11 @@ void ps_pipe_free_pool_if_idle(stream *s);
  * its place among the active GPU streams once it ends. */
 void ps_pipe_settle(stream *s);
 void ps_pipe_leave_gpu(stream *s);
+
+/* Shares the engine's capacity (by the time of a batch of `batch`, the
+ * size deadlines allow) out by priority, setting the live streams'
+ * strides (p->mu held; at most twice a second). pipeline_stride.c. */
+void ps_pipe_plan_strides(ps_pipeline *p, int64_t now, int batch);
 
 void *ps_pipe_reader_main(void *arg);
 void *ps_pipe_sched_main(void *arg);

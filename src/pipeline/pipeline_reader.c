@@ -209,6 +209,18 @@ static int rate_keep(stream *s, const ps_frame *f) {
     return 1;
 }
 
+/* The scheduler's stride (read under p->mu by the caller): whether this
+ * frame is one of every `stride`; reader thread only. */
+static int stride_keep(stream *s, int stride) {
+    if (stride <= 1) {
+        s->stride_phase = 0;
+        return 1;
+    }
+    if (s->stride_phase++ % stride) return 0;
+    s->stride_phase = 1;
+    return 1;
+}
+
 /* Reads until the source ends, fails or the pipeline stops (p->mu held on
  * entry and exit). */
 static ps_read_result reader_loop(stream *s, ps_err *err) {
@@ -217,9 +229,10 @@ static ps_read_result reader_loop(stream *s, ps_err *err) {
     for (;;) {
         ps_frame *f = reader_acquire(s);
         if (!f) return PS_READ_END;
+        int stride = s->st.stride;
         pthread_mutex_unlock(&p->mu);
         ps_read_result r = ps_source_read(s->src, f, err);
-        int keep = r == PS_READ_FRAME && rate_keep(s, f);
+        int keep = r == PS_READ_FRAME && rate_keep(s, f) && stride_keep(s, stride);
         ps_err perr = {0};
         ps_status pst = keep && d->prepare ? d->prepare(d->ctx, f, &perr) : PS_OK;
         pthread_mutex_lock(&p->mu);
