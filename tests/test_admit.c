@@ -3,7 +3,8 @@
  * still settling and is refused once none are, with a message naming the
  * figures and the limit; the measured average replaces the frame-size
  * estimate only when every running stream has settled; the device's free
- * memory counts as well as the budget. No GPU needed. */
+ * memory counts as well as the budget; host memory is judged the same way.
+ * No GPU needed. */
 #include <string.h>
 
 #include "pipeline/admit.h"
@@ -53,11 +54,11 @@ static void test_measured_average(void) {
 
 /* No budget set: only the device's free memory, less the margin, counts. */
 static void test_device_free(void) {
-    ps_admit_in in = {.used = 100 * MB, .device_free = 400 * MB, .static_need = 100 * MB};
+    ps_admit_in in = {.used = 100 * MB, .free_now = 400 * MB, .static_need = 100 * MB};
     int measured;
     size_t need = ps_admit_need(&in, &measured);
     TU_CHECK(ps_admit_decide(&in, need) == PS_ADMIT_YES); /* 100 + 256 <= 400 */
-    in.device_free = 300 * MB;
+    in.free_now = 300 * MB;
     TU_CHECK(ps_admit_decide(&in, need) == PS_ADMIT_REFUSE);
     char why[512];
     ps_admit_explain(&in, need, measured, why, sizeof why);
@@ -65,9 +66,33 @@ static void test_device_free(void) {
     TU_CHECK(strstr(why, "300 MB free") != NULL);
 }
 
+/* Host memory: the same arithmetic, and a refusal that says it is host
+ * memory and names its own option (and the machine's available memory). */
+static void test_host(void) {
+    ps_admit_in in = {.kind = PS_MEM_HOST, .limit = 500 * MB, .used = 450 * MB, .base = 300 * MB,
+                      .active = 3, .static_need = 20 * MB};
+    int measured;
+    size_t need = ps_admit_need(&in, &measured);
+    TU_CHECK(measured && need == 50 * MB); /* (450 - 300) / 3 */
+    TU_CHECK(ps_admit_decide(&in, need) == PS_ADMIT_YES); /* 450 + 50 <= 500 */
+    in.used = 460 * MB;
+    TU_CHECK(ps_admit_decide(&in, need) == PS_ADMIT_REFUSE);
+    char why[512];
+    ps_admit_explain(&in, need, measured, why, sizeof why);
+    printf("host refusal: %s\n", why);
+    TU_CHECK(strstr(why, "host memory") && strstr(why, "--max-host-gb") && strstr(why, "500 MB"));
+    in = (ps_admit_in){.kind = PS_MEM_HOST, .free_now = 200 * MB, .static_need = 20 * MB};
+    need = ps_admit_need(&in, &measured);
+    TU_CHECK(ps_admit_decide(&in, need) == PS_ADMIT_REFUSE); /* 20 + 256 > 200 */
+    ps_admit_explain(&in, need, measured, why, sizeof why);
+    printf("host refusal: %s\n", why);
+    TU_CHECK(strstr(why, "machine has 200 MB available") != NULL);
+}
+
 int main(void) {
     test_fits_or_not();
     test_measured_average();
     test_device_free();
+    test_host();
     return tu_finish("test_admit");
 }

@@ -4,7 +4,9 @@
  * batches mix streams without starving any, latency accounting matches the
  * engine's sleep, a bad stream fails alone, a failing engine loses only the
  * frames of its failed batches (counted) and recovers or stops the run with
- * its cause, and frames that cannot be prepared are counted. Needs no
+ * its cause, frames that cannot be prepared are counted; priorities,
+ * deadlines and strides under overload, streams added and removed while it
+ * runs, and admission against a host-memory budget. Needs no
  * model; runs under ThreadSanitizer in CI. */
 #include <pthread.h>
 #include <stdio.h>
@@ -34,6 +36,7 @@ typedef struct {
     int recover_fails;  /* recover says the engine cannot go on */
     int recoveries, failed_batches;
     int prepare_fail_every; /* > 0: every prepare_fail_every-th frame cannot be prepared */
+    int slow_every, slow_ms; /* > 0: every slow_every-th batch sleeps slow_ms instead */
     int prepared;
 } fake;
 
@@ -45,7 +48,8 @@ static ps_status fake_detect(void *ctx, ps_frame **frames, int n, ps_err *err) {
                           d->batches + d->failed_batches);
     }
     int64_t t0 = ps_now_ns();
-    if (d->sleep_ms) usleep((useconds_t)d->sleep_ms * 1000);
+    int slow = d->slow_every && (d->batches + 1) % d->slow_every == 0;
+    if (d->sleep_ms) usleep((useconds_t)(slow ? d->slow_ms : d->sleep_ms) * 1000);
     int64_t t1 = ps_now_ns();
     int first = frames[0]->stream, mixed = 0;
     for (int i = 0; i < n; i++) {
@@ -183,18 +187,22 @@ static void test_live_overload_drops_oldest(void) {
     const char *uris[2] = {"synthetic:160x120@200", "synthetic:160x120@200"};
     fake d;
     ps_detector det = fake_detector(&d, 2);
-    d.sleep_ms = 20; /* at most 100 frames/s for 400 produced */
+    /* at most 10 frames/s for 400 produced: while the first batch runs 40
+     * frames of each stream arrive at a ring of 4; then even the largest
+     * stride (1 in 30, 13 frames/s in all) asks more than the engine does */
+    d.sleep_ms = 200;
     ps_source_opts so = {0};
     ps_pipeline_stats st;
     run_pipeline(&det, uris, 2, 2, 4, &so, 1000, &st);
     for (int k = 0; k < 2; k++) {
         const ps_stream_stats *s = &st.streams[k];
-        printf("live stream %d: produced %llu processed %llu dropped %llu\n", k,
-               (unsigned long long)s->produced, (unsigned long long)s->processed,
-               (unsigned long long)s->dropped);
+        printf("live stream %d: produced %llu processed %llu dropped %llu skipped %llu "
+               "(stride %d)\n", k, (unsigned long long)s->produced,
+               (unsigned long long)s->processed, (unsigned long long)s->dropped,
+               (unsigned long long)s->skipped, s->stride);
         TU_CHECK(s->live);
         TU_CHECK(s->dropped > 0);
-        TU_CHECK(s->processed + s->dropped == s->produced);
+        TU_CHECK(s->processed + s->dropped + s->skipped == s->produced);
         /* newest wins: what is processed still comes in order, with gaps */
         int gaps = 0;
         for (int i = 1; i < d.n_seen[k]; i++) {
@@ -389,7 +397,8 @@ static void add_priority_mix(ps_pipeline *p, void *ctx) {
 }
 
 /* Overload (340 frames/s asked of an engine doing 100): the stream of
- * higher priority keeps every frame, the others give way. */
+ * higher priority keeps every frame, the others give way by a stride (the
+ * frames left out counted skipped), all three alike. */
 static void test_priorities_under_overload(void) {
     fake d;
     ps_detector det = fake_detector(&d, 2);
@@ -399,34 +408,79 @@ static void test_priorities_under_overload(void) {
     check_accounting("priorities under overload", &st);
     const ps_stream_stats *hi = &st.streams[0];
     TU_CHECK(hi->settings.priority == 1 && hi->processed > 0);
-    TU_CHECK(hi->dropped == 0 && hi->late == 0);
-    for (int k = 1; k < 4; k++) TU_CHECK(st.streams[k].dropped > 0);
+    TU_CHECK(hi->dropped == 0 && hi->late == 0 && hi->skipped == 0 && hi->stride == 1);
+    for (int k = 1; k < 4; k++) {
+        printf("low priority stream %d: stride %d\n", k, st.streams[k].stride);
+        TU_CHECK(st.streams[k].skipped > 0 && st.streams[k].stride > 1);
+        TU_CHECK(st.streams[k].stride == st.streams[1].stride);
+    }
+    ps_pipeline_stats_free(&st);
+}
+
+static void add_two_cameras(ps_pipeline *p, void *ctx) {
+    (void)ctx;
+    ps_source_opts so = {0};
+    add_live(p, "synthetic:160x120@30", 0, 0, 0, &so);
+    add_live(p, "synthetic:160x120@30", 0, 0, 0, &so);
+}
+
+/* A host-memory budget the process is already over: every stream is
+ * refused, saying it is host memory, the figures and the option. */
+static void test_host_memory_refusal(void) {
+    fake d;
+    ps_detector det = fake_detector(&d, 2);
+    ps_err err;
+    ps_pipeline_opts po = {.batch_max = 2, .batch_timeout_ms = 50, .ring_size = 4,
+                           .max_host = 1 << 20};
+    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    add_two_cameras(p, NULL);
+    TU_CHECK(ps_pipeline_start(p, &det, &err) == PS_OK);
+    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
+    ps_pipeline_stats st;
+    TU_CHECK(ps_pipeline_stats_get(p, &st, &err) == PS_OK);
+    for (int k = 0; k < 2; k++) {
+        printf("host memory: stream %d %s\n", k, st.streams[k].error);
+        TU_CHECK(st.streams[k].state == PS_STREAM_REFUSED && st.streams[k].produced == 0);
+        TU_CHECK(strstr(st.streams[k].error, "host memory") &&
+                 strstr(st.streams[k].error, "1 MB limit (--max-host-gb)"));
+    }
+    ps_pipeline_stats_free(&st);
+    ps_pipeline_free(p);
+    /* with room, the same streams run, each with its estimate recorded */
+    run_streams(&det, 2, 4, 0, add_two_cameras, NULL, 300, &st);
+    for (int k = 0; k < 2; k++)
+        TU_CHECK(st.streams[k].state == PS_STREAM_ENDED && st.streams[k].host_estimate > 0);
     ps_pipeline_stats_free(&st);
 }
 
 static void add_deadline_stream(ps_pipeline *p, void *ctx) {
     (void)ctx;
     ps_source_opts so = {0};
-    add_live(p, "synthetic:160x120@50", 0, 30, 0, &so);
+    add_live(p, "synthetic:160x120@50", 0, 40, 0, &so);
 }
 
-/* 50 frames/s into an engine doing 40, with a 30 ms deadline: frames that
- * could not start in time are counted late instead of run late, so what is
- * processed stays fresh (within the deadline plus one batch). */
+/* 50 frames/s with a 40 ms deadline into an engine doing a frame in 10 ms,
+ * but every 4th in 60 ms: the stream gives way by a stride (the engine
+ * does about 44 frames/s), and a frame that waits behind a slow batch
+ * until it can no longer be done in time is counted late instead of run
+ * late, so what is processed stays fresh (within the deadline plus one
+ * slow batch). */
 static void test_deadlines_count_late(void) {
     fake d;
     ps_detector det = fake_detector(&d, 1);
-    d.sleep_ms = 25;
+    d.sleep_ms = 10;
+    d.slow_every = 4;
+    d.slow_ms = 60;
     ps_pipeline_stats st;
-    run_streams(&det, 1, 4, 0, add_deadline_stream, NULL, 1500, &st);
-    check_accounting("30 ms deadline, 25 ms engine at 50 frames/s", &st);
+    run_streams(&det, 1, 4, 0, add_deadline_stream, NULL, 2000, &st);
+    check_accounting("40 ms deadline, 10 ms engine (every 4th 60 ms) at 50 frames/s", &st);
     const ps_stream_stats *s = &st.streams[0];
     double p99 = ps_hist_quantile(&s->latency, 0.99) / 1e3;
-    printf("deadline: p99 %.1f ms, max %.1f ms over %llu frames, %llu late\n", p99,
-           (double)s->latency.max_us / 1e3, (unsigned long long)s->processed,
-           (unsigned long long)s->late);
-    TU_CHECK(s->late > 0 && s->processed > 0);
-    TU_CHECK(p99 < 30.0 + 25.0 + 15.0); /* deadline + one batch, with room for a slow host */
+    printf("deadline: p99 %.1f ms, max %.1f ms over %llu frames, %llu late, %llu skipped "
+           "(stride %d)\n", p99, (double)s->latency.max_us / 1e3, (unsigned long long)s->processed,
+           (unsigned long long)s->late, (unsigned long long)s->skipped, s->stride);
+    TU_CHECK(s->late > 0 && s->processed > 0 && s->skipped > 0);
+    TU_CHECK(p99 < 40.0 + 60.0 + 15.0); /* deadline + a slow batch, with room for a slow host */
     ps_pipeline_stats_free(&st);
 }
 
@@ -588,6 +642,7 @@ int main(void) {
     test_prepare_failures(dir);
     test_priorities_under_overload();
     test_deadlines_count_late();
+    test_host_memory_refusal();
     test_max_fps_skips(dir);
     test_add_remove_while_running(dir);
     test_keep_running(dir);

@@ -27,6 +27,9 @@ const char cli_job_options_help[] =
     "                        codec allows, frames staying in GPU memory)\n"
     "  --max-vram-gb GB      refuse streams whose GPU decoding would pass this\n"
     "                        (default 11)\n"
+    "  --max-host-gb GB      refuse streams whose host memory would pass this\n"
+    "                        (default: none; the machine's available memory\n"
+    "                        always counts)\n"
     "  --reconnect N         a network stream that ends or breaks reconnects up to\n"
     "                        N times in a row, waiting 0.5 s, 1 s, 2 s ... up to\n"
     "                        10 s (default -1: for ever; 0: never)\n"
@@ -80,11 +83,14 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
             cli_fail("--decode: expected auto, gpu or cpu");
             return -1;
         }
-    } else if (!strcmp(name, "max-vram-gb")) {
+    } else if (!strcmp(name, "max-vram-gb") || !strcmp(name, "max-host-gb")) {
         char *end;
-        job->max_vram_gb = strtod(arg, &end);
-        if (end == arg || *end || !(job->max_vram_gb > 0)) {
-            cli_fail("--max-vram-gb: expected a number > 0");
+        double *gb = name[4] == 'v' ? &job->max_vram_gb : &job->max_host_gb;
+        *gb = strtod(arg, &end);
+        if (end == arg || *end || !(*gb > 0)) {
+            char msg[80];
+            snprintf(msg, sizeof msg, "--%s: expected a number > 0", name);
+            cli_fail(msg);
             return -1;
         }
     }

@@ -44,6 +44,7 @@ int cli_add_stream(const cli_stream_job *job, ps_pipeline *pipe, int k, const ch
     ps_err err;
     char name[128], opts[4096];
     ps_stream_settings set = job->specs ? job->specs[k].settings : (ps_stream_settings){0};
+    if (set.max_latency_ms == 0) set.max_latency_ms = job->default_latency_ms;
     if (job->names && job->names[k]) snprintf(name, sizeof name, "%s", job->names[k]);
     else cli_uri_name(job->uris[k], name, sizeof name);
     if (suffix) snprintf(name + strlen(name), sizeof name - strlen(name), "%s", suffix);
@@ -64,7 +65,8 @@ static int add_streams(const cli_stream_job *job, job_parts *j) {
     ps_err err;
     ps_pipeline_opts po = {.batch_max = job->batch_max, .batch_timeout_ms = job->batch_timeout_ms,
                            .ring_size = job->ring_size, .keep_running = job->churn != NULL,
-                           .max_vram = (size_t)(job->max_vram_gb * 1073741824.0)};
+                           .max_vram = (size_t)(job->max_vram_gb * 1073741824.0),
+                           .max_host = (size_t)(job->max_host_gb * 1073741824.0)};
     if (j->results) {
         po.on_result = ps_results_write;
         po.result_ctx = j->results;

@@ -23,6 +23,8 @@ typedef struct cli_stream_job {
     double duration_s;    /* stop after this long; 0: when the sources end */
     int status;           /* draw live status lines on stderr */
     double max_vram_gb;   /* refuse GPU-decoded streams beyond this */
+    double default_latency_ms; /* max_latency_ms of streams without their own (0: none) */
+    double max_host_gb;   /* refuse streams beyond this much host memory (0: none) */
     double snapshot_s;    /* > 0: copy the figures this long after the start */
     struct cli_churn *churn; /* NULL, or streams to add and remove while it runs */
 } cli_stream_job;

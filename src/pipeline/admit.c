@@ -17,7 +17,7 @@ static int fits_budget(const ps_admit_in *in, size_t need) {
 }
 
 static int fits_device(const ps_admit_in *in, size_t need) {
-    return !in->device_free || in->reserved + need + PS_ADMIT_DEVICE_MARGIN <= in->device_free;
+    return !in->free_now || in->reserved + need + PS_ADMIT_DEVICE_MARGIN <= in->free_now;
 }
 
 ps_admit_verdict ps_admit_decide(const ps_admit_in *in, size_t need) {
@@ -28,14 +28,18 @@ ps_admit_verdict ps_admit_decide(const ps_admit_in *in, size_t need) {
 void ps_admit_explain(const ps_admit_in *in, size_t need, int measured, char *buf, size_t cap) {
     const char *how = measured ? "the measured average of the streams running"
                                : "estimated from its frame size";
+    int host = in->kind == PS_MEM_HOST;
+    const char *what = host ? "running it needs about %.0f MB of host memory (%s)"
+                            : "decoding it on the GPU needs about %.0f MB (%s)";
+    int at = snprintf(buf, cap, "refused: ");
+    if (at > 0 && (size_t)at < cap) at += snprintf(buf + at, cap - (size_t)at, what, need / MB, how);
+    if (at < 0 || (size_t)at >= cap) return;
     if (!fits_budget(in, need))
-        snprintf(buf, cap,
-                 "refused: decoding it on the GPU needs about %.0f MB (%s), and the process "
-                 "already uses %.0f MB of its %.0f MB limit (--max-vram-gb)",
-                 need / MB, how, (in->used + in->reserved) / MB, in->limit / MB);
+        snprintf(buf + at, cap - (size_t)at, ", and the process already uses %.0f MB of its "
+                 "%.0f MB limit (%s)", (in->used + in->reserved) / MB, in->limit / MB,
+                 host ? "--max-host-gb" : "--max-vram-gb");
     else
-        snprintf(buf, cap,
-                 "refused: decoding it on the GPU needs about %.0f MB (%s), and the device has "
-                 "%.0f MB free (%.0f MB kept in reserve)",
-                 need / MB, how, in->device_free / MB, PS_ADMIT_DEVICE_MARGIN / MB);
+        snprintf(buf + at, cap - (size_t)at, ", and the %s has %.0f MB %s (%.0f MB kept in "
+                 "reserve)", host ? "machine" : "device", in->free_now / MB,
+                 host ? "available" : "free", PS_ADMIT_DEVICE_MARGIN / MB);
 }

@@ -1,6 +1,7 @@
-/* Memory-aware admission of GPU-decoding streams: whether one more stream
- * fits the process's device-memory budget and the device's free memory,
- * judged from measured use. Pure arithmetic on the figures the pipeline
+/* Memory-aware admission of streams: whether one more stream fits the
+ * process's device-memory budget and the device's free memory (streams that
+ * decode on the GPU), and its host-memory budget and the machine's
+ * available memory (every stream), judged from measured use. Pure arithmetic on the figures the pipeline
  * gathers, so it is tested without a GPU.
  *
  * A stream admitted reserves its estimate until its own use shows in the
@@ -16,18 +17,23 @@
 
 typedef enum { PS_ADMIT_YES = 0, PS_ADMIT_WAIT, PS_ADMIT_REFUSE } ps_admit_verdict;
 
+/* The memory judged: the GPU's or the host's. */
+typedef enum { PS_MEM_DEVICE = 0, PS_MEM_HOST, PS_MEM_KINDS } ps_mem_kind;
+
 typedef struct {
+    ps_mem_kind kind;
     size_t limit;      /* the process's budget in bytes (0: none) */
-    size_t used;       /* the process's device memory now (measured; 0 unknown) */
-    size_t base;       /* its use before any stream decoded (engine, context) */
-    size_t device_free;/* the device's free memory now (0: unknown) */
+    size_t used;       /* the process's memory of that kind now (measured; 0 unknown) */
+    size_t base;       /* its use before any stream ran (engine, context) */
+    size_t free_now;   /* the device's free memory, or the machine's available
+                          memory, now (0: unknown) */
     size_t reserved;   /* estimates held by admitted streams not yet settled */
-    int active;        /* GPU-decoding streams running (settled or not) */
+    int active;        /* streams counted in that memory, running (settled or not) */
     size_t static_need;/* the new stream's frame-size estimate */
 } ps_admit_in;
 
-/* Leaves this much of the device free for the engine's own growth and the
- * driver. */
+/* Leaves this much of the device (or the machine) free for the engine's own
+ * growth and the driver (or everything else). */
 #define PS_ADMIT_DEVICE_MARGIN ((size_t)256 << 20)
 
 /* What the new stream is expected to take: the measured average per active
@@ -39,7 +45,7 @@ size_t ps_admit_need(const ps_admit_in *in, int *measured);
 ps_admit_verdict ps_admit_decide(const ps_admit_in *in, size_t need);
 
 /* One line saying why a stream needing `need` was refused (for its error):
- * the figures and which limit it passes. */
+ * the figures, the kind of memory and which limit it passes. */
 void ps_admit_explain(const ps_admit_in *in, size_t need, int measured, char *buf, size_t cap);
 
 #endif

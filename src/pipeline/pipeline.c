@@ -13,6 +13,7 @@
 
 #include "pipeline/pipeline_impl.h"
 #include "util/clock.h"
+#include "util/memory.h"
 #include "util/status.h"
 
 /* ---- frames, rings and free lists (callers hold p->mu) ---- */
@@ -53,15 +54,19 @@ void ps_pipe_free_pool_if_idle(stream *s) {
 }
 
 void ps_pipe_settle(stream *s) {
-    s->p->vram_reserved -= s->reserve;
-    s->reserve = 0;
+    for (int k = 0; k < PS_MEM_KINDS; k++) {
+        s->p->mem[k].reserved -= s->reserve[k];
+        s->reserve[k] = 0;
+    }
     pthread_cond_broadcast(&s->p->state_cv); /* waiting streams judge again */
 }
 
-void ps_pipe_leave_gpu(stream *s) {
+void ps_pipe_leave(stream *s) {
     ps_pipe_settle(s);
-    if (s->gpu_active) s->p->gpu_active--;
-    s->gpu_active = 0;
+    for (int k = 0; k < PS_MEM_KINDS; k++) {
+        if (s->counted[k]) s->p->mem[k].active--;
+        s->counted[k] = 0;
+    }
 }
 
 /* ---- set-up and tear-down ---- */
@@ -264,7 +269,8 @@ ps_status ps_pipeline_start(ps_pipeline *p, ps_detector *detector, ps_err *err) 
     }
     p->detector = detector;
     if (p->o.batch_max > detector->max_batch) p->o.batch_max = detector->max_batch;
-    if (detector->vram) detector->vram(detector->ctx, &p->vram_base, &vram_peak);
+    if (detector->vram) detector->vram(detector->ctx, &p->mem[PS_MEM_DEVICE].base, &vram_peak);
+    p->mem[PS_MEM_HOST].base = ps_mem_resident();
     p->start_ns = ps_now_ns();
     p->started = 1;
     pthread_cond_broadcast(&p->state_cv); /* the readers go */
@@ -339,7 +345,8 @@ ps_status ps_pipeline_stats_get(ps_pipeline *p, ps_pipeline_stats *st, ps_err *e
     st->finished = p->started == 2 ? p->engine_done : 1;
     st->engine_failures = p->engine_failures;
     st->engine_fatal = p->engine_fatal;
-    st->vram_base = p->vram_base;
+    st->vram_base = p->mem[PS_MEM_DEVICE].base;
+    st->host_base = p->mem[PS_MEM_HOST].base;
     snprintf(st->engine_error, sizeof st->engine_error, "%s", p->engine_error);
     pthread_mutex_unlock(&p->mu);
     return PS_OK;

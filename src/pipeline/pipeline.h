@@ -37,15 +37,19 @@ typedef struct {
     int keep_running;     /* run until stopped, even when every stream has
                              ended (streams may be added later); 0: finish
                              when they all have */
+    size_t max_host;      /* bytes: the process's host-memory budget, against
+                             which every stream is admitted (0: only the
+                             machine's available memory counts) */
 } ps_pipeline_opts;
 
 /* A stream's own settings (ps_pipeline_add_stream). */
 typedef struct {
     const char *name;      /* NULL: the uri */
     int priority;          /* under overload higher priorities are served first */
-    double max_latency_ms; /* a frame that cannot be done within this of its capture
-                              (by the engine's measured time per batch) is not run
-                              but counted late (0: no deadline) */
+    double max_latency_ms; /* a frame of a live stream that cannot be done within
+                              this of its capture (by the engine's measured time
+                              per batch) is not run but counted late (0: no
+                              deadline; offline streams keep every frame) */
     double max_fps;        /* process at most this rate, by the frames' own times;
                               the others are counted skipped (0: every frame) */
 } ps_stream_settings;
@@ -56,8 +60,8 @@ typedef enum {
     PS_STREAM_RUNNING,
     PS_STREAM_ENDED,   /* its source ended normally (or was stopped) */
     PS_STREAM_FAILED,  /* error says why */
-    PS_STREAM_REFUSED, /* not started: it would not fit in device memory (error says
-                          why, with the figures) */
+    PS_STREAM_REFUSED, /* not started: it would not fit in device or host memory
+                          (error says why, with the figures) */
     PS_STREAM_REMOVED  /* taken out while it ran (ps_pipeline_remove) */
 } ps_stream_state;
 
@@ -91,6 +95,8 @@ typedef struct {
     uint64_t reconnects;       /* network reconnections */
     size_t vram_estimate;      /* device bytes admission expected it to take */
     int vram_measured;         /* that figure was the measured average */
+    size_t host_estimate;      /* host bytes admission expected it to take */
+    int host_measured;         /* that figure was the measured average */
 } ps_stream_stats;
 
 typedef struct {
@@ -109,6 +115,7 @@ typedef struct {
     int engine_fatal;         /* the engine could not recover: the run stopped */
     char engine_error[PS_ERR_LEN]; /* the last failure's reason */
     size_t vram_base;         /* process device memory before streams decoded */
+    size_t host_base;         /* process resident memory at the start */
 } ps_pipeline_stats;
 
 ps_pipeline *ps_pipeline_create(const ps_pipeline_opts *opts, ps_err *err);

@@ -22,10 +22,17 @@
 /* A frame without a deadline of its own yields to one due within this. */
 #define NO_DEADLINE_NS 1000000000LL
 
-/* When frame f of s must be done (its capture + the stream's max_latency). */
+/* The deadline of s's frames after their capture, ns (0: none). Only live
+ * streams have one: an offline stream's frames wait for the engine and are
+ * all processed. */
+static int64_t deadline_span(const stream *s) {
+    return s->st.live ? (int64_t)(s->st.settings.max_latency_ms * 1e6) : 0;
+}
+
+/* When frame f of s must be done (its capture + the stream's deadline). */
 static int64_t deadline_of(const stream *s, const ps_frame *f) {
-    double ms = s->st.settings.max_latency_ms;
-    return f->t.captured + (ms > 0 ? (int64_t)(ms * 1e6) : NO_DEADLINE_NS);
+    int64_t span = deadline_span(s);
+    return f->t.captured + (span > 0 ? span : NO_DEADLINE_NS);
 }
 
 /* Deadlines are judged by the engine's expected time with this much to
@@ -40,9 +47,11 @@ static int64_t expect_ns(const ps_pipeline *p, int n) {
 
 /* Drops the frames of s that can no longer be done in time, counting them
  * late: a frame taken now is done once what is left of the batch in the
- * engine (if any) and then a batch of n have run. */
+ * engine (if any) and then a batch of n have run. A deadline that not even
+ * a batch of one can meet drops nothing: the freshest frames still run. */
 static void drop_late(ps_pipeline *p, stream *s, int64_t now, int n) {
-    if (s->st.settings.max_latency_ms <= 0) return;
+    int64_t span = deadline_span(s);
+    if (span <= 0 || expect_ns(p, 1) >= span) return;
     int64_t left = expect_ns(p, p->engine_n) - (now - p->engine_since);
     int64_t need = expect_ns(p, n) + (p->engine_busy && left > 0 ? left : 0);
     while (s->ring_count > 0 && deadline_of(s, s->ring[s->ring_head]) < now + need) {
@@ -78,19 +87,20 @@ static stream *next_stream(ps_pipeline *p, int64_t quantum) {
 }
 
 /* The largest batch that still meets the tightest deadline of the running
- * streams: one that waits for the batch before it and then runs must be
- * done within that deadline, so a batch may take half of it, by the
- * measured engine time per batch size. Without deadlines, batch_max. */
+ * streams, by the measured engine time per batch size: a frame may wait for
+ * the batch before it and then for its own, and the rest of the deadline
+ * absorbs the reader's delay and the engine's jitter, so a batch may take
+ * a third of it. Without deadlines, batch_max. */
 static int batch_limit(const ps_pipeline *p) {
-    double tight_ms = 0;
+    int64_t tight = 0;
     for (int k = 0; k < p->n_streams; k++) {
         const stream *s = p->streams[k];
-        double ms = s->st.settings.max_latency_ms;
-        if (s->st.state == PS_STREAM_RUNNING && ms > 0 && (tight_ms == 0 || ms < tight_ms))
-            tight_ms = ms;
+        int64_t span = deadline_span(s);
+        if (s->st.state == PS_STREAM_RUNNING && span > 0 && (tight == 0 || span < tight))
+            tight = span;
     }
-    if (tight_ms == 0) return p->o.batch_max;
-    return ps_batch_time_fit(&p->batch_time, tight_ms * 1e6 / 2 / ENGINE_MARGIN, p->o.batch_max);
+    if (tight == 0) return p->o.batch_max;
+    return ps_batch_time_fit(&p->batch_time, (double)tight / 3 / ENGINE_MARGIN, p->o.batch_max);
 }
 
 /* The frames ready in every ring. */

@@ -8,11 +8,12 @@
 
 #include <pthread.h>
 
+#include "pipeline/admit.h"
 #include "pipeline/batch_time.h"
 #include "pipeline/pipeline.h"
 
-/* A GPU stream's reservation is released once it has delivered this many
- * frames: by then its decoder and output surfaces exist. */
+/* A stream's reservations are released once it has delivered this many
+ * frames: by then its decoder, its output surfaces and its frames exist. */
 #define PS_ADMIT_SETTLE_FRAMES 15
 
 /* Preparation failing this many frames in a row ends the stream. */
@@ -40,8 +41,8 @@ typedef struct stream {
     int n_free;
     ps_frame *frames;  /* the pool */
     int n_frames;
-    size_t reserve;    /* device bytes admission holds for it until settled */
-    int gpu_active;    /* counted in p->gpu_active */
+    size_t reserve[PS_MEM_KINDS]; /* bytes admission holds for it until settled */
+    int counted[PS_MEM_KINDS];    /* counted in p->mem[kind].active */
     int prepare_failures; /* in a row */
     int removing;      /* ps_pipeline_remove was called */
     int reader_done;   /* its reader has finished (the source is closed) */
@@ -83,9 +84,11 @@ struct ps_pipeline {
     uint64_t engine_failures;
     int engine_fatal, failures_in_row;
     char engine_error[PS_ERR_LEN];
-    size_t vram_base;     /* process device memory at the start */
-    size_t vram_reserved; /* sum of the streams' reserve */
-    int gpu_active;       /* GPU-decoding streams running */
+    struct {
+        size_t base;      /* the process's use at the start */
+        size_t reserved;  /* sum of the streams' reserve */
+        int active;       /* streams counted, running */
+    } mem[PS_MEM_KINDS];  /* device memory (GPU-decoding streams), host (all) */
 };
 
 /* Copies the figures s's source keeps itself (corrupt packets, reconnects)
@@ -103,10 +106,10 @@ int ps_pipe_stream_done(const stream *s);
  * pointer into the pool is held. */
 void ps_pipe_free_pool_if_idle(stream *s);
 
-/* Releases what admission holds for s (p->mu held): its reservation, and
- * its place among the active GPU streams once it ends. */
+/* Releases what admission holds for s (p->mu held): its reservations, and
+ * its place among the active streams once it ends. */
 void ps_pipe_settle(stream *s);
-void ps_pipe_leave_gpu(stream *s);
+void ps_pipe_leave(stream *s);
 
 /* Shares the engine's capacity (by the time of a batch of `batch`, the
  * size deadlines allow) out by priority, setting the live streams'

@@ -1,7 +1,7 @@
 /* Reader threads (see pipeline_impl.h): one per stream. It opens the
  * source (streams open in parallel, so a slow one holds up no other),
- * waits for the start, has a GPU-decoding stream admitted against the
- * device-memory budget (admit.h), then reads: each frame is prepared for
+ * waits for the start, is admitted against the host-memory budget and,
+ * decoding on the GPU, the device-memory one (admit.h), then reads: each frame is prepared for
  * the engine as it arrives (a GPU frame becomes the engine's small input
  * at once) and pushed into the stream's ring. A live stream drops its
  * oldest frame when the ring is full; an offline one waits for room. */
@@ -12,6 +12,7 @@
 #include "pipeline/admit.h"
 #include "pipeline/pipeline_impl.h"
 #include "util/clock.h"
+#include "util/memory.h"
 
 #define ADMIT_POLL_MS 50
 
@@ -46,15 +47,15 @@ static void reader_open(stream *s) {
     pthread_mutex_unlock(&s->p->mu);
 }
 
-/* The figures admission judges by (measured outside the lock: NVML asks
- * the driver) and the stream's own frame-size estimate. */
-static ps_admit_in admit_figures(stream *s) {
+/* The device figures admission judges by (measured outside the lock: NVML
+ * asks the driver) and the stream's own frame-size estimate. */
+static ps_admit_in device_figures(stream *s) {
     ps_pipeline *p = s->p;
     ps_detector *d = p->detector;
-    ps_admit_in in = {.limit = p->o.max_vram};
+    ps_admit_in in = {.kind = PS_MEM_DEVICE, .limit = p->o.max_vram};
     size_t peak = 0;
     if (d->vram) d->vram(d->ctx, &in.used, &peak);
-    if (d->vram_free) in.device_free = d->vram_free(d->ctx);
+    if (d->vram_free) in.free_now = d->vram_free(d->ctx);
     /* a prepared frame holds 4 bytes per input pixel, a raw one the
      * decoder's full-size picture */
     size_t ring = d->prepare ? (size_t)p->o.ring_size * d->input_w * d->input_h * 4 : 0;
@@ -62,44 +63,75 @@ static ps_admit_in admit_figures(stream *s) {
     return in;
 }
 
-/* One admission decision on figures in (p->mu held): admitted (its
- * reservation taken), refused (state and error set), to wait, or stopping
- * (PS_ADMIT_REFUSE with nothing set). */
-static ps_admit_verdict admit_once(stream *s, ps_admit_in *in) {
-    ps_pipeline *p = s->p;
-    in->base = p->vram_base;
-    in->reserved = p->vram_reserved;
-    in->active = p->gpu_active;
-    if (p->stop || s->removing) return PS_ADMIT_REFUSE;
-    int measured;
-    size_t need = ps_admit_need(in, &measured);
-    ps_admit_verdict v = ps_admit_decide(in, need);
-    if (v == PS_ADMIT_YES) {
-        s->reserve = need;
-        p->vram_reserved += need;
-        s->gpu_active = 1;
-        p->gpu_active++;
+/* The host figures: the process's resident memory, the machine's
+ * available memory, and what the stream's decoder and frame pool should
+ * take by their sizes. */
+static ps_admit_in host_figures(stream *s) {
+    ps_admit_in in = {.kind = PS_MEM_HOST, .limit = s->p->o.max_host,
+                      .used = ps_mem_resident(), .free_now = ps_mem_available()};
+    in.static_need = ps_source_host_estimate(s->src, s->n_frames);
+    return in;
+}
+
+/* Takes what admission granted s in memory kind k (p->mu held). */
+static void admit_take(stream *s, int k, size_t need, int measured) {
+    s->reserve[k] = need;
+    s->p->mem[k].reserved += need;
+    s->counted[k] = 1;
+    s->p->mem[k].active++;
+    if (k == PS_MEM_DEVICE) {
         s->st.gpu_decode = 1;
         s->st.vram_estimate = need;
         s->st.vram_measured = measured;
-    } else if (v == PS_ADMIT_REFUSE) {
-        s->st.state = PS_STREAM_REFUSED;
-        snprintf(s->st.error, sizeof s->st.error, "%.200s: ", s->st.uri);
-        size_t at = strlen(s->st.error);
-        ps_admit_explain(in, need, measured, s->st.error + at, sizeof s->st.error - at);
+    } else {
+        s->st.host_estimate = need;
+        s->st.host_measured = measured;
     }
+}
+
+/* Marks s refused for memory kind `in` (p->mu held), saying why. */
+static void admit_refuse(stream *s, const ps_admit_in *in, size_t need, int measured) {
+    s->st.state = PS_STREAM_REFUSED;
+    snprintf(s->st.error, sizeof s->st.error, "%.200s: ", s->st.uri);
+    size_t at = strlen(s->st.error);
+    ps_admit_explain(in, need, measured, s->st.error + at, sizeof s->st.error - at);
+}
+
+/* One admission decision on figures in[] (p->mu held): every kind that
+ * applies must fit. Admitted (its reservations taken), refused (state and
+ * error set), to wait, or stopping (PS_ADMIT_REFUSE with nothing set). */
+static ps_admit_verdict admit_once(stream *s, ps_admit_in *in, int n_kinds) {
+    ps_pipeline *p = s->p;
+    if (p->stop || s->removing) return PS_ADMIT_REFUSE;
+    size_t need[PS_MEM_KINDS];
+    int measured[PS_MEM_KINDS];
+    ps_admit_verdict v = PS_ADMIT_YES;
+    for (int i = 0; i < n_kinds && v != PS_ADMIT_REFUSE; i++) {
+        int k = in[i].kind;
+        in[i].base = p->mem[k].base;
+        in[i].reserved = p->mem[k].reserved;
+        in[i].active = p->mem[k].active;
+        need[i] = ps_admit_need(&in[i], &measured[i]);
+        ps_admit_verdict vk = ps_admit_decide(&in[i], need[i]);
+        if (vk == PS_ADMIT_REFUSE) admit_refuse(s, &in[i], need[i], measured[i]);
+        if (vk != PS_ADMIT_YES) v = vk;
+    }
+    for (int i = 0; i < n_kinds && v == PS_ADMIT_YES; i++)
+        admit_take(s, in[i].kind, need[i], measured[i]);
     return v;
 }
 
-/* Waits until a GPU-decoding stream fits (p->mu not held). Returns 1 when
- * admitted, 0 when refused (state and error set) or stopping. */
+/* Waits until the stream fits in host memory and, decoding on the GPU, in
+ * device memory (p->mu not held). Returns 1 when admitted, 0 when refused
+ * (state and error set) or stopping. */
 static int reader_admit(stream *s) {
     ps_pipeline *p = s->p;
-    if (!ps_source_gpu_decoding(s->src)) return 1;
+    int gpu = ps_source_gpu_decoding(s->src);
     for (;;) {
-        ps_admit_in in = admit_figures(s);
+        ps_admit_in in[PS_MEM_KINDS] = {host_figures(s)};
+        if (gpu) in[1] = device_figures(s);
         pthread_mutex_lock(&p->mu);
-        ps_admit_verdict v = admit_once(s, &in);
+        ps_admit_verdict v = admit_once(s, in, gpu ? 2 : 1);
         if (v == PS_ADMIT_WAIT) {
             int64_t t = ps_now_ns() + (int64_t)ADMIT_POLL_MS * 1000000;
             struct timespec ts = {(time_t)(t / 1000000000), (long)(t % 1000000000)};
@@ -152,7 +184,8 @@ static ps_frame *reader_acquire(stream *s) {
 static void reader_count(stream *s, const ps_frame *f) {
     s->st.produced++;
     if (s->st.first_ns == 0) s->st.first_ns = f->t.captured;
-    if (s->reserve && s->st.produced >= PS_ADMIT_SETTLE_FRAMES) ps_pipe_settle(s);
+    if ((s->reserve[PS_MEM_DEVICE] || s->reserve[PS_MEM_HOST]) && s->st.produced >= PS_ADMIT_SETTLE_FRAMES)
+        ps_pipe_settle(s);
 }
 
 static void reader_push(stream *s, ps_frame *f) {
@@ -191,7 +224,7 @@ static void reader_finish(stream *s, ps_read_result r, const ps_err *err) {
     } else if (s->st.state == PS_STREAM_OPENED) {
         s->st.state = PS_STREAM_ENDED; /* stopped before it began */
     }
-    ps_pipe_leave_gpu(s);
+    ps_pipe_leave(s);
     pthread_cond_signal(&s->p->sched_cv);
     pthread_cond_broadcast(&s->p->state_cv);
 }

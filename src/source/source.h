@@ -95,6 +95,14 @@ int64_t ps_source_skipped(const ps_source *s);
  * a stream until measured figures replace it (pipeline/admit.h). */
 size_t ps_source_vram_estimate(const ps_source *s, int frames_in_flight);
 
+/* Host memory this source and frames_held frames of it will hold while it
+ * runs, estimated from its frame size: a CPU decoder's pictures (reference
+ * frames and threads), the frames as delivered (fitted RGB, or full-size
+ * raw), and a few MB for demuxing and scaling. Valid after
+ * ps_source_set_fit and ps_source_set_raw; admission uses it until
+ * measured figures replace it. */
+size_t ps_source_host_estimate(const ps_source *s, int frames_held);
+
 /* Whether the source decodes on the GPU (after its first frame). */
 int ps_source_gpu_decoding(const ps_source *s);
 
