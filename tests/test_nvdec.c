@@ -62,8 +62,8 @@ static void test_gpu_vs_cpu_decode(const ps_model *m, const char *clip) {
     if (!gpu || !cpu) return;
     ps_frame fg = {0}, fc = {0};
     ps_err err;
-    float worst = 0;
-    int mismatch = 0, frames = 0, people = 0;
+    float worst = 0, worst_up = 0;
+    int mismatch = 0, mismatch_up = 0, frames = 0, people = 0;
     for (int i = 0; i < FRAMES; i++) {
         if (ps_source_read(gpu, &fg, &err) != PS_READ_FRAME) break;
         if (ps_source_read(cpu, &fc, &err) != PS_READ_FRAME) break;
@@ -73,13 +73,25 @@ static void test_gpu_vs_cpu_decode(const ps_model *m, const char *clip) {
         TU_CHECK(ps_engine_detect_pictures(e, &fg.pic, 1, 0.2f, pg, &ng, &err) == PS_OK);
         TU_CHECK(ps_engine_detect_pictures(e, &fc.pic, 1, 0.2f, pc, &nc, &err) == PS_OK);
         compare(pg[0], ng, pc[0], nc, fg.width, fg.height, &worst, &mismatch);
+        /* the CPU-decoded frame prepared on arrival (uploaded by this
+         * thread) against the same frame through the batch path */
+        ps_picture in;
+        void *slot;
+        ps_person pu[1][PS_MAX_PEOPLE];
+        int32_t nu;
+        TU_CHECK(ps_engine_prepare_picture(e, &fc.pic, &in, &slot, &err) == PS_OK);
+        TU_CHECK(ps_engine_detect_pictures(e, &in, 1, 0.2f, pu, &nu, &err) == PS_OK);
+        ps_engine_unprepare(e, slot);
+        compare(pu[0], nu, pc[0], nc, fc.width, fc.height, &worst_up, &mismatch_up);
         frames++;
         people += nc;
     }
     printf("%s: %d frames, %d people (CPU decode); GPU decode: %d frames with another count, "
-           "keypoints max diff %.4f\n", clip, frames, people, mismatch, worst);
+           "keypoints max diff %.4f; host frames prepared on arrival: %d, %.4f\n", clip, frames,
+           people, mismatch, worst, mismatch_up, worst_up);
     TU_CHECK(frames == FRAMES && people > 0);
     TU_CHECK(mismatch <= frames / 20 && worst <= 0.02f);
+    TU_CHECK(mismatch_up <= frames / 20 && worst_up <= 0.02f);
     ps_frame_release(&fg);
     free(fg.rgb);
     free(fc.rgb);

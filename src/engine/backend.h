@@ -56,9 +56,10 @@ typedef struct {
     /* Optional: makes batches of n fast before a run (the GPU captures their
      * CUDA graph). Called only while no other thread uses the device. */
     ps_status (*warm)(void *state, int n, ps_err *err);
-    /* Optional, with detect: letterboxes device picture pic into an input
-     * buffer of the backend's own as the frame arrives, so the decoder's
-     * surface can go back at once; *out becomes the PS_PIX_INPUT picture
+    /* Optional, with detect: letterboxes picture pic (on the device, or on
+     * the host: uploaded first) into an input buffer of the backend's own as
+     * the frame arrives, so the decoder's surface can go back at once; *out
+     * becomes the PS_PIX_INPUT picture
      * (done when this returns) and *slot the buffer, for unprepare. Any
      * thread. Returns non-OK (out, slot untouched) naming the reason. */
     ps_status (*prepare)(void *state, const ps_picture *pic, ps_picture *out, void **slot,

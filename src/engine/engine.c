@@ -299,7 +299,7 @@ int ps_engine_prepares(const ps_engine *e) {
 
 ps_status ps_engine_prepare_picture(ps_engine *e, const ps_picture *pic, ps_picture *out,
                                     void **slot, ps_err *err) {
-    if (!e->ops->prepare || !pic->on_device || pic->fmt == PS_PIX_INPUT)
+    if (!e->ops->prepare || pic->fmt == PS_PIX_INPUT)
         return ps_err_set(err, PS_ERR_UNSUPPORTED, "the %s backend cannot prepare this picture",
                           e->ops->name);
     return e->ops->prepare(e->state, pic, out, slot, err);

@@ -58,11 +58,12 @@ size_t ps_engine_prepared_bytes(const ps_engine *e);
 /* Percent busy of the GPU and of its video decoders (NVML); -1 unknown. */
 void ps_engine_utilization(const ps_engine *e, int *gpu, int *decoder);
 
-/* Whether the engine letterboxes device pictures as they arrive (the GPU):
- * ps_engine_prepare_picture turns a decoded device picture into a
- * PS_PIX_INPUT one in a buffer of the engine's (*slot), synchronously and
- * from any thread, so the decoder's surface can be let go at once; the
- * buffer goes back with ps_engine_unprepare once its batch is collected.
+/* Whether the engine letterboxes pictures as they arrive (the GPU):
+ * ps_engine_prepare_picture turns a decoded device picture, or a host one
+ * (uploaded first), into a PS_PIX_INPUT one in a buffer of the engine's
+ * (*slot), synchronously and from any thread, so the decoder's surface can
+ * be let go at once and the readers share the uploads; the buffer goes
+ * back with ps_engine_unprepare once its batch is collected.
  * Returns non-OK (out and slot untouched) naming the reason. */
 int ps_engine_prepares(const ps_engine *e);
 ps_status ps_engine_prepare_picture(ps_engine *e, const ps_picture *pic, ps_picture *out,

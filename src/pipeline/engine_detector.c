@@ -83,12 +83,13 @@ static void engine_slot_free(void *engine, void *slot) {
     ps_engine_unprepare(engine, slot);
 }
 
-/* A device frame becomes the engine's letterboxed input now, and the
- * decoder's surface goes back at once: rings then hold 4 bytes per input
- * pixel instead of a full-size NV12 frame. */
+/* A frame becomes the engine's letterboxed input now, on the reader's
+ * thread: a device frame's decoder surface goes back at once (rings then
+ * hold 4 bytes per input pixel instead of a full-size NV12 frame), a host
+ * frame goes up from here rather than with its whole batch on the engine
+ * thread. */
 static ps_status engine_prepare(void *vctx, ps_frame *f, ps_err *err) {
     engine_ctx *c = vctx;
-    if (!f->pic.on_device) return PS_OK;
     ps_picture in;
     void *slot;
     ps_status st = ps_engine_prepare_picture(c->engine, &f->pic, &in, &slot, err);

@@ -22,6 +22,7 @@
 #include "engine/backend.h"
 #include "engine/cuda/cuda_net.h"
 #include "engine/cuda/cuda_pool.h"
+#include "engine/cuda/cuda_stage.h"
 #include "engine/cuda/cuda_pre.h"
 #include "engine/cuda/nvml.h"
 #include "model/decode.h"
@@ -69,6 +70,7 @@ typedef struct {
     size_t vram_now, vram_peak;
     int64_t vram_at;            /* when vram_now was sampled */
     ps_cuda_pool *inputs;       /* prepared inputs: [H, W] 4-byte pixels each */
+    ps_cuda_stage *stage;       /* host pictures on their way up to be prepared */
     unsigned calls;             /* detect calls, to sample VRAM now and then */
     ps_nvml *nvml;
     char device[256];
@@ -187,6 +189,7 @@ static void cuda_free(void *state) {
     if (c->up) cudaStreamDestroy(c->up);
     if (c->compute) cudaStreamDestroy(c->compute);
     ps_cuda_pool_free(c->inputs);
+    ps_cuda_stage_free(c->stage);
     ps_nvml_close(c->nvml);
     pthread_mutex_destroy(&c->vram_mu);
     free(c);
@@ -200,7 +203,9 @@ static ps_status cuda_init(void **state, const ps_net *net, const ps_backend_con
     c->net = net;
     pthread_mutex_init(&c->vram_mu, NULL);
     c->inputs = ps_cuda_pool_create((size_t)cfg->input_h * cfg->input_w * 4);
-    ps_status st = c->inputs ? open_device(c, err) : ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    c->stage = ps_cuda_stage_create();
+    ps_status st = c->inputs && c->stage ? open_device(c, err)
+                                         : ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     if (!st) st = alloc_buffers(c, err);
     if (!st) st = ps_cuda_net_create(net, cfg->input_h, cfg->input_w, cfg->max_batch, &c->cn, err);
     if (st) {
@@ -440,28 +445,56 @@ static size_t cuda_vram_free(void *state) {
 }
 
 static size_t cuda_prepared_bytes(void *state) {
-    return ps_cuda_pool_bytes(((ps_cuda *)state)->inputs);
+    ps_cuda *c = state;
+    return ps_cuda_pool_bytes(c->inputs) + ps_cuda_stage_bytes(c->stage);
 }
 
 static ps_status cuda_warm(void *state, int n, ps_err *err) {
     return ps_cuda_net_capture(((ps_cuda *)state)->cn, n, err);
 }
 
+/* Uploads host picture pic into a staging buffer (*stage, to give back
+ * once the work queued on s is done) and describes it there as dev. */
+static ps_status upload_picture(ps_cuda *c, const ps_picture *pic, ps_picture *dev, void **stage,
+                                cudaStream_t s, ps_err *err) {
+    size_t rows[3], row_bytes[3], bytes = picture_bytes(pic, rows, row_bytes);
+    uint8_t *dst = ps_cuda_stage_take(c->stage, bytes, err);
+    if (!dst) return PS_ERR_NOMEM;
+    *stage = dst;
+    *dev = *pic;
+    dev->on_device = 1;
+    for (int k = 0; k < 3 && rows[k]; k++) {
+        PS_CUDA(cudaMemcpy2DAsync(dst, row_bytes[k], pic->plane[k], (size_t)pic->pitch[k],
+                                  row_bytes[k], rows[k], cudaMemcpyHostToDevice, s), err);
+        dev->plane[k] = dst;
+        dev->pitch[k] = (int)row_bytes[k];
+        dst += rows[k] * row_bytes[k];
+    }
+    return PS_OK;
+}
+
 /* On the caller's per-thread stream, which (like the engine's upload
  * stream) runs after the legacy-stream copies FFmpeg makes of NVDEC frames
- * in this same thread; synchronised, so the picture may go at once. */
+ * in this same thread; synchronised, so the picture may go at once. A host
+ * picture goes up first: the readers' threads then share the copying that
+ * the engine thread would otherwise do for the whole batch. */
 static ps_status cuda_prepare(void *state, const ps_picture *pic, ps_picture *out, void **slot,
                               ps_err *err) {
     ps_cuda *c = state;
     int w = c->cfg.input_w, h = c->cfg.input_h;
-    void *buf = ps_cuda_pool_take(c->inputs, err);
+    cudaStream_t s = cudaStreamPerThread;
+    void *buf = ps_cuda_pool_take(c->inputs, err), *stage = NULL;
     if (!buf) return PS_ERR_NOMEM;
+    ps_picture dev = *pic;
+    ps_status st = pic->on_device ? PS_OK : upload_picture(c, pic, &dev, &stage, s, err);
     ps_letterbox lb = ps_letterbox_fit(pic->width, pic->height, w, h);
-    ps_status st = ps_cuda_letterbox(pic, lb, buf, w, h, (ps_cuda_stream)cudaStreamPerThread, err);
-    cudaError_t e = st ? cudaSuccess : cudaStreamSynchronize(cudaStreamPerThread);
+    if (!st) st = ps_cuda_letterbox(&dev, lb, buf, w, h, (ps_cuda_stream)s, err);
+    cudaError_t e = st ? cudaSuccess : cudaStreamSynchronize(s);
     if (e != cudaSuccess)
         st = ps_err_set(err, PS_ERR_BACKEND, "CUDA: letterboxing a frame on arrival: %s",
                         cudaGetErrorString(e));
+    if (st && stage) cudaStreamSynchronize(s); /* the copy may still read it */
+    if (stage) ps_cuda_stage_give(c->stage, stage);
     if (st) {
         ps_cuda_pool_give(c->inputs, buf);
         return st;

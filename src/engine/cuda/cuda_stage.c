@@ -1,0 +1,92 @@
+/* Staging buffers for host pictures (see cuda_stage.h): a short array of
+ * device buffers under a mutex, searched in full (it holds about as many
+ * as readers prepare at once). */
+#include "engine/cuda/cuda_stage.h"
+
+#include <cuda_runtime_api.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+typedef struct {
+    void *buf;
+    size_t cap;
+    int taken;
+} stage_buf;
+
+struct ps_cuda_stage {
+    pthread_mutex_t mu;
+    stage_buf *bufs;
+    int n, capacity;
+    size_t bytes;
+};
+
+ps_cuda_stage *ps_cuda_stage_create(void) {
+    ps_cuda_stage *s = calloc(1, sizeof *s);
+    if (s) pthread_mutex_init(&s->mu, NULL);
+    return s;
+}
+
+/* The smallest free buffer of at least bytes, -1 when none (s->mu held). */
+static int find_free(const ps_cuda_stage *s, size_t bytes) {
+    int best = -1;
+    for (int i = 0; i < s->n; i++)
+        if (!s->bufs[i].taken && s->bufs[i].cap >= bytes &&
+            (best < 0 || s->bufs[i].cap < s->bufs[best].cap))
+            best = i;
+    return best;
+}
+
+/* Adds a taken buffer of bytes plus headroom (a stream's sizes vary
+ * little); returns its index or -1 with err set (s->mu held). */
+static int add_buffer(ps_cuda_stage *s, size_t bytes, ps_err *err) {
+    if (s->n == s->capacity) {
+        int cap = s->capacity ? 2 * s->capacity : 16;
+        stage_buf *b = realloc(s->bufs, sizeof *b * (size_t)cap);
+        if (!b) return ps_err_set(err, PS_ERR_NOMEM, "out of memory"), -1;
+        s->bufs = b;
+        s->capacity = cap;
+    }
+    size_t cap = bytes + bytes / 8;
+    void *buf = NULL;
+    cudaError_t e = cudaMalloc(&buf, cap);
+    if (e != cudaSuccess) {
+        ps_err_set(err, PS_ERR_NOMEM, "CUDA: no device memory for a %.1f MB picture on arrival: %s",
+                   cap / 1048576.0, cudaGetErrorString(e));
+        return -1;
+    }
+    s->bufs[s->n] = (stage_buf){buf, cap, 1};
+    s->bytes += cap;
+    return s->n++;
+}
+
+void *ps_cuda_stage_take(ps_cuda_stage *s, size_t bytes, ps_err *err) {
+    pthread_mutex_lock(&s->mu);
+    int i = find_free(s, bytes);
+    if (i >= 0) s->bufs[i].taken = 1;
+    else i = add_buffer(s, bytes, err);
+    void *buf = i >= 0 ? s->bufs[i].buf : NULL;
+    pthread_mutex_unlock(&s->mu);
+    return buf;
+}
+
+void ps_cuda_stage_give(ps_cuda_stage *s, void *buf) {
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->n; i++)
+        if (s->bufs[i].buf == buf) s->bufs[i].taken = 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+size_t ps_cuda_stage_bytes(ps_cuda_stage *s) {
+    pthread_mutex_lock(&s->mu);
+    size_t b = s->bytes;
+    pthread_mutex_unlock(&s->mu);
+    return b;
+}
+
+void ps_cuda_stage_free(ps_cuda_stage *s) {
+    if (!s) return;
+    for (int i = 0; i < s->n; i++) cudaFree(s->bufs[i].buf);
+    free(s->bufs);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
