@@ -1,32 +1,40 @@
 /* The engine's time per batch size (see batch_time.h). */
 #include "pipeline/batch_time.h"
 
-#define DECAY 0.99
+#define WEIGHT 0.05
 
 void ps_batch_time_add(ps_batch_time *m, int n, double ns) {
-    m->w = m->w * DECAY + 1;
-    m->sn = m->sn * DECAY + n;
-    m->st = m->st * DECAY + ns;
-    m->snn = m->snn * DECAY + (double)n * n;
-    m->snt = m->snt * DECAY + n * ns;
+    if (n < 1 || n > PS_BATCH_TIME_SIZES || !(ns > 0)) return;
+    unsigned runs = ++m->runs[n];
+    if (runs == 1) return; /* the warm-up */
+    double *mean = &m->mean_ns[n];
+    if (runs == 2) m->known++;
+    /* a plain mean of the first few, then a running one */
+    double w = 1.0 / (runs - 1) > WEIGHT ? 1.0 / (runs - 1) : WEIGHT;
+    *mean += (ns - *mean) * w;
 }
 
 double ps_batch_time_predict(const ps_batch_time *m, int n) {
-    if (m->w <= 0) return 0;
-    double mn = m->sn / m->w, mt = m->st / m->w, var = m->snn / m->w - mn * mn;
-    /* sizes that barely vary cannot tell the fixed cost from the cost per
-     * frame: take it all as per frame, which errs on the long side for
-     * larger batches, the side a deadline can afford */
-    if (var < 0.25) return mt * n / mn;
-    double b = (m->snt / m->w - mn * mt) / var, a = mt - b * mn;
-    if (b < 0) return mt; /* noise: the size makes no measurable difference */
-    if (a < 0) return mt * n / mn;
-    return a + b * n;
+    if (m->known == 0 || n < 1) return 0;
+    if (n > PS_BATCH_TIME_SIZES) n = PS_BATCH_TIME_SIZES;
+    if (m->mean_ns[n] > 0) return m->mean_ns[n];
+    int lo = n - 1, hi = n + 1;
+    while (lo > 0 && m->mean_ns[lo] == 0) lo--;
+    while (hi <= PS_BATCH_TIME_SIZES && m->mean_ns[hi] == 0) hi++;
+    if (lo > 0 && hi <= PS_BATCH_TIME_SIZES)
+        return m->mean_ns[lo] + (m->mean_ns[hi] - m->mean_ns[lo]) * (n - lo) / (hi - lo);
+    if (lo > 0) return m->mean_ns[lo] * n / lo;
+    return m->mean_ns[hi];
 }
 
+/* A binary search: the estimates grow (about) with the size. */
 int ps_batch_time_fit(const ps_batch_time *m, double ns, int max) {
-    if (m->w <= 0) return max;
-    int n = 1;
-    while (n < max && ps_batch_time_predict(m, n + 1) <= ns) n++;
-    return n;
+    if (m->known == 0) return max;
+    int lo = 1, hi = max; /* the answer is in [lo, hi] */
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (ps_batch_time_predict(m, mid) <= ns) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
 }

@@ -1,16 +1,24 @@
-/* The engine's time per batch as a function of its size, t(n) = a + b n,
- * fitted by least squares over the recent batches (each older batch
- * weighs 1% less), so the scheduler can tell how long a batch of any size
- * will take: a GPU's fixed cost per batch is most of it, a CPU's time
- * grows with every frame. Not thread-safe by itself. */
+/* The engine's time per batch as a function of its size: a running mean
+ * for every size the engine has run (each new batch weighs 5%), and for a
+ * size not run yet an estimate from its neighbours: between two known sizes
+ * the line between them, above the largest known its time scaled by the
+ * size (a GPU's batch costs about the same whatever its size, a CPU's grows
+ * with every frame: scaling errs long, the side a deadline can afford),
+ * below the smallest known that one's time. The first batch of each size
+ * is left out: it builds the CPU's plans for that size, or warms caches.
+ * Not thread-safe by itself. */
 #ifndef PS_PIPELINE_BATCH_TIME_H
 #define PS_PIPELINE_BATCH_TIME_H
 
+#define PS_BATCH_TIME_SIZES 1024 /* sizes 1..this are told apart */
+
 typedef struct {
-    double w, sn, st, snn, snt; /* decayed sums of 1, n, t, n^2, n t */
+    double mean_ns[PS_BATCH_TIME_SIZES + 1]; /* [n]: 0 while size n is not known */
+    unsigned runs[PS_BATCH_TIME_SIZES + 1];  /* [n]: batches of size n seen */
+    int known;                               /* sizes with a mean */
 } ps_batch_time;
 
-/* Records a batch of n frames that took ns. */
+/* Records a batch of n frames (1..PS_BATCH_TIME_SIZES) that took ns. */
 void ps_batch_time_add(ps_batch_time *m, int n, double ns);
 
 /* The expected time of a batch of n frames, ns; 0 before the first batch. */

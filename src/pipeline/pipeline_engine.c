@@ -91,7 +91,12 @@ static stream *next_stream(ps_pipeline *p, int64_t quantum) {
  * the batch before it and then for its own, and the rest of the deadline
  * absorbs the reader's delay and the engine's jitter, so a batch may take
  * a third of it. Without deadlines, batch_max. */
-static int batch_limit(const ps_pipeline *p) {
+static int batch_limit(ps_pipeline *p) {
+    /* the same until a batch has run or the streams changed */
+    if (p->limit && p->limit_batches == p->batches && p->limit_streams == p->n_streams)
+        return p->limit;
+    p->limit_batches = p->batches;
+    p->limit_streams = p->n_streams;
     int64_t tight = 0;
     for (int k = 0; k < p->n_streams; k++) {
         const stream *s = p->streams[k];
@@ -99,8 +104,10 @@ static int batch_limit(const ps_pipeline *p) {
         if (s->st.state == PS_STREAM_RUNNING && span > 0 && (tight == 0 || span < tight))
             tight = span;
     }
-    if (tight == 0) return p->o.batch_max;
-    return ps_batch_time_fit(&p->batch_time, (double)tight / 3 / ENGINE_MARGIN, p->o.batch_max);
+    p->limit = tight == 0 ? p->o.batch_max
+                          : ps_batch_time_fit(&p->batch_time, (double)tight / 3 / ENGINE_MARGIN,
+                                              p->o.batch_max);
+    return p->limit;
 }
 
 /* The frames ready in every ring. */

@@ -50,6 +50,7 @@ typedef struct stream {
     double kept_pts;   /* max_fps: pts of the last frame kept (reader only) */
     int kept_any;
     int stride_phase;  /* frames since the last kept by the stride (reader only) */
+    uint64_t planned_lost; /* its frames dropped or late when strides were planned */
 } stream;
 
 struct ps_pipeline {
@@ -78,6 +79,9 @@ struct ps_pipeline {
     int engine_n;         /* its size */
     ps_batch_time batch_time; /* the engine's time per batch size */
     int64_t planned_ns;   /* when the strides were last planned */
+    int limit, limit_streams; /* batch_limit, as of limit_batches batches run
+                                 and that many streams */
+    uint64_t limit_batches;
     ps_hist engine, queue, latency, decode;
     uint64_t batches, batch_sizes[PS_BATCH_HIST + 1];
     int64_t start_ns;

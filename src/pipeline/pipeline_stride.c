@@ -5,7 +5,12 @@
  * for all its streams so that streams alike are served alike; the
  * priorities below it get what is then left, or the largest stride. A
  * stride comes down again only once the smaller one fits with room to
- * spare, so it does not flap with the engine's timing noise. Offline
+ * spare, so it does not flap with the engine's timing noise; and it grows
+ * only while the priority's own streams lose frames (dropped by a full
+ * ring, or late), the sign that they are not kept up with: the capacity is
+ * an estimate from the batch sizes run so far (a GPU that has only run small
+ * batches because it kept up does far more with larger ones), and a
+ * machine's speed varies. Offline
  * streams (files read as fast as possible) ask for no rate and keep every
  * frame: they wait instead. */
 #include "pipeline/pipeline_impl.h"
@@ -13,8 +18,9 @@
 
 /* Plan at most this often. */
 #define PLAN_EVERY_NS 500000000LL
-/* Of the engine's capacity, plan for this much: the rest absorbs jitter. */
-#define PLAN_UTIL 0.9
+/* Of the engine's capacity this share is kept free to absorb jitter, except
+ * for the highest priority, which may use it before it gives way. */
+#define PLAN_RESERVE 0.1
 /* A smaller stride is taken only when it fits within this share of what
  * is left. */
 #define PLAN_LOWER_AT 0.9
@@ -72,19 +78,36 @@ static int stride_now(const ps_pipeline *p, int prio) {
     return k;
 }
 
+/* Whether a stream of priority prio has lost frames (dropped by a full
+ * ring, or late) since the last plan; notes the count for the next. */
+static int level_losing(ps_pipeline *p, int prio) {
+    int losing = 0;
+    for (int k = 0; k < p->n_streams; k++) {
+        stream *s = p->streams[k];
+        if (s->st.settings.priority != prio) continue;
+        uint64_t lost = s->st.dropped + s->st.late;
+        losing |= lost > s->planned_lost;
+        s->planned_lost = lost;
+    }
+    return losing;
+}
+
 void ps_pipe_plan_strides(ps_pipeline *p, int64_t now, int batch) {
-    if (now - p->planned_ns < PLAN_EVERY_NS || p->batch_time.w <= 0) return;
+    if (now - p->planned_ns < PLAN_EVERY_NS || p->batch_time.known == 0) return;
     p->planned_ns = now;
     double batch_ns = ps_batch_time_predict(&p->batch_time, batch);
-    double left = batch_ns > 0 ? batch * 1e9 / batch_ns * PLAN_UTIL : 0;
+    double capacity = batch_ns > 0 ? batch * 1e9 / batch_ns : 0, left = capacity;
     int found, prio = next_priority(p, 0, 1, &found);
     while (found) {
         double asked = 0;
         for (int k = 0; k < p->n_streams; k++)
             if (p->streams[k]->st.settings.priority == prio) asked += stream_rate(p->streams[k]);
-        int k = stride_for(asked, left, stride_now(p, prio));
+        int was = stride_now(p, prio), k = stride_for(asked, left, was);
+        int losing = level_losing(p, prio);
+        if (k > was && !losing) k = was;
         set_stride(p, prio, k);
-        left -= asked / k;
+        /* below the highest priority the reserve is kept free */
+        left -= asked / k + (left == capacity ? capacity * PLAN_RESERVE : 0);
         if (left < 0) left = 0;
         prio = next_priority(p, prio, 0, &found);
     }
