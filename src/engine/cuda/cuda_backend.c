@@ -453,19 +453,21 @@ static ps_status cuda_warm(void *state, int n, ps_err *err) {
     return ps_cuda_net_capture(((ps_cuda *)state)->cn, n, err);
 }
 
-/* Uploads host picture pic into a staging buffer (*stage, to give back
- * once the work queued on s is done) and describes it there as dev. */
+/* Uploads host picture pic through a staging pair (*stage, to give back
+ * once the work queued on s is done): packed into its pinned half by this
+ * thread, then copied up by DMA; dev describes it on the device. */
 static ps_status upload_picture(ps_cuda *c, const ps_picture *pic, ps_picture *dev, void **stage,
                                 cudaStream_t s, ps_err *err) {
     size_t rows[3], row_bytes[3], bytes = picture_bytes(pic, rows, row_bytes);
-    uint8_t *dst = ps_cuda_stage_take(c->stage, bytes, err);
+    void *host;
+    uint8_t *dst = ps_cuda_stage_take(c->stage, bytes, &host, err);
     if (!dst) return PS_ERR_NOMEM;
     *stage = dst;
+    pack_picture(pic, host);
+    PS_CUDA(cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, s), err);
     *dev = *pic;
     dev->on_device = 1;
     for (int k = 0; k < 3 && rows[k]; k++) {
-        PS_CUDA(cudaMemcpy2DAsync(dst, row_bytes[k], pic->plane[k], (size_t)pic->pitch[k],
-                                  row_bytes[k], rows[k], cudaMemcpyHostToDevice, s), err);
         dev->plane[k] = dst;
         dev->pitch[k] = (int)row_bytes[k];
         dst += rows[k] * row_bytes[k];

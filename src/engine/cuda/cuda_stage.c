@@ -1,5 +1,5 @@
-/* Staging buffers for host pictures (see cuda_stage.h): a short array of
- * device buffers under a mutex, searched in full (it holds about as many
+/* Staging for host pictures (see cuda_stage.h): a short array of pinned
+ * and device buffer pairs under a mutex, searched in full (it holds about as many
  * as readers prepare at once). */
 #include "engine/cuda/cuda_stage.h"
 
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 typedef struct {
-    void *buf;
+    void *buf, *host; /* device, pinned host */
     size_t cap;
     int taken;
 } stage_buf;
@@ -47,24 +47,27 @@ static int add_buffer(ps_cuda_stage *s, size_t bytes, ps_err *err) {
         s->capacity = cap;
     }
     size_t cap = bytes + bytes / 8;
-    void *buf = NULL;
+    void *buf = NULL, *host = NULL;
     cudaError_t e = cudaMalloc(&buf, cap);
+    if (e == cudaSuccess) e = cudaHostAlloc(&host, cap, cudaHostAllocWriteCombined);
     if (e != cudaSuccess) {
-        ps_err_set(err, PS_ERR_NOMEM, "CUDA: no device memory for a %.1f MB picture on arrival: %s",
+        cudaFree(buf);
+        ps_err_set(err, PS_ERR_NOMEM, "CUDA: no memory to stage a %.1f MB picture on arrival: %s",
                    cap / 1048576.0, cudaGetErrorString(e));
         return -1;
     }
-    s->bufs[s->n] = (stage_buf){buf, cap, 1};
+    s->bufs[s->n] = (stage_buf){buf, host, cap, 1};
     s->bytes += cap;
     return s->n++;
 }
 
-void *ps_cuda_stage_take(ps_cuda_stage *s, size_t bytes, ps_err *err) {
+void *ps_cuda_stage_take(ps_cuda_stage *s, size_t bytes, void **host, ps_err *err) {
     pthread_mutex_lock(&s->mu);
     int i = find_free(s, bytes);
     if (i >= 0) s->bufs[i].taken = 1;
     else i = add_buffer(s, bytes, err);
     void *buf = i >= 0 ? s->bufs[i].buf : NULL;
+    *host = i >= 0 ? s->bufs[i].host : NULL;
     pthread_mutex_unlock(&s->mu);
     return buf;
 }
@@ -85,7 +88,10 @@ size_t ps_cuda_stage_bytes(ps_cuda_stage *s) {
 
 void ps_cuda_stage_free(ps_cuda_stage *s) {
     if (!s) return;
-    for (int i = 0; i < s->n; i++) cudaFree(s->bufs[i].buf);
+    for (int i = 0; i < s->n; i++) {
+        cudaFree(s->bufs[i].buf);
+        cudaFreeHost(s->bufs[i].host);
+    }
     free(s->bufs);
     pthread_mutex_destroy(&s->mu);
     free(s);
