@@ -12,18 +12,18 @@ static int priority_of(const cli_stream_job *job, int k) {
 }
 
 int cli_churn_plan(cli_churn *c, const cli_stream_job *job) {
-    if (c->remove == 0) return 0;
-    int lowest = priority_of(job, 0), n = 0;
+    if (c->add == 0 && c->remove == 0) return 0;
+    int lowest = priority_of(job, 0);
     for (int k = 1; k < job->n_uris; k++)
         if (priority_of(job, k) < lowest) lowest = priority_of(job, k);
-    c->victims = malloc(sizeof *c->victims * (size_t)c->remove);
-    if (!c->victims) return cli_fail("out of memory");
-    for (int k = job->n_uris - 1; k >= 0 && n < c->remove; k--)
-        if (priority_of(job, k) == lowest) c->victims[n++] = k;
-    if (n < c->remove) {
+    c->lowest = malloc(sizeof *c->lowest * (size_t)job->n_uris);
+    if (!c->lowest) return cli_fail("out of memory");
+    for (int k = job->n_uris - 1; k >= 0; k--)
+        if (priority_of(job, k) == lowest) c->lowest[c->n_lowest++] = k;
+    if (c->n_lowest < c->remove) {
         char msg[160];
         snprintf(msg, sizeof msg, "--remove %d: only %d streams have the lowest priority (%d)",
-                 c->remove, n, lowest);
+                 c->remove, c->n_lowest, lowest);
         return cli_fail(msg);
     }
     return 0;
@@ -41,13 +41,13 @@ static int due(const cli_churn *c, int n, double elapsed_s) {
 int cli_churn_step(cli_churn *c, const cli_stream_job *job, ps_pipeline *pipe, double elapsed_s) {
     ps_err err;
     for (int want = due(c, c->add, elapsed_s); c->added < want; c->added++) {
-        /* the added streams cycle through the job's own, with their settings */
+        /* copies of the lowest-priority streams in turn, with their settings */
         char suffix[32];
         snprintf(suffix, sizeof suffix, "+added%d", c->added);
-        if (cli_add_stream(job, pipe, c->added % job->n_uris, suffix)) return 1;
+        if (cli_add_stream(job, pipe, c->lowest[c->added % c->n_lowest], suffix)) return 1;
     }
     for (int want = due(c, c->remove, elapsed_s); c->removed < want; c->removed++)
-        if (ps_pipeline_remove(pipe, c->victims[c->removed], &err)) {
+        if (ps_pipeline_remove(pipe, c->lowest[c->removed], &err)) {
             /* it may have ended by itself meanwhile: not an error of the run */
             fprintf(stderr, "posestream: --remove: %s\n", err.msg);
         }
@@ -55,6 +55,6 @@ int cli_churn_step(cli_churn *c, const cli_stream_job *job, ps_pipeline *pipe, d
 }
 
 void cli_churn_free(cli_churn *c) {
-    free(c->victims);
-    c->victims = NULL;
+    free(c->lowest);
+    c->lowest = NULL;
 }

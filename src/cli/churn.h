@@ -13,12 +13,14 @@ typedef struct cli_churn {
     int add, remove;      /* how many in all (0: none) */
     double from_s, to_s;  /* the span they are spread over, from the start */
     int added, removed;   /* done so far */
-    int *victims;         /* [remove]: the streams to take out, in order */
+    int *lowest;          /* the job's streams of the lowest priority, the last
+                             first: removed in this order, copied when adding */
+    int n_lowest;
 } cli_churn;
 
-/* Picks the streams to remove: the job's streams of the lowest priority,
- * the last first. Returns 0, or 1 after printing an error (fewer such
- * streams than --remove asks, or out of memory). */
+/* Finds the job's streams of the lowest priority (the last first): those
+ * removed, and those copied as added streams. Returns 0, or 1 after printing
+ * an error (fewer such streams than --remove asks, or out of memory). */
 int cli_churn_plan(cli_churn *c, const struct cli_stream_job *job);
 
 /* Adds and removes what is due by elapsed_s. Returns 0, or 1 after printing

@@ -477,7 +477,8 @@ static ps_status upload_picture(ps_cuda *c, const ps_picture *pic, ps_picture *d
 
 /* On the caller's per-thread stream, which (like the engine's upload
  * stream) runs after the legacy-stream copies FFmpeg makes of NVDEC frames
- * in this same thread; synchronised, so the picture may go at once. A host
+ * in this same thread; waited for (the thread sleeping, cuda_stage.h), so
+ * the picture may go at once. A host
  * picture goes up first: the readers' threads then share the copying that
  * the engine thread would otherwise do for the whole batch. */
 static ps_status cuda_prepare(void *state, const ps_picture *pic, ps_picture *out, void **slot,
@@ -491,10 +492,7 @@ static ps_status cuda_prepare(void *state, const ps_picture *pic, ps_picture *ou
     ps_status st = pic->on_device ? PS_OK : upload_picture(c, pic, &dev, &stage, s, err);
     ps_letterbox lb = ps_letterbox_fit(pic->width, pic->height, w, h);
     if (!st) st = ps_cuda_letterbox(&dev, lb, buf, w, h, (ps_cuda_stream)s, err);
-    cudaError_t e = st ? cudaSuccess : cudaStreamSynchronize(s);
-    if (e != cudaSuccess)
-        st = ps_err_set(err, PS_ERR_BACKEND, "CUDA: letterboxing a frame on arrival: %s",
-                        cudaGetErrorString(e));
+    if (!st) st = ps_cuda_stage_sync(c->stage, s, err);
     if (st && stage) cudaStreamSynchronize(s); /* the copy may still read it */
     if (stage) ps_cuda_stage_give(c->stage, stage);
     if (st) {

@@ -18,6 +18,8 @@ struct ps_cuda_stage {
     stage_buf *bufs;
     int n, capacity;
     size_t bytes;
+    cudaEvent_t *events; /* free blocking-sync events */
+    int n_events, events_cap;
 };
 
 ps_cuda_stage *ps_cuda_stage_create(void) {
@@ -79,6 +81,47 @@ void ps_cuda_stage_give(ps_cuda_stage *s, void *buf) {
     pthread_mutex_unlock(&s->mu);
 }
 
+/* A free event, made when none is (cudaEventBlockingSync: its waiter
+ * sleeps); NULL with err set when CUDA cannot make one. */
+static cudaEvent_t event_take(ps_cuda_stage *s, ps_err *err) {
+    cudaEvent_t ev = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (s->n_events > 0) ev = s->events[--s->n_events];
+    pthread_mutex_unlock(&s->mu);
+    if (ev) return ev;
+    cudaError_t e = cudaEventCreateWithFlags(&ev, cudaEventBlockingSync | cudaEventDisableTiming);
+    if (e != cudaSuccess) {
+        ps_err_set(err, PS_ERR_BACKEND, "CUDA: cannot create an event: %s", cudaGetErrorString(e));
+        return NULL;
+    }
+    return ev;
+}
+
+/* Keeps ev for the next wait (or destroys it when out of memory). */
+static void event_give(ps_cuda_stage *s, cudaEvent_t ev) {
+    pthread_mutex_lock(&s->mu);
+    if (s->n_events == s->events_cap) {
+        int cap = s->events_cap ? 2 * s->events_cap : 16;
+        cudaEvent_t *e = realloc(s->events, sizeof *e * (size_t)cap);
+        if (e) s->events = e, s->events_cap = cap;
+    }
+    if (s->n_events < s->events_cap) s->events[s->n_events++] = ev;
+    else cudaEventDestroy(ev);
+    pthread_mutex_unlock(&s->mu);
+}
+
+ps_status ps_cuda_stage_sync(ps_cuda_stage *s, void *stream, ps_err *err) {
+    cudaEvent_t ev = event_take(s, err);
+    if (!ev) return PS_ERR_BACKEND;
+    cudaError_t e = cudaEventRecord(ev, (cudaStream_t)stream);
+    if (e == cudaSuccess) e = cudaEventSynchronize(ev);
+    event_give(s, ev);
+    if (e != cudaSuccess)
+        return ps_err_set(err, PS_ERR_BACKEND, "CUDA: waiting for a frame's upload: %s",
+                          cudaGetErrorString(e));
+    return PS_OK;
+}
+
 size_t ps_cuda_stage_bytes(ps_cuda_stage *s) {
     pthread_mutex_lock(&s->mu);
     size_t b = s->bytes;
@@ -93,6 +136,8 @@ void ps_cuda_stage_free(ps_cuda_stage *s) {
         cudaFreeHost(s->bufs[i].host);
     }
     free(s->bufs);
+    for (int i = 0; i < s->n_events; i++) cudaEventDestroy(s->events[i]);
+    free(s->events);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -26,6 +26,14 @@ void *ps_cuda_stage_take(ps_cuda_stage *s, size_t bytes, void **host, ps_err *er
 /* Gives a pair taken from s back (by its device buffer). */
 void ps_cuda_stage_give(ps_cuda_stage *s, void *dev);
 
+/* Waits for the work queued so far on stream (a cudaStream_t) to finish,
+ * the calling thread sleeping meanwhile: an event recorded with blocking
+ * sync, from a set of them kept here. A stream synchronisation would spin
+ * (CUDA spins while the process has no more contexts than cores), and with
+ * hundreds of readers waiting for their uploads the spinning took most of
+ * the host's cores. Returns non-OK naming the CUDA error. */
+ps_status ps_cuda_stage_sync(ps_cuda_stage *s, void *stream, ps_err *err);
+
 /* Device bytes the set holds (as many again are pinned on the host). */
 size_t ps_cuda_stage_bytes(ps_cuda_stage *s);
 
