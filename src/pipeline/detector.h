@@ -28,9 +28,11 @@ typedef struct ps_detector {
     ps_status (*submit)(void *ctx, ps_frame **frames, int n, ps_err *err);
     ps_status (*collect)(void *ctx, ps_frame **frames, int n, ps_err *err);
     /* Optional: called on the reader's thread for every frame as it arrives;
-     * may replace the frame's picture with the engine's own input (letting
-     * go of the decoder's surface at once). Non-OK: the frame cannot be
-     * run (it is counted as failed). */
+     * replaces the frame's picture with the engine's own input (letting go
+     * of the decoder's surface at once). With wants_raw the frame's pixels
+     * are not read after it returns (they may be the source's own, borrowed
+     * until its next read: source.h). Non-OK: the frame cannot be run (it is
+     * counted as failed). */
     ps_status (*prepare)(void *ctx, ps_frame *f, ps_err *err);
     /* Optional: after a failed batch of n frames (every batch in flight is
      * lost), makes the engine ready for new batches. Non-OK: it cannot go

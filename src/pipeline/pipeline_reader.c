@@ -152,6 +152,9 @@ static int reader_wait_start(stream *s) {
     if (go) {
         ps_source_set_fit(s->src, p->detector->input_w, p->detector->input_h);
         ps_source_set_raw(s->src, p->detector->wants_raw);
+        /* a frame prepared on arrival is done with its pixels before the
+         * reader reads the next */
+        ps_source_set_borrow(s->src, p->detector->wants_raw && p->detector->prepare);
     }
     pthread_mutex_unlock(&p->mu);
     if (!go || !reader_admit(s)) return 0;

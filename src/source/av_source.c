@@ -55,6 +55,8 @@ typedef struct {
     int gpu;               /* the decoder runs on the GPU */
     int64_t decode_ns;     /* decoder time spent since the last frame out */
     AVFrame *down;         /* a GPU frame copied to host memory */
+    AVFrame *lent;         /* opts.borrow: the frame the last picture points into,
+                              held until the next read */
 } avs_source;
 
 static pthread_once_t avs_once = PTHREAD_ONCE_INIT;
@@ -362,6 +364,10 @@ static ps_read_result avs_convert(avs_source *a, AVFrame *fr, ps_frame *f, ps_er
     }
     ps_read_result res = ps_source_scale(&a->base, (const uint8_t *const *)fr->data, fr->linesize,
                                          fr->width, fr->height, fr->format, f, err);
+    /* a borrowed picture keeps its buffers referenced until the next read,
+     * so the decoder's threads cannot reuse them meanwhile */
+    av_frame_unref(a->lent);
+    if (a->base.opts.borrow && res == PS_READ_FRAME) av_frame_move_ref(a->lent, fr);
     av_frame_unref(a->down);
     return res;
 }
@@ -494,6 +500,7 @@ static void avs_close(ps_source *s) {
     av_packet_free(&a->pkt);
     av_frame_free(&a->frame);
     av_frame_free(&a->down);
+    av_frame_free(&a->lent);
 }
 
 static int avs_gpu(const ps_source *s) {
@@ -521,8 +528,9 @@ ps_source *ps_av_open(const char *uri, const ps_source_opts *opts, ps_err *err) 
     a->pkt = av_packet_alloc();
     a->frame = av_frame_alloc();
     a->down = av_frame_alloc();
+    a->lent = av_frame_alloc();
     ps_status st = PS_OK;
-    if (!a->pkt || !a->frame || !a->down) st = ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
+    if (!a->pkt || !a->frame || !a->down || !a->lent) st = ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", uri);
     if (st == PS_OK) st = avs_open_input(a, err);
     if (st == PS_OK) st = avs_open_decoder(a, AVS_DEC_PROBE, err);
     a->deadline_ns = 0;

@@ -34,6 +34,10 @@ void ps_source_set_raw(ps_source *s, int raw) {
     s->opts.raw = raw;
 }
 
+void ps_source_set_borrow(ps_source *s, int borrow) {
+    s->opts.borrow = borrow;
+}
+
 ps_status ps_source_gpu_prepare(ps_err *err) {
     ps_av_global_init(); /* FFmpeg's own log lines stay quiet here too */
     char why[300];
@@ -216,6 +220,16 @@ static ps_read_result copy_planes(ps_source *s, const uint8_t *const planes[4],
                                   ps_frame *f, ps_err *err) {
     int cw = (w + 1) / 2, ch = (h + 1) / 2, nv12 = fmt == AV_PIX_FMT_NV12;
     int n_planes = nv12 ? 2 : 3;
+    if (s->opts.borrow) { /* the source's own planes, until the next read */
+        f->pic = (ps_picture){.fmt = nv12 ? PS_PIX_NV12 : PS_PIX_YUV420P, .width = w, .height = h};
+        for (int p = 0; p < n_planes; p++) {
+            f->pic.plane[p] = planes[p];
+            f->pic.pitch[p] = strides[p];
+        }
+        f->width = f->sw = w;
+        f->height = f->sh = h;
+        return PS_READ_FRAME;
+    }
     int widths[3] = {w, nv12 ? 2 * cw : cw, cw}, heights[3] = {h, ch, ch};
     size_t bytes = (size_t)w * h + 2 * (size_t)cw * ch; /* both layouts */
     if (!frame_reserve(f, bytes)) {

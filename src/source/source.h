@@ -35,6 +35,11 @@ typedef struct {
                          NV12 planes copied as they are, other formats as
                          RGB24) for an engine that letterboxes itself (the
                          GPU); else scaled to fit as RGB24 */
+    int borrow;       /* with raw: YUV420P and NV12 pictures point into the
+                         source's own buffers instead of a copy, valid only
+                         until the next read (for a consumer that takes the
+                         pixels at once, as the GPU's prepare-on-arrival
+                         does: 3 MB less to copy per 1080p frame) */
     ps_decode_mode decode; /* FFmpeg sources: where to decode (see below) */
     int reconnect;    /* network sources that ended (http(s): only broke)
                          after starting: how many times in a row to try
@@ -84,6 +89,9 @@ void ps_source_set_fit(ps_source *s, int fit_w, int fit_h);
 
 /* Changes opts.raw the same way (for an engine that letterboxes itself). */
 void ps_source_set_raw(ps_source *s, int raw);
+
+/* Changes opts.borrow the same way. */
+void ps_source_set_borrow(ps_source *s, int borrow);
 
 /* Packets skipped so far because they failed to decode (corrupt data). */
 int64_t ps_source_skipped(const ps_source *s);
