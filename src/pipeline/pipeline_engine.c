@@ -35,14 +35,32 @@ static int64_t deadline_of(const stream *s, const ps_frame *f) {
     return f->t.captured + (span > 0 ? span : NO_DEADLINE_NS);
 }
 
-/* Deadlines are judged by the engine's expected time with this much to
- * spare, since a batch can run longer than expected (the CPU's times vary
- * by about 10%). */
-#define ENGINE_MARGIN 1.15
+/* Deadlines are judged by the engine's expected time with a margin: at
+ * least MARGIN_MIN (the CPU's times vary by about 10%), and after a batch
+ * that ran over its expected time by more, that ratio, coming back down by
+ * MARGIN_EASE of the difference per batch: a machine whose speed drops (a
+ * shared VM's can halve for seconds) is judged by its slower times until
+ * the means per batch size have caught up. */
+#define MARGIN_MIN 1.15
+#define MARGIN_MAX 2.5 /* one batch stalled by a page fault must not stop the rest */
+#define MARGIN_EASE 0.02
+
+static double margin(const ps_pipeline *p) {
+    return p->margin > MARGIN_MIN ? p->margin : MARGIN_MIN;
+}
 
 /* How long a batch of n takes, with the margin (0 before the first). */
 static int64_t expect_ns(const ps_pipeline *p, int n) {
-    return (int64_t)(ps_batch_time_predict(&p->batch_time, n) * ENGINE_MARGIN);
+    return (int64_t)(ps_batch_time_predict(&p->batch_time, n) * margin(p));
+}
+
+/* Learns from a batch of n that took ns (p->mu held). */
+static void note_batch_time(ps_pipeline *p, int n, double ns) {
+    double expected = ps_batch_time_predict(&p->batch_time, n), m = margin(p);
+    m -= (m - MARGIN_MIN) * MARGIN_EASE;
+    if (expected > 0 && ns / expected > m) m = ns / expected;
+    p->margin = m < MARGIN_MAX ? m : MARGIN_MAX;
+    ps_batch_time_add(&p->batch_time, n, ns);
 }
 
 /* Drops the frames of s that can no longer be done in time, counting them
@@ -105,7 +123,7 @@ static int batch_limit(ps_pipeline *p) {
             tight = span;
     }
     p->limit = tight == 0 ? p->o.batch_max
-                          : ps_batch_time_fit(&p->batch_time, (double)tight / 3 / ENGINE_MARGIN,
+                          : ps_batch_time_fit(&p->batch_time, (double)tight / 3 / margin(p),
                                               p->o.batch_max);
     return p->limit;
 }
@@ -253,7 +271,7 @@ static void engine_finish(ps_pipeline *p, ps_frame **batch, int n, ps_status st,
         const ps_frame_times *t = &batch[0]->t;
         int64_t ns = t->device_ns ? t->device_ns : t->infer_end - t->infer_start;
         ps_hist_add(&p->engine, ns / 1000);
-        ps_batch_time_add(&p->batch_time, n, (double)ns);
+        note_batch_time(p, n, (double)ns);
         p->batches++;
         p->batch_sizes[n < PS_BATCH_HIST ? n : PS_BATCH_HIST]++;
     }

@@ -78,6 +78,7 @@ struct ps_pipeline {
     int64_t engine_since; /* when the engine took its latest batch */
     int engine_n;         /* its size */
     ps_batch_time batch_time; /* the engine's time per batch size */
+    double margin;        /* deadlines' margin on it (pipeline_engine.c) */
     int64_t planned_ns;   /* when the strides were last planned */
     int limit, limit_streams; /* batch_limit, as of limit_batches batches run
                                  and that many streams */

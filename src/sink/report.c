@@ -110,6 +110,10 @@ static void summary_events(FILE *f, const ps_pipeline_stats *st) {
                     s->name, (unsigned long long)s->bad_packets);
         if (s->state == PS_STREAM_FAILED || s->state == PS_STREAM_REFUSED)
             fprintf(f, "stream %d (%s) %s: %s\n", k, s->name, state_name(s->state), s->error);
+        if (s->stride > 1)
+            fprintf(f, "stream %d (%s): giving way to higher priorities at the end, keeping "
+                       "every %d%s frame\n", k, s->name, s->stride,
+                    s->stride == 2 ? "nd" : s->stride == 3 ? "rd" : "th");
     }
     if (st->engine_failures || st->engine_fatal)
         fprintf(f, "engine: %llu batches failed%s: %s\n", (unsigned long long)st->engine_failures,
@@ -157,7 +161,9 @@ static void json_stream(FILE *f, const ps_stream_stats *s, int64_t start_ns) {
                "\"skipped\":%llu,\"cancelled\":%llu,\"failed\":%llu,\"priority\":%d,"
                "\"max_latency_ms\":%.3f,\"max_fps\":%.3f,"
                "\"skipped_packets\":%llu,\"reconnects\":%llu,\"gpu_decode\":%s,"
-               "\"vram_estimate_mb\":%.1f,\"vram_estimate_measured\":%s,\"start_s\":%.3f,",
+               "\"vram_estimate_mb\":%.1f,\"vram_estimate_measured\":%s,"
+               "\"host_estimate_mb\":%.1f,\"host_estimate_measured\":%s,\"stride\":%d,"
+               "\"start_s\":%.3f,",
             s->live ? "true" : "false", s->width, s->height, s->fps,
             (unsigned long long)s->produced, (unsigned long long)s->processed,
             (unsigned long long)s->dropped, pct(s->dropped, s->produced),
@@ -167,6 +173,7 @@ static void json_stream(FILE *f, const ps_stream_stats *s, int64_t start_ns) {
             (unsigned long long)s->bad_packets,
             (unsigned long long)s->reconnects, s->gpu_decode ? "true" : "false",
             (double)s->vram_estimate / 1048576.0, s->vram_measured ? "true" : "false",
+            (double)s->host_estimate / 1048576.0, s->host_measured ? "true" : "false", s->stride,
             s->first_ns ? (double)(s->first_ns - start_ns) / 1e9 : -1.0);
     json_hist(f, "latency", &s->latency);
     fputc('}', f);
