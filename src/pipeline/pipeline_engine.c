@@ -69,7 +69,7 @@ static void note_batch_time(ps_pipeline *p, int n, double ns) {
  * a batch of one can meet drops nothing: the freshest frames still run. */
 static void drop_late(ps_pipeline *p, stream *s, int64_t now, int n) {
     int64_t span = deadline_span(s);
-    if (span <= 0 || expect_ns(p, 1) >= span) return;
+    if (span <= 0 || ps_batch_time_predict(&p->batch_time, 1) >= (double)span) return;
     int64_t left = expect_ns(p, p->engine_n) - (now - p->engine_since);
     int64_t need = expect_ns(p, n) + (p->engine_busy && left > 0 ? left : 0);
     while (s->ring_count > 0 && deadline_of(s, s->ring[s->ring_head]) < now + need) {
