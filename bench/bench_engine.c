@@ -4,7 +4,9 @@
  * a timing.
  *
  *   bench_engine [--model PATH] [--size 256] [--batches 1,8] [--threads 1,2]
- *                [--runs 40] [--chunk N]
+ *                [--runs 40] [--chunk N] [--all-threads-per-image]
+ * Batches of at least `threads` images run one image per thread (side by
+ * side) unless --all-threads-per-image.
  * --chunk N runs a batch as network calls of N images (0, the default: the
  * whole batch in one call). 
  */
@@ -52,14 +54,19 @@ int main(int argc, char **argv) {
     ps_model_cache_dir(def, sizeof def);
     const char *model_path = def;
     int size = 256, runs = 40, chunk = 0, batches[16] = {1, 8}, threads[16] = {1, 2}, nb = 2, nt = 2;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
-        else if (!strcmp(argv[i], "--size")) size = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--chunk")) chunk = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batches")) nb = bench_parse_list(argv[i + 1], batches, 16);
-        else if (!strcmp(argv[i], "--threads")) nt = bench_parse_list(argv[i + 1], threads, 16);
-        else { fprintf(stderr, "bench_engine: unknown option %s\n", argv[i]); return 2; }
+    int one_per_core = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--all-threads-per-image")) { one_per_core = -1; continue; }
+        if (!v) { fprintf(stderr, "bench_engine: %s needs a value\n", argv[i]); return 2; }
+        i++;
+        if (!strcmp(argv[i - 1], "--model")) model_path = v;
+        else if (!strcmp(argv[i - 1], "--size")) size = atoi(v);
+        else if (!strcmp(argv[i - 1], "--runs")) runs = atoi(v);
+        else if (!strcmp(argv[i - 1], "--chunk")) chunk = atoi(v);
+        else if (!strcmp(argv[i - 1], "--batches")) nb = bench_parse_list(v, batches, 16);
+        else if (!strcmp(argv[i - 1], "--threads")) nt = bench_parse_list(v, threads, 16);
+        else { fprintf(stderr, "bench_engine: unknown option %s\n", argv[i - 1]); return 2; }
     }
     if (runs < 1) runs = 1;
     ps_err err;
@@ -71,15 +78,16 @@ int main(int argc, char **argv) {
         return 1;
     }
     double gflop = 2e-9 * ps_net_macs(&model->net, shapes);
-    printf("input %dx%d, %.3f GFLOP/frame, median of %d runs, %s per network call\n", size, size,
-           gflop, runs, chunk ? "chunks of images" : "whole batch");
+    printf("input %dx%d, %.3f GFLOP/frame, median of %d runs, %s per network call, %s\n", size,
+           size, gflop, runs, chunk ? "chunks of images" : "whole batch",
+           one_per_core < 0 ? "every image on all threads" : "side by side when batch >= threads");
     printf("%7s %7s %12s %10s %10s\n", "threads", "batch", "ms/batch", "frames/s", "GFLOP/s");
     for (int ti = 0; ti < nt; ti++) {
         int maxb = 1;
         for (int bi = 0; bi < nb; bi++) maxb = batches[bi] > maxb ? batches[bi] : maxb;
         ps_engine_opts o = {.backend = PS_BACKEND_CPU, .input_h = size, .input_w = size,
                             .max_batch = maxb, .threads = threads[ti],
-                             .cpu_chunk = chunk ? chunk : maxb};
+                             .cpu_chunk = chunk ? chunk : maxb, .cpu_one_per_core = one_per_core};
         ps_engine *e = ps_engine_create(model, &o, &err);
         if (!e) { fprintf(stderr, "bench_engine: error: %s\n", err.msg); return 1; }
         float *in = ps_engine_input(e);

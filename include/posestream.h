@@ -70,6 +70,10 @@ typedef struct {
     int32_t cpu_chunk;        /* CPU: images per network call, a batch is
                                  run in chunks of this size; 0 means 1, the
                                  fastest per image on CPUs (bench/NOTES.md) */
+    int32_t cpu_one_per_core; /* CPU: 0 (default) runs the images of a batch of
+                                 at least `threads` side by side, each on one
+                                 thread (more frames per second: bench/NOTES.md);
+                                 -1: every image on all threads in turn */
 } ps_engine_opts;
 
 /* Builds an engine for one input size and batches up to max_batch, and runs

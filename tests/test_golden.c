@@ -1,6 +1,7 @@
 /* Golden test: the CPU backend's six heads and the decoded output against
  * TensorFlow.js 4.22 (tests/data/golden, made by tools/make_reference.js),
- * all cases run as one batch so batching is checked too.
+ * all cases run as one batch so batching is checked too, both with the
+ * images side by side (one per thread) and each on every thread.
  * Tolerances: sigmoid heads 1e-4, regression heads 2e-3 (values up to ~50),
  * decoded rows 1e-4 (keypoint coordinates, scores and boxes). */
 #include <stdio.h>
@@ -40,26 +41,31 @@ static void check_output(const ps_engine *e, const char *dir, const golden_case 
 }
 
 static void run_cases(const ps_model *model, const char *dir, const golden_case *cases, int n,
-                      int chunk);
+                      int chunk, int one_per_core);
 
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/data/golden";
     golden_case cases[GOLDEN_MAX_CASES];
     int n = golden_cases(dir, cases);
     ps_model *model = golden_model();
-    /* the whole batch in one network call, then one image per call */
+    /* two threads: the images side by side, one per thread (the default);
+     * then every image on both threads, the whole batch in one network
+     * call and one image per call */
+    printf("-- side by side, one image per thread\n");
+    run_cases(model, dir, cases, n, 1, 0);
     for (int chunk = n; chunk >= 1; chunk = chunk > 1 ? 1 : 0) {
-        printf("-- %d images per network call\n", chunk);
-        run_cases(model, dir, cases, n, chunk);
+        printf("-- every image on both threads, %d images per network call\n", chunk);
+        run_cases(model, dir, cases, n, chunk, -1);
     }
     ps_model_free(model);
     return tu_finish("test_golden");
 }
 
 static void run_cases(const ps_model *model, const char *dir, const golden_case *cases, int n,
-                      int chunk) {
+                      int chunk, int one_per_core) {
     ps_err err;
-    ps_engine_opts o = {.backend = PS_BACKEND_CPU, .max_batch = n, .threads = 2, .cpu_chunk = chunk};
+    ps_engine_opts o = {.backend = PS_BACKEND_CPU, .max_batch = n, .threads = 2, .cpu_chunk = chunk,
+                        .cpu_one_per_core = one_per_core};
     ps_engine *e = ps_engine_create(model, &o, &err);
     if (!e) {
         fprintf(stderr, "engine: %s\n", err.msg);

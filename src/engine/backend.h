@@ -15,6 +15,8 @@ typedef struct {
     int max_batch;
     int threads;          /* CPU threads; >= 1 */
     int chunk;            /* CPU: images per network call; >= 1 */
+    int side_by_side;     /* CPU: batches of >= threads images run one image per
+                             thread */
 } ps_backend_config;
 
 typedef struct {

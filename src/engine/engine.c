@@ -35,6 +35,7 @@ static ps_status resolve_config(const ps_engine_opts *o, ps_backend_config *cfg,
     if (cfg->max_batch < 1 || cfg->max_batch > 1024)
         return ps_err_set(err, PS_ERR_ARG, "batch size %d: must be 1..1024", cfg->max_batch);
     cfg->chunk = o && o->cpu_chunk ? o->cpu_chunk : 1;
+    cfg->side_by_side = !(o && o->cpu_one_per_core < 0);
     if (cfg->chunk < 1 || cfg->chunk > cfg->max_batch) cfg->chunk = cfg->max_batch;
     if (cfg->threads < 1 || cfg->threads > 1024)
         return ps_err_set(err, PS_ERR_ARG, "threads %d: must be 1..1024", cfg->threads);
