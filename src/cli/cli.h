@@ -17,6 +17,12 @@ ps_model *cli_load_model(const char *opt_model, int verify, ps_err *err);
  * option and returns 1 when malformed. */
 int cli_parse_size(const char *arg, int *w, int *h);
 
+/* Parses --name's value arg as a finite number in (lo, hi] (at_least_lo:
+ * [lo, hi]); prints an error naming the option, the value and the range
+ * and returns 1 otherwise ("inf", "nan" and trailing text included). */
+int cli_parse_number(const char *name, const char *arg, double lo, double hi, int at_least_lo,
+                     double *out);
+
 /* Parses "auto", "cuda" or "cpu"; prints an error and returns 1 otherwise. */
 int cli_parse_backend(const char *arg, ps_backend *out);
 

@@ -90,15 +90,20 @@ static const struct option bench_longs[] = {
     CLI_JOB_LONG_OPTIONS,
     {0, 0, 0, 0}};
 
+/* The largest value each numeric option takes: counts are bounded so that
+ * a typo cannot eat the machine's memory (each stream holds a pool of
+ * frames and a reader thread). */
+static double option_max(const char *name) {
+    static const struct { const char *name; double max; } limits[] = {
+        {"num-streams", 4096}, {"add", 4096}, {"remove", 4096}, {"fps", 1000},
+        {"max-drop-pct", 100}, {"min-delivered-pct", 100}, {"max-vram-gb", 10000}};
+    for (size_t k = 0; k < sizeof limits / sizeof *limits; k++)
+        if (!strcmp(name, limits[k].name)) return limits[k].max;
+    return 1e7; /* seconds and milliseconds */
+}
+
 static int positive(const char *name, const char *arg, double *out) {
-    char *end;
-    *out = strtod(arg, &end);
-    if (end == arg || *end || !(*out > 0)) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "--%s '%s': expected a number > 0", name, arg);
-        return cli_fail(msg);
-    }
-    return -1;
+    return cli_parse_number(name, arg, 0, option_max(name), 0, out) ? 1 : -1;
 }
 
 /* Returns -1 to go on, else the exit status. */

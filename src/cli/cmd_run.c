@@ -84,14 +84,9 @@ static int run_option(cli_stream_job *job, const char *name, const char *arg) {
     else if (!strcmp(name, "loop")) job->src.loop = 1;
     else if (!strcmp(name, "no-status")) job->status = 0;
     else if (!strcmp(name, "duration")) {
-        char *end;
-        job->duration_s = strtod(arg, &end);
-        if (end == arg || *end || !(job->duration_s > 0)) return cli_fail("--duration: expected seconds > 0");
+        if (cli_parse_number(name, arg, 0, 1e7, 0, &job->duration_s)) return 1;
     } else if (!strcmp(name, "max-latency-ms")) {
-        char *end;
-        job->default_latency_ms = strtod(arg, &end);
-        if (end == arg || *end || !(job->default_latency_ms > 0))
-            return cli_fail("--max-latency-ms: expected milliseconds > 0");
+        if (cli_parse_number(name, arg, 0, 1e7, 0, &job->default_latency_ms)) return 1;
     } else {
         int r = cli_job_option(job, name, arg);
         if (r < 0) return 1;

@@ -1,4 +1,6 @@
 /* posestream: the command-line entry point, dispatching sub-commands. */
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,12 +26,25 @@ static void usage(FILE *f) {
 
 int cli_parse_size(const char *arg, int *w, int *h) {
     char tail;
-    if (sscanf(arg, "%dx%d%c", w, h, &tail) == 2) return 0;
-    if (sscanf(arg, "%d%c", w, &tail) == 1) {
-        *h = *w;
+    int n = sscanf(arg, "%dx%d%c", w, h, &tail);
+    if (n != 2 && sscanf(arg, "%d%c", w, &tail) == 1) *h = *w, n = 2;
+    if (n == 2 && *w >= 32 && *h >= 32 && *w <= 4096 && *h <= 4096) return 0;
+    fprintf(stderr, "posestream: error: --input-size '%s': expected N or WxH, sides 32 to 4096 "
+                    "(multiples of 32)\n", arg);
+    return 1;
+}
+
+int cli_parse_number(const char *name, const char *arg, double lo, double hi, int at_least_lo,
+                     double *out) {
+    char *end;
+    double v = strtod(arg, &end);
+    int ok = end != arg && !*end && isfinite(v) && (at_least_lo ? v >= lo : v > lo) && v <= hi;
+    if (ok) {
+        *out = v;
         return 0;
     }
-    fprintf(stderr, "posestream: error: --input-size '%s': expected N or WxH\n", arg);
+    fprintf(stderr, "posestream: error: --%s '%s': expected a number %s %g and at most %g\n", name,
+            arg, at_least_lo ? "from" : "above", lo, hi);
     return 1;
 }
 

@@ -84,25 +84,15 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
             return -1;
         }
     } else if (!strcmp(name, "max-vram-gb") || !strcmp(name, "max-host-gb")) {
-        char *end;
         double *gb = name[4] == 'v' ? &job->max_vram_gb : &job->max_host_gb;
-        *gb = strtod(arg, &end);
-        if (end == arg || *end || !(*gb > 0)) {
-            char msg[80];
-            snprintf(msg, sizeof msg, "--%s: expected a number > 0", name);
-            cli_fail(msg);
-            return -1;
-        }
+        if (cli_parse_number(name, arg, 0, 100000, 0, gb)) return -1;
     }
     else if (!strcmp(name, "backend")) {
         if (cli_parse_backend(arg, &job->eng.backend)) return -1;
     } else if (!strcmp(name, "min-score")) {
-        char *end;
-        job->min_score = strtof(arg, &end);
-        if (end == arg || *end || !(job->min_score >= 0 && job->min_score <= 1)) {
-            cli_fail("--min-score: expected a number from 0 to 1");
-            return -1;
-        }
+        double v;
+        if (cli_parse_number(name, arg, 0, 1, 1, &v)) return -1;
+        job->min_score = (float)v;
     } else {
         return 0;
     }

@@ -85,11 +85,22 @@ static int build_engine(const cli_stream_job *job, job_parts *j, cli_stream_outc
     eo.max_batch = job->batch_max;
     /* GPU decoding shares the engine's CUDA context, which FFmpeg must
      * set up first; without a GPU this fails quietly and decoding stays on
-     * the CPU (or a --decode gpu stream says why). */
-    if (eo.backend != PS_BACKEND_CPU && job->src.decode != PS_DECODE_CPU) ps_source_gpu_prepare(&err);
+     * the CPU, unless --decode gpu asked for it: then the run cannot start */
+    ps_err gpu_err = {0};
+    ps_status gpu = PS_ERR_UNSUPPORTED;
+    if (eo.backend != PS_BACKEND_CPU && job->src.decode != PS_DECODE_CPU)
+        gpu = ps_source_gpu_prepare(&gpu_err);
+    if (job->src.decode == PS_DECODE_GPU && gpu) {
+        char msg[PS_ERR_LEN + 64];
+        snprintf(msg, sizeof msg, "--decode gpu: %s", eo.backend == PS_BACKEND_CPU
+                 ? "needs the CUDA backend (not --backend cpu)" : gpu_err.msg);
+        return cli_fail(msg);
+    }
     j->model = cli_load_model(job->model, job->verify, &err);
     if (j->model) j->engine = ps_engine_create(j->model, &eo, &err);
     if (!j->engine) return cli_fail(err.msg);
+    if (job->src.decode == PS_DECODE_GPU && strcmp(ps_engine_backend(j->engine), "cuda"))
+        return cli_fail("--decode gpu: the engine runs on the CPU (no usable GPU)");
     if (ps_engine_note(j->engine)[0]) fprintf(stderr, "posestream: %s\n", ps_engine_note(j->engine));
     if (ps_engine_detector(j->engine, job->min_score, &j->det, &err)) return cli_fail(err.msg);
     j->have_det = 1;

@@ -39,6 +39,7 @@ static void reader_open(stream *s) {
         s->st.state = PS_STREAM_OPENED;
         s->st.live = ps_source_is_live(src);
         ps_source_info(src, &s->st.width, &s->st.height, &s->st.fps);
+        snprintf(s->st.note, sizeof s->st.note, "%s", ps_source_note(src));
     } else {
         s->st.state = PS_STREAM_FAILED;
         snprintf(s->st.error, sizeof s->st.error, "%s", err.msg);

@@ -110,6 +110,7 @@ static void summary_events(FILE *f, const ps_pipeline_stats *st) {
                     s->name, (unsigned long long)s->bad_packets);
         if (s->state == PS_STREAM_FAILED || s->state == PS_STREAM_REFUSED)
             fprintf(f, "stream %d (%s) %s: %s\n", k, s->name, state_name(s->state), s->error);
+        if (s->note[0]) fprintf(f, "stream %d (%s): %s\n", k, s->name, s->note);
         if (s->stride > 1)
             fprintf(f, "stream %d (%s): giving way to higher priorities at the end, keeping "
                        "every %d%s frame\n", k, s->name, s->stride,
@@ -156,6 +157,8 @@ static void json_stream(FILE *f, const ps_stream_stats *s, int64_t start_ns) {
     ps_json_string(f, s->uri);
     fprintf(f, ",\"state\":\"%s\",\"error\":", state_name(s->state));
     ps_json_string(f, s->error);
+    fputs(",\"note\":", f);
+    ps_json_string(f, s->note);
     fprintf(f, ",\"live\":%s,\"width\":%d,\"height\":%d,\"fps_nominal\":%.3f,\"produced\":%llu,"
                "\"processed\":%llu,\"dropped\":%llu,\"drop_pct\":%.3f,\"late\":%llu,"
                "\"skipped\":%llu,\"cancelled\":%llu,\"failed\":%llu,\"priority\":%d,"

@@ -133,9 +133,21 @@ static ps_status avs_make_options(avs_source *a, AVDictionary **dict, ps_err *er
     return PS_OK;
 }
 
+/* Notes the options in dict that the container did not take (options given
+ * for every source, like rtsp_transport, mean nothing to a file: a note,
+ * not a failure). */
+static void avs_note_unused(avs_source *a, const AVDictionary *dict) {
+    const AVDictionaryEntry *e = NULL;
+    size_t at = 0;
+    while ((e = av_dict_get(dict, "", e, AV_DICT_IGNORE_SUFFIX)) && at < sizeof a->base.note) {
+        int n = snprintf(a->base.note + at, sizeof a->base.note - at, "%s%s",
+                         at ? ", " : "FFmpeg options this source did not use: ", e->key);
+        at += n > 0 ? (size_t)n : 0;
+    }
+}
+
 /* Opens the container and reads enough to know its streams. Returns PS_OK
- * or an error naming the uri (missing, not a video, refused, timed out,
- * unknown option). */
+ * or an error naming the uri (missing, not a video, refused, timed out). */
 static ps_status avs_open_input(avs_source *a, ps_err *err) {
     AVDictionary *dict = NULL;
     ps_status st = avs_make_options(a, &dict, err);
@@ -149,12 +161,9 @@ static ps_status avs_open_input(avs_source *a, ps_err *err) {
     a->fmt->interrupt_callback = (AVIOInterruptCB){avs_interrupt_cb, a};
     avs_set_deadline(a, a->open_timeout_s);
     int r = avformat_open_input(&a->fmt, a->base.uri, NULL, &dict);
-    const AVDictionaryEntry *unknown = av_dict_get(dict, "", NULL, AV_DICT_IGNORE_SUFFIX);
+    if (r >= 0) avs_note_unused(a, dict);
     if (r < 0)
         st = avs_fail(a, r, "opening", err);
-    else if (unknown)
-        st = ps_err_set(err, PS_ERR_ARG, "%s: unknown option \"%s\" in av_options",
-                        a->base.uri, unknown->key);
     else if ((r = avformat_find_stream_info(a->fmt, NULL)) < 0)
         st = avs_fail(a, r, "reading stream info", err);
     av_dict_free(&dict);

@@ -79,6 +79,10 @@ size_t ps_source_host_estimate(const ps_source *s, int frames_held) {
     return HOST_FIXED_BYTES + decoder + frame * (size_t)(frames_held > 0 ? frames_held : 0);
 }
 
+const char *ps_source_note(const ps_source *s) {
+    return s->note;
+}
+
 int ps_source_gpu_decoding(const ps_source *s) {
     return s->ops->gpu ? s->ops->gpu(s) : 0;
 }

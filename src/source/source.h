@@ -111,6 +111,10 @@ size_t ps_source_vram_estimate(const ps_source *s, int frames_in_flight);
  * measured figures replace it. */
 size_t ps_source_host_estimate(const ps_source *s, int frames_held);
 
+/* A warning about the source from its opening, e.g. FFmpeg options it did
+ * not use; "" when none. */
+const char *ps_source_note(const ps_source *s);
+
 /* Whether the source decodes on the GPU (after its first frame). */
 int ps_source_gpu_decoding(const ps_source *s);
 

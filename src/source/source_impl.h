@@ -40,6 +40,7 @@ struct ps_source {
     struct SwsContext *sws;  /* cached; rebuilt when the input changes */
     int sws_w, sws_h, sws_sw, sws_sh; /* what sws converts from and to */
     enum AVPixelFormat sws_fmt;
+    char note[256];          /* a warning set while opening ("" none) */
 };
 
 /* A zeroed kind-specific struct of `bytes` whose first member is its

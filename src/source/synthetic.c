@@ -128,7 +128,7 @@ ps_source *ps_synthetic_open(const char *uri, const ps_source_opts *opts,
     double fps;
     if (!synth_parse(uri, &w, &h, &fps)) {
         ps_err_set(err, PS_ERR_ARG,
-                   "%s: expected synthetic:WxH@FPS (sides 1..%d, FPS 0..1000)",
+                   "%s: expected synthetic:WxH@FPS (sides 1..%d, FPS above 0 and at most 1000)",
                    uri, SYNTH_MAX_SIDE);
         return NULL;
     }
