@@ -1,5 +1,6 @@
 /* posestream run: the main job, many streams through one engine. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,9 @@ static void run_usage(FILE *f) {
             "  {\"stream\":ID,\"name\":NAME,\"frame\":N,\"pts\":SECONDS,\"latency_ms\":L,\n"
             "   \"width\":W,\"height\":H,\"people\":[...as in detect...]}\n"
             "A live status line per stream is shown on a terminal; a summary table at the\n"
-            "end (stderr). Ctrl-C stops cleanly, still printing the summary.\n"
+            "end (stderr). Ctrl-C (or SIGTERM) stops at once: the batch in the engine\n"
+            "finishes, buffered frames are counted cancelled, the summary is printed; a\n"
+            "second one exits at once, still printing the summary.\n"
             "\n"
             "SOURCE: a video file; a network stream (rtsp://, http(s)://, udp://, rtp://,\n"
             "tcp://); synthetic:WxH@FPS (generated frames, e.g. synthetic:1920x1080@30);\n"
@@ -45,6 +48,9 @@ static void run_usage(FILE *f) {
             "  --loop                replay files when they end\n"
             "  --duration S          stop after S seconds\n"
             "  --no-status           no live status lines\n"
+            "  --on-output-error A   stop (default) or continue when writing results\n"
+            "                        fails (full disk, closed pipe): the error is said at\n"
+            "                        once, with its reason; the exit status is 1 either way\n"
             "  --max-latency-ms MS   the deadline (max_latency_ms) of every live stream\n"
             "                        without one of its own (default: none)\n"
             "  --streams FILE        streams from a JSON array of {\"uri\", \"name\",\n"
@@ -72,6 +78,7 @@ static const struct option run_longs[] = {
     {"batch-max", required_argument, 0, 0},
     {"max-vram-gb", required_argument, 0, 0},
     {"max-latency-ms", required_argument, 0, 0},
+    {"on-output-error", required_argument, 0, 0},
     CLI_JOB_LONG_OPTIONS,
     {0, 0, 0, 0}};
 
@@ -85,6 +92,10 @@ static int run_option(cli_stream_job *job, const char *name, const char *arg) {
     else if (!strcmp(name, "no-status")) job->status = 0;
     else if (!strcmp(name, "duration")) {
         if (cli_parse_number(name, arg, 0, 1e7, 0, &job->duration_s)) return 1;
+    } else if (!strcmp(name, "on-output-error")) {
+        if (strcmp(arg, "stop") && strcmp(arg, "continue"))
+            return cli_fail("--on-output-error: expected stop or continue");
+        job->output_errors_continue = !strcmp(arg, "continue");
     } else if (!strcmp(name, "max-latency-ms")) {
         if (cli_parse_number(name, arg, 0, 1e7, 0, &job->default_latency_ms)) return 1;
     } else {
@@ -166,8 +177,13 @@ int cmd_run(int argc, char **argv) {
         return rc;
     }
     fprintf(stderr, "input %dx%d, batches up to %d%s\n", out.input_w, out.input_h, out.batch_max,
-            out.interrupted ? ", stopped by Ctrl-C" : "");
+            out.stop_signal == SIGTERM ? ", stopped by SIGTERM (buffered frames cancelled)"
+            : out.stop_signal ? ", stopped by SIGINT (buffered frames cancelled)" : "");
     ps_report_summary(stderr, &out.stats, &out.extra);
+    if (out.output_failed) {
+        rc = 1;
+        if (out.output_error[0]) fprintf(stderr, "posestream: error: %s\n", out.output_error);
+    }
     for (int k = 0; k < out.stats.n_streams; k++)
         if (out.stats.streams[k].state == PS_STREAM_FAILED ||
             out.stats.streams[k].state == PS_STREAM_REFUSED)

@@ -16,12 +16,18 @@
 #include "sink/results.h"
 #include "util/clock.h"
 
-static volatile sig_atomic_t interrupted;
+/* Signals received (SIGINT, SIGTERM) and the last one. */
+static volatile sig_atomic_t interrupted, last_signal;
 
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
+static void on_signal(int sig) {
+    interrupted = interrupted + 1;
+    last_signal = sig;
 }
+
+/* How long the start waits for sources to open before choosing the input
+ * size from those that have: one that never answers must not hold up the
+ * others (it goes on opening in its own thread). */
+#define OPEN_WAIT_MS 3000
 
 /* Everything the job holds, released in one place. */
 typedef struct {
@@ -81,6 +87,8 @@ static int add_streams(const cli_stream_job *job, job_parts *j) {
 static int build_engine(const cli_stream_job *job, job_parts *j, cli_stream_outcome *out) {
     ps_err err;
     ps_engine_opts eo = job->eng;
+    for (int t = 0; t < OPEN_WAIT_MS / 100 && !interrupted; t++)
+        if (ps_pipeline_wait_opened(j->pipe, 100)) break;
     if (!eo.input_w || !eo.input_h) ps_pipeline_suggest_input(j->pipe, &eo.input_w, &eo.input_h);
     eo.max_batch = job->batch_max;
     /* GPU decoding shares the engine's CUDA context, which FFmpeg must
@@ -126,8 +134,50 @@ static void sample_util(util_sampler *u, ps_engine *e, int64_t now) {
     if (dec >= 0) u->dec += dec, u->n_dec++;
 }
 
-/* Polls until the pipeline ends, the duration passes or Ctrl-C; draws the
- * status lines and adds and removes streams (job->churn) meanwhile. */
+/* A second signal: the summary as it stands, and out at once (threads
+ * still running; every result written so far is a whole line). */
+static void exit_now(job_parts *j) {
+    ps_pipeline_stats st;
+    ps_err err;
+    ps_report_extra x = {.vram_mb = -1, .peak_rss_mb = ps_report_peak_rss_mb()};
+    if (!ps_pipeline_stats_get(j->pipe, &st, &err)) ps_report_summary(stderr, &st, &x);
+    fprintf(stderr, "posestream: a second %s: exiting at once\n",
+            last_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    fflush(stderr);
+    _exit(128 + last_signal);
+}
+
+/* The first write error of the results, said once; the run stops unless
+ * --on-output-error continue. Returns 1 to stop. */
+static int output_failed(const cli_stream_job *job, job_parts *j, cli_stream_outcome *out) {
+    ps_err err;
+    if (out->output_failed || !ps_results_failed(j->results, &err)) return 0;
+    out->output_failed = 1;
+    fprintf(stderr, "posestream: error: %s; %s\n", err.msg, job->output_errors_continue
+            ? "going on without the results (--on-output-error continue)"
+            : "stopping (--on-output-error continue would go on without them)");
+    return !job->output_errors_continue;
+}
+
+/* Stops the run when due (p->mu not held): a signal or an output failure
+ * stops it now (what is buffered is cancelled), the end of --duration or a
+ * failed --add lets what was read finish. Returns 1 once stopping. */
+static int check_stop(const cli_stream_job *job, job_parts *j, cli_stream_outcome *out,
+                      int64_t now, int64_t start) {
+    int at_once = interrupted || output_failed(job, j, out);
+    int ended = out->churn_failed ||
+                (job->duration_s > 0 && now - start >= (int64_t)(job->duration_s * 1e9));
+    if (!at_once && !ended) return 0;
+    out->stop_ns = now;
+    out->stop_signal = interrupted ? last_signal : 0;
+    if (at_once) ps_pipeline_cancel(j->pipe);
+    else ps_pipeline_stop(j->pipe);
+    return 1;
+}
+
+/* Polls until the pipeline ends, the duration passes, a signal or an
+ * output failure; draws the status lines and adds and removes streams
+ * (job->churn) meanwhile. */
 static void watch(const cli_stream_job *job, job_parts *j, cli_stream_outcome *out) {
     int64_t start = ps_now_ns(), last_draw = 0;
     int drawn = 0, stopping = 0;
@@ -137,15 +187,11 @@ static void watch(const cli_stream_job *job, job_parts *j, cli_stream_outcome *o
     while (!ps_pipeline_wait(j->pipe, job->churn ? 20 : 100)) {
         int64_t now = ps_now_ns();
         sample_util(&util, j->engine, now);
+        if (stopping && interrupted > 1) exit_now(j);
         if (job->churn && !stopping && cli_churn_step(job->churn, job, j->pipe, (now - start) / 1e9))
-            out->churn_failed = 1, interrupted = 1; /* stop: the error is printed */
-        if (!stopping && (interrupted || (job->duration_s > 0 &&
-                                          now - start >= (int64_t)(job->duration_s * 1e9)))) {
-            out->interrupted = interrupted && !out->churn_failed;
-            out->stop_ns = now;
-            ps_pipeline_stop(j->pipe);
-            stopping = 1;
-        }
+            out->churn_failed = 1; /* the error is printed */
+        if (!stopping) stopping = check_stop(job, j, out, now, start);
+        else if (!out->stop_signal && interrupted) check_stop(job, j, out, now, start);
         if (job->snapshot_s > 0 && !out->snapshot.streams &&
             now - start >= (int64_t)(job->snapshot_s * 1e9))
             ps_pipeline_stats_get(j->pipe, &out->snapshot, &err);
@@ -176,6 +222,15 @@ int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
     job_parts j = {0};
     ps_err err;
     int rc = 0;
+    /* signals are caught from the start: one while sources open or the
+     * model loads still ends with the summary */
+    interrupted = last_signal = 0;
+    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term, old_pipe;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    /* a reader that goes away is a write error (EPIPE), not the end */
+    struct sigaction ign = {.sa_handler = SIG_IGN};
+    sigaction(SIGPIPE, &ign, &old_pipe);
     if (job->output && !(j.results = ps_results_open(job->output, &err))) rc = cli_fail(err.msg);
     if (!rc) rc = add_streams(job, &j);
     if (!rc) rc = build_engine(job, &j, out);
@@ -183,18 +238,18 @@ int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
     if (rc) {
         parts_free(&j);
         ps_results_close(j.results, &err);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGPIPE, &old_pipe, NULL);
         return rc;
     }
-    interrupted = 0;
     double cpu0 = cpu_seconds();
     int64_t wall0 = ps_now_ns();
-    struct sigaction sa = {.sa_handler = on_sigint}, old_int, old_term;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     watch(job, &j, out);
     out->cpu_pct = 100.0 * (cpu_seconds() - cpu0) / ((double)(ps_now_ns() - wall0) / 1e9);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGPIPE, &old_pipe, NULL);
     if (ps_pipeline_stats_get(j.pipe, &out->stats, &err)) rc = cli_fail(err.msg);
     out->extra.engine_mb = (double)j.det.memory(j.det.ctx) / 1048576.0;
     out->extra.prepared_mb = (double)ps_engine_prepared_bytes(j.engine) / 1048576.0;
@@ -205,7 +260,10 @@ int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
     snprintf(out->device, sizeof out->device, "%s", ps_engine_device(j.engine));
     ps_pipeline_free(j.pipe);
     j.pipe = NULL;
-    if (j.results && ps_results_close(j.results, &err)) rc = cli_fail(err.msg);
+    if (j.results && ps_results_close(j.results, &err)) {
+        out->output_failed = 1;
+        snprintf(out->output_error, sizeof out->output_error, "%s", err.msg);
+    }
     out->extra.peak_rss_mb = ps_report_peak_rss_mb();
     parts_free(&j);
     return rc;

@@ -27,14 +27,17 @@ typedef struct cli_stream_job {
     double max_host_gb;   /* refuse streams beyond this much host memory (0: none) */
     double snapshot_s;    /* > 0: copy the figures this long after the start */
     struct cli_churn *churn; /* NULL, or streams to add and remove while it runs */
+    int output_errors_continue; /* a failing output: go on without it (else stop) */
 } cli_stream_job;
 
 typedef struct {
     ps_pipeline_stats stats;
     ps_report_extra extra;
     int input_w, input_h, batch_max;
-    int interrupted;      /* stopped by Ctrl-C */
+    int stop_signal;      /* stopped by this signal (SIGINT, SIGTERM), 0 none */
     int churn_failed;     /* stopped: a stream could not be added (printed) */
+    int output_failed;    /* writing results failed (said when it happened) */
+    char output_error[PS_ERR_LEN]; /* the failure, for the end */
     char backend[16];     /* "cpu" or "cuda" */
     char device[256];     /* e.g. "NVIDIA H100 80GB HBM3" or "CPU" */
     double gpu_util, decoder_util; /* mean percent busy over the run; -1 unknown */

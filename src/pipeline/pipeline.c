@@ -197,6 +197,14 @@ ps_status ps_pipeline_add(ps_pipeline *p, const char *uri, const char *name,
     return ps_pipeline_add_stream(p, uri, &set, src_opts, NULL, err);
 }
 
+/* Counts s's buffered frames cancelled, never to run (p->mu held). */
+static void cancel_ring(stream *s) {
+    while (s->ring_count > 0) {
+        ps_pipe_give_back(s, ps_pipe_ring_pop(s));
+        s->st.cancelled++;
+    }
+}
+
 ps_status ps_pipeline_remove(ps_pipeline *p, int id, ps_err *err) {
     pthread_mutex_lock(&p->mu);
     stream *s = id >= 0 && id < p->n_streams ? p->streams[id] : NULL;
@@ -208,10 +216,7 @@ ps_status ps_pipeline_remove(ps_pipeline *p, int id, ps_err *err) {
     if (!st) {
         s->removing = 1;
         if (s->src) ps_source_interrupt(s->src);
-        while (s->ring_count > 0) { /* buffered, never to run */
-            ps_pipe_give_back(s, ps_pipe_ring_pop(s));
-            s->st.cancelled++;
-        }
+        cancel_ring(s);
         pthread_cond_broadcast(&p->space_cv);
         pthread_cond_broadcast(&p->state_cv);
         pthread_cond_signal(&p->sched_cv);
@@ -242,7 +247,6 @@ static int round_up32(double v) {
 }
 
 void ps_pipeline_suggest_input(ps_pipeline *p, int *input_w, int *input_h) {
-    ps_pipeline_wait_opened(p, -1);
     int w = 0, h = 0;
     pthread_mutex_lock(&p->mu);
     for (int k = 0; k < p->n_streams; k++) {
@@ -296,6 +300,20 @@ void ps_pipeline_stop(ps_pipeline *p) {
     pthread_cond_broadcast(&p->sched_cv);
     pthread_cond_broadcast(&p->state_cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+void ps_pipeline_cancel(ps_pipeline *p) {
+    pthread_mutex_lock(&p->mu);
+    p->cancel = 1;
+    for (int k = 0; k < p->n_streams; k++) cancel_ring(p->streams[k]);
+    for (int i = 0; i < p->n_forming; i++) { /* collected, not yet in the engine */
+        stream *s = p->streams[p->forming[i]->stream];
+        ps_pipe_give_back(s, p->forming[i]);
+        s->st.cancelled++;
+    }
+    p->n_forming = 0;
+    pthread_mutex_unlock(&p->mu);
+    ps_pipeline_stop(p);
 }
 
 int ps_pipeline_wait(ps_pipeline *p, int timeout_ms) {

@@ -152,7 +152,9 @@ int ps_pipeline_wait_opened(ps_pipeline *p, int timeout_ms);
 /* Input size the streams suggest: the smallest box, multiples of 32 and at
  * most 256 on its longer side, that holds every opened stream's frame scaled
  * to 256 on its longer side (768x576 -> 256x192); 256x256 if none is known.
- * Waits for the streams to be opened first. */
+ * Only the streams opened by now count: wait with ps_pipeline_wait_opened
+ * first, as long as the caller can afford (a source that never answers must
+ * not hold up the run). */
 void ps_pipeline_suggest_input(ps_pipeline *p, int *input_w, int *input_h);
 
 /* Starts the scheduler and engine threads and lets the readers go (with
@@ -166,6 +168,12 @@ ps_status ps_pipeline_start(ps_pipeline *p, ps_detector *detector, ps_err *err);
 /* Asks every source to stop; frames already read are still processed.
  * Callable from any thread (not from a signal handler). */
 void ps_pipeline_stop(ps_pipeline *p);
+
+/* Stops now (a user's Ctrl-C): like ps_pipeline_stop, but the frames still
+ * buffered, and any a reader delivers from now on, are counted cancelled
+ * instead of run; only the batches already in the engine finish. Any
+ * thread (not a signal handler). */
+void ps_pipeline_cancel(ps_pipeline *p);
 
 /* Waits up to timeout_ms (negative: forever) for all streams to end and the
  * last frame to be written; returns 1 when finished. */

@@ -65,6 +65,7 @@ struct ps_pipeline {
     stream **streams;
     int n_streams;
     int stop, started;   /* started: 1 readers let go, 2 every thread running */
+    int cancel;          /* ps_pipeline_cancel: frames read from now on are cancelled */
     pthread_t sched_thread, engine_thread;
     int sched_started, engine_started;
     ps_frame **forming; /* batch being collected */

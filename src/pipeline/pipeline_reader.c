@@ -277,9 +277,10 @@ static ps_read_result reader_loop(stream *s, ps_err *err) {
             ps_pipe_give_back(s, f);
             return r;
         }
-        if (!keep) {
+        if (!keep || p->cancel) {
             reader_count(s, f);
-            s->st.skipped++;
+            if (keep) s->st.cancelled++;
+            else s->st.skipped++;
             ps_pipe_give_back(s, f);
         } else if (pst == PS_OK) {
             reader_push(s, f);

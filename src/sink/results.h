@@ -1,7 +1,12 @@
 /* Per-frame results as JSON lines, to stdout, one file, or one file per
  * stream in a folder:
  * {"stream":ID,"name":NAME,"frame":N,"pts":S,"latency_ms":L,"width":W,
- *  "height":H,"people":[...]} (people as in `detect`). */
+ *  "height":H,"people":[...]} (people as in `detect`).
+ * Each line is built in memory and written whole; a write that fails part
+ * way through a regular file is cut back to the last whole line, so a file
+ * never ends in a broken line. The first failure (its path and errno text)
+ * is kept and every write after it is skipped: the caller polls
+ * ps_results_failed and decides whether the run goes on. */
 #ifndef PS_SINK_RESULTS_H
 #define PS_SINK_RESULTS_H
 
@@ -10,15 +15,20 @@
 typedef struct ps_results ps_results;
 
 /* target: "-" for stdout, an existing folder (or a path ending in '/', which
- * is created) for stream<ID>.jsonl files, else a file. Returns NULL with err
- * naming the target on failure. */
+ * is created) for stream<ID>.jsonl files, else a file. A folder is checked
+ * by creating and removing a file in it. Returns NULL with err naming the
+ * target and the reason (errno text) when it cannot be written. */
 ps_results *ps_results_open(const char *target, ps_err *err);
 
-/* Writes one frame's line; a ps_result_fn. Write errors are remembered and
- * reported by ps_results_close. Called from one thread. */
+/* Writes one frame's line; a ps_result_fn. Called from one thread. */
 void ps_results_write(void *results, int stream, const char *name, const ps_frame *f);
 
-/* Flushes and closes; returns non-OK naming the file if any write failed. */
+/* Whether a write has failed (from any thread); then err names the file
+ * and the reason, and nothing more is written. */
+int ps_results_failed(ps_results *r, ps_err *err);
+
+/* Flushes and closes; returns non-OK naming the file and the reason if any
+ * write failed. */
 ps_status ps_results_close(ps_results *r, ps_err *err);
 
 #endif
