@@ -3,3 +3,8 @@ add_test(NAME test_cli_errors
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_cli_errors.sh $<TARGET_FILE:posestream>
                  ${PS_TEST_DATA}/golden)
 set_tests_properties(test_cli_errors PROPERTIES LABELS "cli" SKIP_RETURN_CODE 77)
+# `run` against faults: outputs that fail, signals under load, a source that
+# never answers, bad option values (issue 12).
+add_test(NAME test_faults
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_faults.sh $<TARGET_FILE:posestream>)
+set_tests_properties(test_faults PROPERTIES LABELS "cli" SKIP_RETURN_CODE 77)

@@ -187,11 +187,11 @@ static void watch(const cli_stream_job *job, job_parts *j, cli_stream_outcome *o
     while (!ps_pipeline_wait(j->pipe, job->churn ? 20 : 100)) {
         int64_t now = ps_now_ns();
         sample_util(&util, j->engine, now);
-        if (stopping && interrupted > 1) exit_now(j);
         if (job->churn && !stopping && cli_churn_step(job->churn, job, j->pipe, (now - start) / 1e9))
             out->churn_failed = 1; /* the error is printed */
         if (!stopping) stopping = check_stop(job, j, out, now, start);
         else if (!out->stop_signal && interrupted) check_stop(job, j, out, now, start);
+        if (interrupted > 1) exit_now(j);
         if (job->snapshot_s > 0 && !out->snapshot.streams &&
             now - start >= (int64_t)(job->snapshot_s * 1e9))
             ps_pipeline_stats_get(j->pipe, &out->snapshot, &err);
@@ -204,6 +204,7 @@ static void watch(const cli_stream_job *job, job_parts *j, cli_stream_outcome *o
         drawn = 1;
         last_draw = now;
     }
+    if (interrupted > 1) exit_now(j); /* the second came as the run ended */
     ps_pipeline_stats_free(&prev);
     out->gpu_util = util.n_gpu ? util.gpu / util.n_gpu : -1;
     out->decoder_util = util.n_dec ? util.dec / util.n_dec : -1;

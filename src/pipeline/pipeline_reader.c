@@ -273,6 +273,13 @@ static ps_read_result reader_loop(stream *s, ps_err *err) {
         ps_err perr = {0};
         ps_status pst = keep && d->prepare ? d->prepare(d->ctx, f, &perr) : PS_OK;
         pthread_mutex_lock(&p->mu);
+        if (r == PS_READ_BAD) { /* counted failed with its reason; on to the next */
+            reader_count(s, f);
+            s->st.failed++;
+            snprintf(s->st.note, sizeof s->st.note, "%.250s", err->msg);
+            ps_pipe_give_back(s, f);
+            continue;
+        }
         if (r != PS_READ_FRAME) {
             ps_pipe_give_back(s, f);
             return r;

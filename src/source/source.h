@@ -51,7 +51,9 @@ typedef struct {
 typedef enum {
     PS_READ_FRAME = 0, /* a frame was produced */
     PS_READ_END,       /* the stream ended normally */
-    PS_READ_ERROR      /* the stream failed; err says why */
+    PS_READ_ERROR,     /* the stream failed; err says why */
+    PS_READ_BAD        /* this frame could not be read (a bad image in a folder);
+                          err says why; the stream goes on */
 } ps_read_result;
 
 /* Opens uri: "synthetic:WxH@FPS" (e.g. synthetic:1920x1080@30), an image

@@ -83,7 +83,10 @@ static ps_read_result still_read(ps_source *s, ps_frame *f, ps_err *err) {
         g->next = 0;
     }
     ps_rgb_image img;
-    if (still_next_image(g, &img, err) != PS_OK) return PS_READ_ERROR;
+    if (still_next_image(g, &img, err) != PS_OK) {
+        s->index++; /* its number stays taken: the next image keeps its own */
+        return PS_READ_BAD;
+    }
     int64_t captured = ps_now_ns();
     const uint8_t *planes[4] = {img.rgb, NULL, NULL, NULL};
     int strides[4] = {img.width * 3, 0, 0, 0};
