@@ -275,3 +275,7 @@ void *clipgen_push_thread(void *arg) {
     p->st = clipgen_push(&p->spec, &p->err);
     return NULL;
 }
+
+int clipgen_can_push(const char *format) {
+    return av_guess_format(format, NULL, NULL) != NULL;
+}

@@ -48,6 +48,10 @@ typedef struct {
 /* A port on 127.0.0.1 that nothing listens on right now; 0 on failure. */
 int clipgen_free_port(void);
 
+/* Whether this FFmpeg can push to format (e.g. "rtsp": some builds have no
+ * RTSP muxer); tests that need it skip, saying so, when it cannot. */
+int clipgen_can_push(const char *format);
+
 /* Sends every packet of p->clip to p->url, paced by pts like a camera, then
  * closes (RTSP: TEARDOWN). Returns PS_OK or an error naming the url. */
 ps_status clipgen_push(clipgen_push_spec *p, ps_err *err);

@@ -132,5 +132,17 @@ if [ -f "$clip" ]; then
   check "--av-opt rtsp_transport=tcp on a file: runs, with a note" \
     bash -c "[ $rc -eq 0 ] && grep -q 'did not use: rtsp_transport' '$tmp/err'"
 fi
+# -- a file cut in half: said, exit 1 unless --accept-truncated
+if [ -f "$clip" ]; then
+  size=$(stat -c %s "$clip")
+  head -c $((size / 2)) "$clip" >"$tmp/half.avi"
+  timeout 120 "${run[@]}" -o /dev/null --input-size 64 "$tmp/half.avi" 2>"$tmp/err"
+  rc=$?
+  check "a truncated file: said, exit 1" bash -c "[ $rc -eq 1 ] && grep -q 'truncated: ' '$tmp/err'"
+  timeout 120 "${run[@]}" -o /dev/null --input-size 64 --accept-truncated "$tmp/half.avi" \
+    2>"$tmp/err"
+  rc=$?
+  check "--accept-truncated: exit 0" bash -c "[ $rc -eq 0 ] && grep -q 'truncated: ' '$tmp/err'"
+fi
 [ "$failures" -eq 0 ] && echo "test_faults: PASS" || echo "test_faults: FAIL ($failures)"
 [ "$failures" -eq 0 ]

@@ -48,6 +48,9 @@ static void run_usage(FILE *f) {
             "  --loop                replay files when they end\n"
             "  --duration S          stop after S seconds\n"
             "  --no-status           no live status lines\n"
+            "  --accept-truncated    a file that ends well before its stated length is\n"
+            "                        noted in the summary but does not make the exit\n"
+            "                        status 1\n"
             "  --on-output-error A   stop (default) or continue when writing results\n"
             "                        fails (full disk, closed pipe): the error is said at\n"
             "                        once, with its reason; the exit status is 1 either way\n"
@@ -61,7 +64,8 @@ static void run_usage(FILE *f) {
             "\n"
             "Files are read offline by default: every frame is processed, as fast as the\n"
             "engine goes. Network and synthetic sources are live. Exit status 1 when a\n"
-            "stream failed or was refused (the others still run to their end), or when a\n"
+            "stream failed or was refused (the others still run to their end), a file\n"
+            "was truncated, writing results failed, or when a\n"
             "batch failed in the engine (its frames are counted as failed and the engine\n"
             "recovers; if it cannot, the run stops and the summary says why).\n",
             RUN_DEFAULT_STREAMS, RUN_DEFAULT_CLIP, RUN_DEFAULT_LATENCY_MS, cli_job_options_help);
@@ -79,15 +83,18 @@ static const struct option run_longs[] = {
     {"max-vram-gb", required_argument, 0, 0},
     {"max-latency-ms", required_argument, 0, 0},
     {"on-output-error", required_argument, 0, 0},
+    {"accept-truncated", no_argument, 0, 0},
     CLI_JOB_LONG_OPTIONS,
     {0, 0, 0, 0}};
 
 /* Returns -1 to go on, else the exit status. */
 static const char *streams_file;
+static int accept_truncated; /* --accept-truncated */
 
 static int run_option(cli_stream_job *job, const char *name, const char *arg) {
     if (!strcmp(name, "realtime")) job->src.realtime = 1;
     else if (!strcmp(name, "streams")) streams_file = arg;
+    else if (!strcmp(name, "accept-truncated")) accept_truncated = 1;
     else if (!strcmp(name, "loop")) job->src.loop = 1;
     else if (!strcmp(name, "no-status")) job->status = 0;
     else if (!strcmp(name, "duration")) {
@@ -156,6 +163,7 @@ int cmd_run(int argc, char **argv) {
     cli_job_defaults(&job);
     const char *output = NULL;
     streams_file = NULL;
+    accept_truncated = 0;
     int rc = parse_run(argc, argv, &job, &output);
     if (rc >= 0) return rc;
     char clip[4200], name_buf[RUN_DEFAULT_STREAMS][32];
@@ -184,10 +192,11 @@ int cmd_run(int argc, char **argv) {
         rc = 1;
         if (out.output_error[0]) fprintf(stderr, "posestream: error: %s\n", out.output_error);
     }
-    for (int k = 0; k < out.stats.n_streams; k++)
-        if (out.stats.streams[k].state == PS_STREAM_FAILED ||
-            out.stats.streams[k].state == PS_STREAM_REFUSED)
-            rc = 1;
+    for (int k = 0; k < out.stats.n_streams; k++) {
+        const ps_stream_stats *s = &out.stats.streams[k];
+        if (s->state == PS_STREAM_FAILED || s->state == PS_STREAM_REFUSED) rc = 1;
+        if (s->expected && !accept_truncated) rc = 1;
+    }
     if (out.stats.engine_failures || out.stats.engine_fatal) rc = 1;
     cli_stream_outcome_free(&out);
     cli_stream_list_free(&list);

@@ -331,6 +331,8 @@ int ps_pipeline_wait(ps_pipeline *p, int timeout_ms) {
 
 void ps_pipe_source_figures(const stream *s, ps_stream_stats *st) {
     if (!s->src) return; /* closed: its last figures are in s->st */
+    st->expected = ps_source_expected_frames(s->src);
+    if (st->expected) snprintf(st->note, sizeof st->note, "%s", ps_source_note(s->src));
     st->bad_packets = (uint64_t)ps_source_skipped(s->src);
     st->reconnects = (uint64_t)ps_source_reconnects(s->src);
 }

@@ -72,8 +72,9 @@ typedef struct {
     ps_stream_settings settings; /* name points into name[] */
     ps_stream_state state;
     char error[PS_ERR_LEN];
-    char note[256];     /* a warning from opening its source ("" none), e.g.
-                           FFmpeg options it did not use */
+    char note[256];     /* a warning about its source ("" none), e.g. FFmpeg
+                           options it did not use, a bad image, a short file */
+    int64_t expected;   /* a truncated file: the frames it said it had (else 0) */
     int live;
     int stride;         /* 1: every frame is taken; k > 1: under overload this live
                            stream gives way to higher priorities and keeps every

@@ -322,10 +322,37 @@ static int avs_feed(avs_source *a, ps_err *err) {
     return avs_send(a, err);
 }
 
+/* How long the file says it lasts, seconds (0: it does not say): by its
+ * frame count where its header has one (a duration may be estimated from
+ * the size of what is left of it), else its stated duration. */
+static double avs_said_duration(const avs_source *a) {
+    const AVStream *st = a->fmt->streams[a->stream];
+    if (st->nb_frames > 0 && a->base.fps > 0) return (double)st->nb_frames / a->base.fps;
+    if (st->duration > 0 && st->duration != AV_NOPTS_VALUE) return st->duration * av_q2d(st->time_base);
+    return a->fmt->duration > 0 ? (double)a->fmt->duration / AV_TIME_BASE : 0;
+}
+
+/* A file whose frames stop well before the duration its container gives
+ * (cut off, with its index at the front) is noted as truncated, with the
+ * frames it should have had: a file that only lost packets in the middle
+ * still reaches its end. */
+static void avs_check_length(avs_source *a) {
+    double said = avs_said_duration(a), fps = a->base.fps;
+    if (a->network || said <= 0 || fps <= 0 || !a->have_first) return;
+    double got = a->last_raw - a->first_raw + 1.0 / fps;
+    if (got >= said * 0.97 - 2.0 / fps) return;
+    const AVStream *st = a->fmt->streams[a->stream];
+    a->base.expected = st->nb_frames > 0 ? st->nb_frames : (int64_t)(said * fps + 0.5);
+    snprintf(a->base.note, sizeof a->base.note, "truncated: the file ends at %.2f s of the %.2f s "
+             "it says it lasts (%lld of %lld frames)", got, said, (long long)a->base.index,
+             (long long)a->base.expected);
+}
+
 /* The decoder gave its last frame (looping never drains it: avs_rewind).
- * Returns PS_READ_END, or PS_READ_ERROR when a read error came before the
- * end. */
+ * Returns PS_READ_END (a short file noted: avs_check_length), or
+ * PS_READ_ERROR when a read error came before the end. */
 static int avs_at_end(avs_source *a, ps_err *err) {
+    avs_check_length(a);
     if (a->pending_err) {
         ps_err_set(err, PS_ERR_IO, "%s: read failed after %lld frames: %s", a->base.uri,
                    (long long)a->base.index, av_err2str(a->pending_err));

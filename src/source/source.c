@@ -79,6 +79,10 @@ size_t ps_source_host_estimate(const ps_source *s, int frames_held) {
     return HOST_FIXED_BYTES + decoder + frame * (size_t)(frames_held > 0 ? frames_held : 0);
 }
 
+int64_t ps_source_expected_frames(const ps_source *s) {
+    return s->expected;
+}
+
 const char *ps_source_note(const ps_source *s) {
     return s->note;
 }

@@ -117,6 +117,10 @@ size_t ps_source_host_estimate(const ps_source *s, int frames_held);
  * not use; "" when none. */
 const char *ps_source_note(const ps_source *s);
 
+/* After the end: the frames a file said it had when it ended well short of
+ * its stated duration (truncated; the note says so), else 0. */
+int64_t ps_source_expected_frames(const ps_source *s);
+
 /* Whether the source decodes on the GPU (after its first frame). */
 int ps_source_gpu_decoding(const ps_source *s);
 

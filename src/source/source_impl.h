@@ -41,6 +41,7 @@ struct ps_source {
     int sws_w, sws_h, sws_sw, sws_sh; /* what sws converts from and to */
     enum AVPixelFormat sws_fmt;
     char note[256];          /* a warning set while opening ("" none) */
+    int64_t expected;        /* frames the file says it has, when it ended short */
 };
 
 /* A zeroed kind-specific struct of `bytes` whose first member is its
