@@ -773,13 +773,26 @@ static void test_rtsp_reconnect(void) {
     if (s) ps_source_interrupt(s);
     pthread_join(t[0], NULL);
     reading *r = &rd->r;
-    int in_order = 1;
-    for (int i = 1; i < r->n; i++) in_order &= r->index[i] == r->index[i - 1] + 1;
+    /* in order, with one gap at the reconnection: the frames the camera
+     * would have sent while it was down, counted in the outage; at the end
+     * the second camera has gone too, so the stream is down again */
+    int in_order = 1, gaps = 0;
+    int64_t gap = 0;
+    for (int i = 1; i < r->n; i++) {
+        in_order &= r->index[i] > r->index[i - 1];
+        if (r->index[i] != r->index[i - 1] + 1) gaps++, gap = r->index[i] - r->index[i - 1] - 1;
+    }
     long long reconnects = s ? (long long)ps_source_reconnects(s) : -1;
-    printf("  %s: pushed %d + %d, read %d (in order %d), reconnections %lld\n", rd->uri,
-           p.spec.sent, again.spec.sent, r->n, in_order, reconnects);
+    double down_s = 0;
+    int64_t missed = 0;
+    int down = s ? ps_source_outage(s, &down_s, &missed) : 1;
+    printf("  %s: pushed %d + %d, read %d (in order %d), reconnections %lld, down %.2f s, "
+           "%lld frames missed, a gap of %lld in the frame numbers\n", rd->uri, p.spec.sent,
+           again.spec.sent, r->n, in_order, reconnects, down_s, (long long)missed,
+           (long long)gap);
     TU_CHECK(p.st == PS_OK && again.st == PS_OK);
     TU_CHECK(r->n >= 2 * n * 9 / 10 && in_order && reconnects == 1);
+    TU_CHECK(down && down_s > 0.3 && gaps == 1 && gap > 0 && missed >= gap);
     ps_source_close(s);
     free(rd);
 }

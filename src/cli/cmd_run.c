@@ -196,6 +196,7 @@ int cmd_run(int argc, char **argv) {
         const ps_stream_stats *s = &out.stats.streams[k];
         if (s->state == PS_STREAM_FAILED || s->state == PS_STREAM_REFUSED) rc = 1;
         if (s->expected && !accept_truncated) rc = 1;
+        if (s->down) rc = 1; /* a camera still down when the run ended */
     }
     if (out.stats.engine_failures || out.stats.engine_fatal) rc = 1;
     cli_stream_outcome_free(&out);

@@ -335,6 +335,9 @@ void ps_pipe_source_figures(const stream *s, ps_stream_stats *st) {
     if (st->expected) snprintf(st->note, sizeof st->note, "%s", ps_source_note(s->src));
     st->bad_packets = (uint64_t)ps_source_skipped(s->src);
     st->reconnects = (uint64_t)ps_source_reconnects(s->src);
+    int64_t lost;
+    st->down = ps_source_outage(s->src, &st->outage_s, &lost);
+    st->lost_outage = (uint64_t)lost;
 }
 
 static void stats_copy_streams(ps_pipeline *p, ps_pipeline_stats *st) {

@@ -96,6 +96,10 @@ typedef struct {
     int gpu_decode;            /* decodes on the GPU (NVDEC) */
     uint64_t bad_packets;      /* corrupt packets the decoder skipped (not frames) */
     uint64_t reconnects;       /* network reconnections */
+    double outage_s;           /* time its network source was down (reconnecting) */
+    uint64_t lost_outage;      /* frames it would have delivered meanwhile at its
+                                  nominal rate: never arrived, so not in `produced` */
+    int down;                  /* down (reconnecting, or given up) now, or when it ended */
     size_t vram_estimate;      /* device bytes admission expected it to take */
     int vram_measured;         /* that figure was the measured average */
     size_t host_estimate;      /* host bytes admission expected it to take */

@@ -102,9 +102,11 @@ static void summary_streams(FILE *f, const ps_pipeline_stats *st) {
 static void summary_events(FILE *f, const ps_pipeline_stats *st) {
     for (int k = 0; k < st->n_streams; k++) {
         const ps_stream_stats *s = &st->streams[k];
-        if (s->reconnects)
-            fprintf(f, "stream %d (%s): reconnected %llu times\n", k, s->name,
-                    (unsigned long long)s->reconnects);
+        if (s->reconnects || s->down)
+            fprintf(f, "stream %d (%s): reconnected %llu times, down %.1f s in all: %llu frames "
+                       "never arrived%s\n", k, s->name, (unsigned long long)s->reconnects,
+                    s->outage_s, (unsigned long long)s->lost_outage,
+                    s->down ? "; DOWN at the end" : "");
         if (s->bad_packets)
             fprintf(f, "stream %d (%s): %llu corrupt packets skipped by the decoder\n", k,
                     s->name, (unsigned long long)s->bad_packets);
@@ -166,6 +168,7 @@ static void json_stream(FILE *f, const ps_stream_stats *s, int64_t start_ns) {
                "\"skipped_packets\":%llu,\"reconnects\":%llu,\"gpu_decode\":%s,"
                "\"vram_estimate_mb\":%.1f,\"vram_estimate_measured\":%s,"
                "\"host_estimate_mb\":%.1f,\"host_estimate_measured\":%s,\"stride\":%d,"
+               "\"outage_s\":%.3f,\"lost_outage\":%llu,\"down\":%s,\"expected\":%lld,"
                "\"start_s\":%.3f,",
             s->live ? "true" : "false", s->width, s->height, s->fps,
             (unsigned long long)s->produced, (unsigned long long)s->processed,
@@ -177,6 +180,8 @@ static void json_stream(FILE *f, const ps_stream_stats *s, int64_t start_ns) {
             (unsigned long long)s->reconnects, s->gpu_decode ? "true" : "false",
             (double)s->vram_estimate / 1048576.0, s->vram_measured ? "true" : "false",
             (double)s->host_estimate / 1048576.0, s->host_measured ? "true" : "false", s->stride,
+            s->outage_s, (unsigned long long)s->lost_outage, s->down ? "true" : "false",
+            (long long)s->expected,
             s->first_ns ? (double)(s->first_ns - start_ns) / 1e9 : -1.0);
     json_hist(f, "latency", &s->latency);
     fputc('}', f);

@@ -45,6 +45,8 @@ typedef struct {
     int have_first;
     double first_raw, last_raw; /* raw pts (s) of this pass's first, latest frame */
     double loop_offset;    /* added to pts: the length of the passes played */
+    double last_pts;       /* the last pts handed out: they never go back */
+    int64_t last_frame_ns; /* when the last frame was handed out */
     int64_t pass_start_index;
     int64_t start_ns;      /* real-time schedule: when pts 0 is due; 0 unset */
     int hw_decided;        /* the CPU/GPU choice was made (at the first read) */
@@ -379,7 +381,10 @@ static double avs_frame_pts(avs_source *a) {
         a->first_raw = a->last_raw = raw;
     }
     if (raw > a->last_raw) a->last_raw = raw;
-    return raw - a->first_raw + a->loop_offset;
+    double pts = raw - a->first_raw + a->loop_offset;
+    if (pts < a->last_pts) pts = a->last_pts; /* a camera's clock jumping back */
+    a->last_pts = pts;
+    return pts;
 }
 
 /* Scales the decoded frame into f and stamps it; in real-time mode first
@@ -424,6 +429,7 @@ static int avs_emit(avs_source *a, ps_frame *f, ps_err *err) {
     }
     a->failures = 0;
     a->have_started = 1;
+    a->last_frame_ns = ps_now_ns();
     ps_source_stamp(&a->base, f, pts, captured);
     return PS_READ_FRAME;
 }
@@ -473,8 +479,25 @@ static int avs_may_reconnect(const avs_source *a) {
  * where they were. Returns AVS_GO_ON once connected, PS_READ_END when
  * interrupted, PS_READ_ERROR (err from the last try) when the tries allowed
  * are used up. */
+/* Back after an outage that began at since: the frames the camera would
+ * have sent meanwhile are counted, and the frame numbers and pts skip over
+ * them, so a gap in the results shows the gap in the video. */
+static void avs_outage_over(avs_source *a, int64_t since) {
+    int64_t ns = ps_now_ns() - since;
+    double step = a->base.fps > 0 ? 1.0 / a->base.fps : 1.0 / AVS_FALLBACK_FPS;
+    int64_t missed = (int64_t)(ns / 1e9 / step);
+    atomic_fetch_add(&a->base.outage_ns, ns);
+    atomic_fetch_add(&a->base.outage_frames, missed);
+    atomic_store(&a->base.down_since, 0);
+    a->base.index += missed;
+    if (a->have_first) a->loop_offset += a->last_raw - a->first_raw + step;
+    a->loop_offset += missed * step;
+}
+
 static int avs_reconnect(avs_source *a, ps_err *err) {
     double wait = 0.5;
+    /* down since its last frame (or now, if it never gave one) */
+    atomic_store(&a->base.down_since, a->last_frame_ns ? a->last_frame_ns : ps_now_ns());
     while (avs_may_reconnect(a)) {
         a->reconnect_tries++;
         if (!ps_source_sleep_until(&a->base, ps_now_ns() + (int64_t)(wait * 1e9))) return PS_READ_END;
@@ -487,8 +510,7 @@ static int avs_reconnect(avs_source *a, ps_err *err) {
                        a->reconnect_tries);
             continue;
         }
-        double step = a->base.fps > 0 ? 1.0 / a->base.fps : 1.0 / AVS_FALLBACK_FPS;
-        if (a->have_first) a->loop_offset += a->last_raw - a->first_raw + step;
+        avs_outage_over(a, atomic_load(&a->base.down_since));
         a->have_first = a->draining = a->pending_err = a->failures = a->pkt_pending = 0;
         av_packet_unref(a->pkt);
         a->reconnect_tries = 0;

@@ -79,6 +79,20 @@ size_t ps_source_host_estimate(const ps_source *s, int frames_held) {
     return HOST_FIXED_BYTES + decoder + frame * (size_t)(frames_held > 0 ? frames_held : 0);
 }
 
+int ps_source_outage(const ps_source *s, double *seconds, int64_t *frames) {
+    ps_source *m = (ps_source *)s;
+    int64_t ns = atomic_load(&m->outage_ns), since = atomic_load(&m->down_since);
+    int64_t missed = atomic_load(&m->outage_frames);
+    if (since) { /* down now: the outage so far counts too */
+        int64_t now = ps_now_ns() - since;
+        ns += now;
+        if (s->fps > 0) missed += (int64_t)(now / 1e9 * s->fps);
+    }
+    *seconds = ns / 1e9;
+    *frames = missed;
+    return since != 0;
+}
+
 int64_t ps_source_expected_frames(const ps_source *s) {
     return s->expected;
 }
@@ -108,6 +122,9 @@ void *ps_source_new(size_t bytes, const ps_source_ops *ops, const char *uri,
     atomic_init(&s->interrupted, 0);
     atomic_init(&s->skipped, 0);
     atomic_init(&s->reconnects, 0);
+    atomic_init(&s->outage_ns, 0);
+    atomic_init(&s->outage_frames, 0);
+    atomic_init(&s->down_since, 0);
     return s;
 }
 

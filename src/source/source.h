@@ -117,6 +117,11 @@ size_t ps_source_host_estimate(const ps_source *s, int frames_held);
  * not use; "" when none. */
 const char *ps_source_note(const ps_source *s);
 
+/* A network source's outages so far (its reconnections): *seconds down
+ * and *frames it would have delivered meanwhile at its nominal rate, the
+ * current outage included; returns 1 while it is down. Any thread. */
+int ps_source_outage(const ps_source *s, double *seconds, int64_t *frames);
+
 /* After the end: the frames a file said it had when it ended well short of
  * its stated duration (truncated; the note says so), else 0. */
 int64_t ps_source_expected_frames(const ps_source *s);

@@ -42,6 +42,9 @@ struct ps_source {
     enum AVPixelFormat sws_fmt;
     char note[256];          /* a warning set while opening ("" none) */
     int64_t expected;        /* frames the file says it has, when it ended short */
+    /* outages of a network source (reconnections): time down and frames
+     * missed in past ones, and when the current one began (0: up) */
+    atomic_llong outage_ns, outage_frames, down_since;
 };
 
 /* A zeroed kind-specific struct of `bytes` whose first member is its
