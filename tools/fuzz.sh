@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers of outside input with libFuzzer for a bounded time each
-# (default 20 s; FUZZ_SECONDS): JPEG/PNG decoding, the TF.js model reader and
-# streams files, seeded with the reference photographs, the cached
-# model.json and a streams file. Builds
+# (default 20 s; FUZZ_SECONDS): JPEG/PNG decoding, the TF.js model reader,
+# streams files and video files through the source path, seeded with the
+# reference photographs, the cached model.json, a streams file and the head
+# of the sample clip. Builds
 # build-fuzz/ with clang (ASan + UBSan); skips, saying so, where clang's
 # libFuzzer is missing.
 set -euo pipefail
@@ -17,22 +18,28 @@ if ! command -v clang >/dev/null ||
 fi
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DPOSESTREAM_FUZZ=ON \
   -DPOSESTREAM_SANITIZE=address,undefined -DPOSESTREAM_CUDA=OFF >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_image fuzz_model fuzz_streams >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_image fuzz_model fuzz_streams fuzz_video >/dev/null
 
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-mkdir -p "$corpus/image" "$corpus/model" "$corpus/streams"
+mkdir -p "$corpus/image" "$corpus/model" "$corpus/streams" "$corpus/video"
 printf '[{"uri":"rtsp://cam/1#x","name":"door","priority":1,"max_latency_ms":150,"max_fps":10,"options":{"rtsp_transport":"tcp","timeout":5}}]' \
   >"$corpus/streams/seed"
 printf 'clip.mp4#priority=1,max_latency_ms=150,max_fps=2.5,name=a' >"$corpus/streams/arg"
 cp tests/data/golden/*.jpg "$corpus/image/"
+clip=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}/vtest.avi
+if [ -f "$clip" ]; then
+  head -c 60000 "$clip" >"$corpus/video/vtest-head" # the header and the first frames
+else
+  printf 'RIFF\0\0\0\0AVI LIST' >"$corpus/video/seed"
+fi
 model=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}/movenet-multipose.json
 if [ -f "$model" ]; then
   { cat "$model"; printf '\0'; } >"$corpus/model/seed"
 else
   printf '{"format":"graph-model","modelTopology":{"node":[]},"weightsManifest":[]}' >"$corpus/model/seed"
 fi
-for t in image model streams; do
+for t in image model streams video; do
   echo "fuzz: fuzz_$t for $seconds s"
   rc=0
   UBSAN_OPTIONS=halt_on_error=1 build-fuzz/fuzz/fuzz_$t -max_total_time="$seconds" \
