@@ -27,7 +27,7 @@ check() {
 }
 has() { grep -q -- "$1" "$tmp/err"; }
 now() { date +%s.%N; }
-since() { echo "$(now) - $1" | bc; }
+since() { awk -v a="$(now)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }
 cams() { for _ in $(seq "$1"); do printf 'synthetic:320x240@30 '; done; }
 run=("$bin" run --no-status --backend cpu)
 
@@ -100,7 +100,7 @@ while True: c.append(s.accept()[0])' >"$tmp/port" &
       2>"$tmp/err")
   echo "      silent RTSP server beside a camera: first result after ${first:-never} s"
   check "a silent source holds up no other (first result before its 10 s timeout)" \
-    bash -c "[ -n '$first' ] && [ \"\$(echo '$first < 9' | bc)\" = 1 ]"
+    bash -c "[ -n '$first' ] && awk -v t='$first' 'BEGIN { exit !(t < 9) }'"
   "${run[@]}" -o /dev/null "rtsp://127.0.0.1:$port/x" 2>"$tmp/err" &
   pid=$!
   sleep 1

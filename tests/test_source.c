@@ -446,7 +446,8 @@ static void test_open_errors(void) {
     expect_open_error(text, NULL, "Invalid data found when processing input", 1);
     const char *wav = tmp_path("sound.wav");
     TU_CHECK(write_wav(wav));
-    expect_open_error(wav, NULL, "no video stream", 1);
+    if (av_find_input_format("wav")) expect_open_error(wav, NULL, "no video stream", 1);
+    else printf("  SKIP: audio-only file: this FFmpeg has no wav demuxer\n");
     expect_open_error("rtsp://127.0.0.1:1/x", NULL, "Connection refused", 1);
     /* an option the container does not take is a note, not a failure: the
      * same --av-opt goes to every source, and rtsp_transport means nothing
