@@ -140,8 +140,8 @@ static void test_loop(void) {
     if (!s) return;
     reading *r = calloc(1, sizeof *r);
     read_frames(s, r, want);
-    printf("  %d frames over %.1f passes, last pts %.3f\n", r->n, (double)r->n / n,
-           r->n ? r->pts[r->n - 1] : -1.0);
+    printf("  %d frames over %.1f passes, last pts %.3f, then %d %s\n", r->n, (double)r->n / n,
+           r->n ? r->pts[r->n - 1] : -1.0, r->last, r->last == PS_READ_ERROR ? r->err.msg : "");
     TU_CHECK(r->n == want);
     for (int i = 0; i < r->n; i++) {
         TU_CHECK(r->index[i] == i && r->code[i] == i % n);
