@@ -101,6 +101,12 @@ while True: c.append(s.accept()[0])' >"$tmp/port" &
   echo "      silent RTSP server beside a camera: first result after ${first:-never} s"
   check "a silent source holds up no other (first result before its 10 s timeout)" \
     bash -c "[ -n '$first' ] && awk -v t='$first' 'BEGIN { exit !(t < 9) }'"
+  t0=$(now)
+  first=
+  while read -r _; do first=$(since "$t0"); break; done < <(
+    timeout 30 "${run[@]}" -o - --duration 4 --input-size 256x160 "rtsp://127.0.0.1:$port/x" \
+      synthetic:160x120@30 2>"$tmp/err")
+  echo "      the same with --input-size: first result after ${first:-never} s"
   "${run[@]}" -o /dev/null "rtsp://127.0.0.1:$port/x" 2>"$tmp/err" &
   pid=$!
   sleep 1

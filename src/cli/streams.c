@@ -25,9 +25,10 @@ static void on_signal(int sig) {
 }
 
 /* How long the start waits for sources to open before choosing the input
- * size from those that have: one that never answers must not hold up the
- * others (it goes on opening in its own thread). */
-#define OPEN_WAIT_MS 3000
+ * size from those that have (not at all with --input-size): one that never
+ * answers must not hold up the others (it goes on opening in its own
+ * thread, and joins when it opens). */
+#define OPEN_WAIT_MS 1000
 
 /* Everything the job holds, released in one place. */
 typedef struct {
@@ -87,9 +88,11 @@ static int add_streams(const cli_stream_job *job, job_parts *j) {
 static int build_engine(const cli_stream_job *job, job_parts *j, cli_stream_outcome *out) {
     ps_err err;
     ps_engine_opts eo = job->eng;
-    for (int t = 0; t < OPEN_WAIT_MS / 100 && !interrupted; t++)
-        if (ps_pipeline_wait_opened(j->pipe, 100)) break;
-    if (!eo.input_w || !eo.input_h) ps_pipeline_suggest_input(j->pipe, &eo.input_w, &eo.input_h);
+    if (!eo.input_w || !eo.input_h) {
+        for (int t = 0; t < OPEN_WAIT_MS / 50 && !interrupted; t++)
+            if (ps_pipeline_wait_opened(j->pipe, 50)) break;
+        ps_pipeline_suggest_input(j->pipe, &eo.input_w, &eo.input_h);
+    }
     eo.max_batch = job->batch_max;
     /* GPU decoding shares the engine's CUDA context, which FFmpeg must
      * set up first; without a GPU this fails quietly and decoding stays on
