@@ -29,11 +29,6 @@ typedef struct {
     double frac; /* TF.js subtracts the clamped floor, as we do */
 } tap;
 
-static int clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
-
-/* Math.round for the non-negative values we meet: half rounds up. */
-static double round_half_up(double v) { return floor(v + 0.5); }
-
 static tap tap_at(int dst, double ratio, int src_size) {
     double s = ratio * (dst + 0.5) - 0.5;
     double lo = floor(s), hi = ceil(s);
@@ -42,19 +37,6 @@ static tap tap_at(int dst, double ratio, int src_size) {
     t.hi = hi > src_size - 1 ? src_size - 1 : (int)hi;
     t.frac = s - t.lo;
     return t;
-}
-
-ps_letterbox ps_letterbox_fit(int src_w, int src_h, int dst_w, int dst_h) {
-    ps_letterbox lb = {0};
-    if (src_w <= 0 || src_h <= 0 || dst_w <= 0 || dst_h <= 0) return lb;
-    double s = fmin((double)dst_w / src_w, (double)dst_h / src_h);
-    lb.sw = clamp_int((int)round_half_up(src_w * s), 1, dst_w);
-    lb.sh = clamp_int((int)round_half_up(src_h * s), 1, dst_h);
-    lb.pad_x = (dst_w - lb.sw) / 2;
-    lb.pad_y = (dst_h - lb.sh) / 2;
-    lb.sx = (float)((double)lb.sw / src_w);
-    lb.sy = (float)((double)lb.sh / src_h);
-    return lb;
 }
 
 /* The float32 store, then Math.round and the clamp to 0..255. Truncation

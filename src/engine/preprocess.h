@@ -4,21 +4,8 @@
 
 #include <stdint.h>
 
+#include "util/letterbox.h" /* the geometry: ps_letterbox, ps_letterbox_fit */
 #include "util/picture.h"
-
-/* Where an image lands in the input: input_x = image_x * sx + pad_x (same for
- * y). The scaled image is (sw, sh) whole pixels at whole-pixel pads. */
-typedef struct {
-    float sx, sy;
-    int pad_x, pad_y;
-    int sw, sh;
-} ps_letterbox;
-
-/* The letterbox of a src_w x src_h image in a dst_w x dst_h input: scaled by
- * s = min(dst_w / src_w, dst_h / src_h) (aspect kept), sw = round(src_w * s)
- * and sh = round(src_h * s) clamped to 1..dst, centred with
- * pad = (dst - scaled) / 2 rounded down; sx = sw / src_w, sy = sh / src_h. */
-ps_letterbox ps_letterbox_fit(int src_w, int src_h, int dst_w, int dst_h);
 
 /* Resizes rgb (src_w x src_h, rows `stride` bytes apart) into dst, a
  * dst_h x dst_w x 3 float32 NHWC image holding values 0..255 rounded to

@@ -14,7 +14,7 @@
 #include <libavutil/frame.h>
 #include <libswscale/swscale.h>
 
-#include "engine/preprocess.h"
+#include "util/letterbox.h"
 #include "util/clock.h"
 #include "util/status.h"
 

@@ -1,6 +1,8 @@
-/* Latency histogram: log-linear buckets (HdrHistogram style, 1/64 relative
- * resolution) from 1 microsecond to ~18 minutes, so percentiles of millions
- * of samples cost a fixed 4 KiB and no sorting. Not thread-safe by itself. */
+/* Latency histogram: log-linear buckets (HdrHistogram style: one per
+ * microsecond below 64 us, then 64 per power of two, 1/64 relative
+ * resolution) up to 2^35 us (about 9.5 hours; larger values land in the
+ * last bucket, the maximum stays exact), so percentiles of millions of
+ * samples cost a fixed 15 KiB and no sorting. Not thread-safe by itself. */
 #ifndef PS_UTIL_HIST_H
 #define PS_UTIL_HIST_H
 
