@@ -258,6 +258,36 @@ static int stride_keep(stream *s, int stride) {
     return 1;
 }
 
+/* What became of a frame read (p->mu held): a bad one counted failed with
+ * its reason, one left out by rate or stride skipped, one read after a
+ * cancel cancelled, one prepared pushed, one that could not be prepared
+ * failed. Returns -1 to read on, else how the reading ends. */
+static int reader_take(stream *s, ps_frame *f, ps_read_result r, int keep, ps_status pst,
+                       const ps_err *err, const ps_err *perr) {
+    if (r == PS_READ_BAD) {
+        reader_count(s, f);
+        s->st.failed++;
+        snprintf(s->st.note, sizeof s->st.note, "%.250s", err->msg);
+        ps_pipe_give_back(s, f);
+        return -1;
+    }
+    if (r != PS_READ_FRAME) {
+        ps_pipe_give_back(s, f);
+        return r;
+    }
+    if (!keep || s->p->cancel) {
+        reader_count(s, f);
+        if (keep) s->st.cancelled++;
+        else s->st.skipped++;
+        ps_pipe_give_back(s, f);
+    } else if (pst == PS_OK) {
+        reader_push(s, f);
+    } else if (!reader_fail_frame(s, f, perr)) {
+        return PS_READ_END;
+    }
+    return -1;
+}
+
 /* Reads until the source ends, fails or the pipeline stops (p->mu held on
  * entry and exit). */
 static ps_read_result reader_loop(stream *s, ps_err *err) {
@@ -273,27 +303,8 @@ static ps_read_result reader_loop(stream *s, ps_err *err) {
         ps_err perr = {0};
         ps_status pst = keep && d->prepare ? d->prepare(d->ctx, f, &perr) : PS_OK;
         pthread_mutex_lock(&p->mu);
-        if (r == PS_READ_BAD) { /* counted failed with its reason; on to the next */
-            reader_count(s, f);
-            s->st.failed++;
-            snprintf(s->st.note, sizeof s->st.note, "%.250s", err->msg);
-            ps_pipe_give_back(s, f);
-            continue;
-        }
-        if (r != PS_READ_FRAME) {
-            ps_pipe_give_back(s, f);
-            return r;
-        }
-        if (!keep || p->cancel) {
-            reader_count(s, f);
-            if (keep) s->st.cancelled++;
-            else s->st.skipped++;
-            ps_pipe_give_back(s, f);
-        } else if (pst == PS_OK) {
-            reader_push(s, f);
-        } else if (!reader_fail_frame(s, f, &perr)) {
-            return PS_READ_END;
-        }
+        int end = reader_take(s, f, r, keep, pst, err, &perr);
+        if (end >= 0) return (ps_read_result)end;
     }
 }
 
