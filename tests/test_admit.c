@@ -12,6 +12,13 @@
 
 #define MB ((size_t)1 << 20)
 
+/* The refusal's line for in and need, printed; into why[WHY]. */
+#define WHY 512
+static void refusal(const ps_admit_in *in, size_t need, int measured, char why[WHY]) {
+    ps_admit_explain(in, need, measured, why, WHY);
+    printf("%s refusal: %s\n", in->kind == PS_MEM_HOST ? "host" : "device", why);
+}
+
 static void test_fits_or_not(void) {
     ps_admit_in in = {.limit = 1000 * MB, .used = 600 * MB, .base = 500 * MB,
                       .static_need = 100 * MB};
@@ -24,9 +31,8 @@ static void test_fits_or_not(void) {
     in.reserved = 0;
     in.used = 950 * MB;
     TU_CHECK(ps_admit_decide(&in, need) == PS_ADMIT_REFUSE);
-    char why[512];
-    ps_admit_explain(&in, need, measured, why, sizeof why);
-    printf("refusal: %s\n", why);
+    char why[WHY];
+    refusal(&in, need, measured, why);
     TU_CHECK(strstr(why, "100 MB") && strstr(why, "950 MB") && strstr(why, "1000 MB") &&
              strstr(why, "--max-vram-gb"));
 }
@@ -60,9 +66,8 @@ static void test_device_free(void) {
     TU_CHECK(ps_admit_decide(&in, need) == PS_ADMIT_YES); /* 100 + 256 <= 400 */
     in.free_now = 300 * MB;
     TU_CHECK(ps_admit_decide(&in, need) == PS_ADMIT_REFUSE);
-    char why[512];
-    ps_admit_explain(&in, need, measured, why, sizeof why);
-    printf("refusal: %s\n", why);
+    char why[WHY];
+    refusal(&in, need, measured, why);
     TU_CHECK(strstr(why, "300 MB free") != NULL);
 }
 
@@ -77,15 +82,13 @@ static void test_host(void) {
     TU_CHECK(ps_admit_decide(&in, need) == PS_ADMIT_YES); /* 450 + 50 <= 500 */
     in.used = 460 * MB;
     TU_CHECK(ps_admit_decide(&in, need) == PS_ADMIT_REFUSE);
-    char why[512];
-    ps_admit_explain(&in, need, measured, why, sizeof why);
-    printf("host refusal: %s\n", why);
+    char why[WHY];
+    refusal(&in, need, measured, why);
     TU_CHECK(strstr(why, "host memory") && strstr(why, "--max-host-gb") && strstr(why, "500 MB"));
     in = (ps_admit_in){.kind = PS_MEM_HOST, .free_now = 200 * MB, .static_need = 20 * MB};
     need = ps_admit_need(&in, &measured);
     TU_CHECK(ps_admit_decide(&in, need) == PS_ADMIT_REFUSE); /* 20 + 256 > 200 */
-    ps_admit_explain(&in, need, measured, why, sizeof why);
-    printf("host refusal: %s\n", why);
+    refusal(&in, need, measured, why);
     TU_CHECK(strstr(why, "machine has 200 MB available") != NULL);
 }
 

@@ -98,22 +98,38 @@ static ps_detector fake_detector(fake *d, int max_batch) {
                          .detect = fake_detect, .memory = fake_memory, .recover = fake_recover};
 }
 
+/* A pipeline of batches up to batch (50 ms timeout) and rings of ring
+ * frames; keep_running and max_host as in ps_pipeline_opts. */
+static ps_pipeline *new_pipeline(int batch, int ring, int keep_running, size_t max_host) {
+    ps_err err;
+    ps_pipeline_opts po = {.batch_max = batch, .batch_timeout_ms = 50, .ring_size = ring,
+                           .keep_running = keep_running, .max_host = max_host};
+    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    TU_CHECK(p != NULL);
+    return p;
+}
+
+/* Waits for p to finish (stopped, or its streams ended), copies its
+ * figures into st and frees it. */
+static void finish_pipeline(ps_pipeline *p, ps_pipeline_stats *st) {
+    ps_err err;
+    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
+    TU_CHECK(ps_pipeline_stats_get(p, st, &err) == PS_OK);
+    ps_pipeline_free(p);
+}
+
 /* Runs uris through a pipeline to the end (or for run_ms when > 0). */
 static void run_pipeline(ps_detector *det, const char **uris, int n, int batch, int ring,
                          const ps_source_opts *so, int run_ms, ps_pipeline_stats *st) {
     ps_err err;
-    ps_pipeline_opts po = {.batch_max = batch, .batch_timeout_ms = 50, .ring_size = ring};
-    ps_pipeline *p = ps_pipeline_create(&po, &err);
-    TU_CHECK(p != NULL);
+    ps_pipeline *p = new_pipeline(batch, ring, 0, 0);
     for (int k = 0; k < n; k++) TU_CHECK(ps_pipeline_add(p, uris[k], NULL, so, &err) == PS_OK);
     TU_CHECK(ps_pipeline_start(p, det, &err) == PS_OK);
     if (run_ms > 0) {
         usleep((useconds_t)run_ms * 1000);
         ps_pipeline_stop(p);
     }
-    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
-    TU_CHECK(ps_pipeline_stats_get(p, st, &err) == PS_OK);
-    ps_pipeline_free(p);
+    finish_pipeline(p, st);
 }
 
 /* Writes three clips of 40, 25 and 33 frames into dir. */
@@ -360,17 +376,12 @@ static void run_streams(ps_detector *det, int batch, int ring, int keep_running,
                         void (*add)(ps_pipeline *, void *), void *ctx, int run_ms,
                         ps_pipeline_stats *st) {
     ps_err err;
-    ps_pipeline_opts po = {.batch_max = batch, .batch_timeout_ms = 50, .ring_size = ring,
-                           .keep_running = keep_running};
-    ps_pipeline *p = ps_pipeline_create(&po, &err);
-    TU_CHECK(p != NULL);
+    ps_pipeline *p = new_pipeline(batch, ring, keep_running, 0);
     add(p, ctx);
     TU_CHECK(ps_pipeline_start(p, det, &err) == PS_OK);
     usleep((useconds_t)run_ms * 1000);
     ps_pipeline_stop(p);
-    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
-    TU_CHECK(ps_pipeline_stats_get(p, st, &err) == PS_OK);
-    ps_pipeline_free(p);
+    finish_pipeline(p, st);
 }
 
 /* Waits (up to 60 s: sanitizer builds are slow) until stream id has ended;
@@ -430,14 +441,11 @@ static void test_host_memory_refusal(void) {
     fake d;
     ps_detector det = fake_detector(&d, 2);
     ps_err err;
-    ps_pipeline_opts po = {.batch_max = 2, .batch_timeout_ms = 50, .ring_size = 4,
-                           .max_host = 1 << 20};
-    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    ps_pipeline *p = new_pipeline(2, 4, 0, 1 << 20);
     add_two_cameras(p, NULL);
     TU_CHECK(ps_pipeline_start(p, &det, &err) == PS_OK);
-    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
     ps_pipeline_stats st;
-    TU_CHECK(ps_pipeline_stats_get(p, &st, &err) == PS_OK);
+    finish_pipeline(p, &st);
     for (int k = 0; k < 2; k++) {
         printf("host memory: stream %d %s\n", k, st.streams[k].error);
         TU_CHECK(st.streams[k].state == PS_STREAM_REFUSED && st.streams[k].produced == 0);
@@ -445,7 +453,6 @@ static void test_host_memory_refusal(void) {
                  strstr(st.streams[k].error, "1 MB limit (--max-host-gb)"));
     }
     ps_pipeline_stats_free(&st);
-    ps_pipeline_free(p);
     /* with room, the same streams run, each with its estimate recorded */
     run_streams(&det, 2, 4, 0, add_two_cameras, NULL, 300, &st);
     for (int k = 0; k < 2; k++)
@@ -493,16 +500,13 @@ static void test_max_fps_skips(const char *dir) {
     fake d;
     ps_detector det = fake_detector(&d, 4);
     ps_err err;
-    ps_pipeline_opts po = {.batch_max = 4, .batch_timeout_ms = 50, .ring_size = 2};
-    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    ps_pipeline *p = new_pipeline(4, 2, 0, 0);
     ps_source_opts so = {0};
     ps_stream_settings set = {.max_fps = 12.5};
     TU_CHECK(ps_pipeline_add_stream(p, uris[0], &set, &so, NULL, &err) == PS_OK);
     TU_CHECK(ps_pipeline_start(p, &det, &err) == PS_OK);
-    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
     ps_pipeline_stats st;
-    TU_CHECK(ps_pipeline_stats_get(p, &st, &err) == PS_OK);
-    ps_pipeline_free(p);
+    finish_pipeline(p, &st);
     check_accounting("max_fps 12.5 of 25", &st);
     TU_CHECK(st.streams[0].processed == 20 && st.streams[0].skipped == 20);
     for (int i = 0; i < d.n_seen[0]; i++) TU_CHECK(d.seen[0][i] == 2 * i);
@@ -532,8 +536,7 @@ static void test_add_remove_while_running(const char *dir) {
     ps_detector det = fake_detector(&d, 4);
     d.sleep_ms = 2;
     ps_err err;
-    ps_pipeline_opts po = {.batch_max = 4, .batch_timeout_ms = 50, .ring_size = 4};
-    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    ps_pipeline *p = new_pipeline(4, 4, 0, 0);
     add_remove_ctx c = {0};
     add_two_live(p, &c);
     TU_CHECK(ps_pipeline_start(p, &det, &err) == PS_OK);
@@ -548,10 +551,8 @@ static void test_add_remove_while_running(const char *dir) {
     TU_CHECK(ps_pipeline_remove(p, 99, &err) == PS_ERR_ARG);
     TU_CHECK(wait_ended(p, c.ids[3]));
     ps_pipeline_stop(p);
-    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
     ps_pipeline_stats st;
-    TU_CHECK(ps_pipeline_stats_get(p, &st, &err) == PS_OK);
-    ps_pipeline_free(p);
+    finish_pipeline(p, &st);
     check_accounting("added and removed while running", &st);
     for (int k = 0; k < 4; k++) TU_CHECK(c.ids[k] == k && st.streams[k].id == k);
     TU_CHECK(st.streams[1].state == PS_STREAM_REMOVED && st.streams[1].processed > 0);
@@ -575,9 +576,7 @@ static void test_keep_running(const char *dir) {
     fake d;
     ps_detector det = fake_detector(&d, 4);
     ps_err err;
-    ps_pipeline_opts po = {.batch_max = 4, .batch_timeout_ms = 50, .ring_size = 2,
-                           .keep_running = 1};
-    ps_pipeline *p = ps_pipeline_create(&po, &err);
+    ps_pipeline *p = new_pipeline(4, 2, 1, 0);
     add_remove_ctx c = {.clip = uris[1]};
     add_first_clip(p, &c);
     TU_CHECK(ps_pipeline_start(p, &det, &err) == PS_OK);
@@ -586,10 +585,8 @@ static void test_keep_running(const char *dir) {
     add_first_clip(p, &c);
     TU_CHECK(wait_ended(p, 1));
     ps_pipeline_stop(p);
-    TU_CHECK(ps_pipeline_wait(p, 60000) == 1);
     ps_pipeline_stats st;
-    TU_CHECK(ps_pipeline_stats_get(p, &st, &err) == PS_OK);
-    ps_pipeline_free(p);
+    finish_pipeline(p, &st);
     check_accounting("keep running", &st);
     TU_CHECK(st.n_streams == 2 && st.streams[0].processed == 25 && st.streams[1].processed == 25);
     ps_pipeline_stats_free(&st);

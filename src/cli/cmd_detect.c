@@ -60,10 +60,9 @@ static int parse_opts(int argc, char **argv, detect_opts *o) {
             o->eng.input_h = h;
             break;
         case 'c': {
-            char *end;
-            o->min_score = strtof(optarg, &end);
-            if (end == optarg || *end || !(o->min_score >= 0 && o->min_score <= 1))
-                return cli_fail("--min-score: expected a number from 0 to 1");
+            double v;
+            if (cli_parse_number("min-score", optarg, 0, 1, 1, &v)) return 1;
+            o->min_score = (float)v;
             break;
         }
         case 'b':

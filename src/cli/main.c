@@ -43,8 +43,12 @@ int cli_parse_number(const char *name, const char *arg, double lo, double hi, in
         *out = v;
         return 0;
     }
-    fprintf(stderr, "posestream: error: --%s '%s': expected a number %s %g and at most %g\n", name,
-            arg, at_least_lo ? "from" : "above", lo, hi);
+    if (at_least_lo)
+        fprintf(stderr, "posestream: error: --%s '%s': expected a number from %g to %g\n", name,
+                arg, lo, hi);
+    else
+        fprintf(stderr, "posestream: error: --%s '%s': expected a number above %g and at most %g\n",
+                name, arg, lo, hi);
     return 1;
 }
 

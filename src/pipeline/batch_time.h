@@ -15,7 +15,7 @@
 typedef struct {
     double mean_ns[PS_BATCH_TIME_SIZES + 1]; /* [n]: 0 while size n is not known */
     unsigned runs[PS_BATCH_TIME_SIZES + 1];  /* [n]: batches of size n seen */
-    int known;                               /* sizes with a mean */
+    int largest;                             /* the largest size with a mean (0: none) */
 } ps_batch_time;
 
 /* Records a batch of n frames (1..PS_BATCH_TIME_SIZES) that took ns. */

@@ -63,15 +63,20 @@ static void note_batch_time(ps_pipeline *p, int n, double ns) {
     ps_batch_time_add(&p->batch_time, n, ns);
 }
 
-/* Drops the frames of s that can no longer be done in time, counting them
- * late: a frame taken now is done once what is left of the batch in the
- * engine (if any) and then a batch of n have run. A deadline that not even
- * a batch of one can meet drops nothing: the freshest frames still run. */
-static void drop_late(ps_pipeline *p, stream *s, int64_t now, int n) {
-    int64_t span = deadline_span(s);
-    if (span <= 0 || ps_batch_time_predict(&p->batch_time, 1) >= (double)span) return;
+/* How long until a frame taken now is done: what is left of the batch in
+ * the engine (if any), then its own batch, expected to take batch_ns. */
+static int64_t time_to_done(const ps_pipeline *p, int64_t now, int64_t batch_ns) {
     int64_t left = expect_ns(p, p->engine_n) - (now - p->engine_since);
-    int64_t need = expect_ns(p, n) + (p->engine_busy && left > 0 ? left : 0);
+    return batch_ns + (p->engine_busy && left > 0 ? left : 0);
+}
+
+/* Drops the frames of s that can no longer be done in time (need from now,
+ * time_to_done), counting them late. A deadline that not even a batch of
+ * one (one_ns, plainly expected) can meet drops nothing: the freshest
+ * frames still run. */
+static void drop_late(stream *s, int64_t now, int64_t need, double one_ns) {
+    int64_t span = deadline_span(s);
+    if (span <= 0 || one_ns >= (double)span) return;
     while (s->ring_count > 0 && deadline_of(s, s->ring[s->ring_head]) < now + need) {
         ps_pipe_give_back(s, ps_pipe_ring_pop(s));
         s->st.late++;
@@ -151,9 +156,11 @@ static void take_frames(ps_pipeline *p) {
     if (p->n_forming == 0) p->forming_limit = limit;
     /* the batch these frames go into: what is forming and what is ready */
     int n = p->n_forming + ready < p->forming_limit ? p->n_forming + ready : p->forming_limit;
-    for (int k = 0; k < p->n_streams; k++) drop_late(p, p->streams[k], now, n);
+    int64_t batch_ns = expect_ns(p, n), need = time_to_done(p, now, batch_ns);
+    double one_ns = ps_batch_time_predict(&p->batch_time, 1);
+    for (int k = 0; k < p->n_streams; k++) drop_late(p->streams[k], now, need, one_ns);
     int took = 0;
-    int64_t mean = expect_ns(p, n), quantum = mean > 1000000 ? mean : 1000000;
+    int64_t quantum = batch_ns > 1000000 ? batch_ns : 1000000;
     stream *s;
     while (p->n_forming < p->forming_limit && (s = next_stream(p, quantum))) {
         ps_frame *f = ps_pipe_ring_pop(s);

@@ -1,9 +1,9 @@
 /* Reader threads (see pipeline_impl.h): one per stream. It opens the
  * source (streams open in parallel, so a slow one holds up no other),
  * waits for the start, is admitted against the host-memory budget and,
- * decoding on the GPU, the device-memory one (admit.h), then reads: each frame is prepared for
- * the engine as it arrives (a GPU frame becomes the engine's small input
- * at once) and pushed into the stream's ring. A live stream drops its
+ * decoding on the GPU, the device-memory one (admit.h), then reads: each
+ * frame is prepared for the engine as it arrives (a GPU frame becomes the
+ * engine's small input at once) and pushed into the stream's ring. A live stream drops its
  * oldest frame when the ring is full; an offline one waits for room. */
 #include <stdio.h>
 #include <string.h>
@@ -188,8 +188,8 @@ static ps_frame *reader_acquire(stream *s) {
 static void reader_count(stream *s, const ps_frame *f) {
     s->st.produced++;
     if (s->st.first_ns == 0) s->st.first_ns = f->t.captured;
-    if ((s->reserve[PS_MEM_DEVICE] || s->reserve[PS_MEM_HOST]) && s->st.produced >= PS_ADMIT_SETTLE_FRAMES)
-        ps_pipe_settle(s);
+    int reserving = s->reserve[PS_MEM_DEVICE] || s->reserve[PS_MEM_HOST];
+    if (reserving && s->st.produced >= PS_ADMIT_SETTLE_FRAMES) ps_pipe_settle(s);
 }
 
 static void reader_push(stream *s, ps_frame *f) {

@@ -93,7 +93,7 @@ static int level_losing(ps_pipeline *p, int prio) {
 }
 
 void ps_pipe_plan_strides(ps_pipeline *p, int64_t now, int batch) {
-    if (now - p->planned_ns < PLAN_EVERY_NS || p->batch_time.known == 0) return;
+    if (now - p->planned_ns < PLAN_EVERY_NS || p->batch_time.largest == 0) return;
     p->planned_ns = now;
     double batch_ns = ps_batch_time_predict(&p->batch_time, batch);
     double capacity = batch_ns > 0 ? batch * 1e9 / batch_ns : 0, left = capacity;

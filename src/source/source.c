@@ -71,11 +71,12 @@ size_t ps_source_vram_estimate(const ps_source *s, int frames_in_flight) {
 size_t ps_source_host_estimate(const ps_source *s, int frames_held) {
     size_t w = s->width > 0 ? (size_t)s->width : 0, h = s->height > 0 ? (size_t)s->height : 0;
     size_t yuv = w * h * 3 / 2, frame;
-    if (ps_source_gpu_decoding(s)) frame = 0; /* its pictures stay on the GPU */
+    int gpu = ps_source_gpu_decoding(s);
+    if (gpu) frame = 0; /* its pictures stay on the GPU */
     else if (s->opts.raw) frame = yuv;
     else if (s->opts.fit_w > 0 && s->opts.fit_h > 0) frame = (size_t)s->opts.fit_w * s->opts.fit_h * 3;
     else frame = w * h * 3;
-    size_t decoder = ps_source_gpu_decoding(s) ? 0 : yuv * HOST_DECODER_PICTURES;
+    size_t decoder = gpu ? 0 : yuv * HOST_DECODER_PICTURES;
     return HOST_FIXED_BYTES + decoder + frame * (size_t)(frames_held > 0 ? frames_held : 0);
 }
 

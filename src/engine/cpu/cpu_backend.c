@@ -540,8 +540,8 @@ static ps_status lane_run(ps_cpu *cpu, int t, const float *input, int img,
 }
 
 /* Runs the first `side` images of a batch side by side, one per thread,
- * each on one core (about 20% more frames per second on two cores than
- * each frame on both: bench/NOTES.md). */
+ * each on one core (about 4% more frames per second on two cores than each
+ * frame on both, in paired runs: bench/NOTES.md). */
 static ps_status run_side_by_side(ps_cpu *cpu, const float *input, int side,
                                   float *const heads[PS_NUM_HEADS], ps_err *err) {
     ps_status st = lanes_build(cpu, err);

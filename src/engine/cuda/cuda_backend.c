@@ -281,6 +281,21 @@ static ps_status reserve_staging(ps_cuda *c, ps_cuda_slot *sl, size_t bytes, ps_
     return PS_OK;
 }
 
+/* pic as it lies packed at device address base (planes back to back, as
+ * pack_picture lays them out), into *dev; returns its bytes. */
+static size_t place_packed(const ps_picture *pic, uint8_t *base, ps_picture *dev) {
+    size_t rows[3], row_bytes[3], off = 0;
+    picture_bytes(pic, rows, row_bytes);
+    *dev = *pic;
+    dev->on_device = 1;
+    for (int k = 0; k < 3 && rows[k]; k++) {
+        dev->plane[k] = base + off;
+        dev->pitch[k] = (int)row_bytes[k];
+        off += rows[k] * row_bytes[k];
+    }
+    return off;
+}
+
 /* Copies one host picture's planes, packed, to dst. */
 static void pack_picture(const ps_picture *p, uint8_t *dst) {
     size_t rows[3], row_bytes[3];
@@ -299,17 +314,10 @@ static size_t stage_pictures(ps_cuda_slot *sl, const ps_picture *pics, int n) {
     for (int i = 0; i < n; i++) {
         ps_cuda_pre_item *it = &sl->h_items[i];
         it->pic = pics[i];
-        it->pic.on_device = 1;
         it->lb = sl->boxes[i];
         sl->offsets[i] = off;
         if (pics[i].on_device) continue;
-        size_t rows[3], row_bytes[3];
-        picture_bytes(&pics[i], rows, row_bytes);
-        for (int k = 0; k < 3 && rows[k]; k++) {
-            it->pic.plane[k] = sl->d_pix + off;
-            it->pic.pitch[k] = (int)row_bytes[k];
-            off += rows[k] * row_bytes[k];
-        }
+        off += place_packed(&pics[i], sl->d_pix + off, &it->pic);
     }
     /* no parallel region when nothing is on the host (NVDEC frames): its
      * idle threads would spin for nothing */
@@ -464,23 +472,17 @@ static ps_status upload_picture(ps_cuda *c, const ps_picture *pic, ps_picture *d
     if (!dst) return PS_ERR_NOMEM;
     *stage = dst;
     pack_picture(pic, host);
+    place_packed(pic, dst, dev);
     PS_CUDA(cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, s), err);
-    *dev = *pic;
-    dev->on_device = 1;
-    for (int k = 0; k < 3 && rows[k]; k++) {
-        dev->plane[k] = dst;
-        dev->pitch[k] = (int)row_bytes[k];
-        dst += rows[k] * row_bytes[k];
-    }
     return PS_OK;
 }
 
 /* On the caller's per-thread stream, which (like the engine's upload
  * stream) runs after the legacy-stream copies FFmpeg makes of NVDEC frames
  * in this same thread; waited for (the thread sleeping, cuda_stage.h), so
- * the picture may go at once. A host
- * picture goes up first: the readers' threads then share the copying that
- * the engine thread would otherwise do for the whole batch. */
+ * the picture may go at once. A host picture goes up first: the readers'
+ * threads then share the copying that the engine thread would otherwise do
+ * for the whole batch. */
 static ps_status cuda_prepare(void *state, const ps_picture *pic, ps_picture *out, void **slot,
                               ps_err *err) {
     ps_cuda *c = state;
