@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libcjson-dev libdnnl-dev libjpeg-dev libpng-dev
           libssl-dev npm libavformat-dev libavcodec-dev libswscale-dev libavutil-dev clang
-          libffmpeg-nvenc-dev)
+          libffmpeg-nvenc-dev python3)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
