@@ -10,12 +10,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ps_rgb_image img;
     ps_err err = {0};
-    if (ps_image_decode(data, size, "fuzz", &img, &err) == PS_OK) {
+    if (ps_rgb_decode(data, size, "fuzz", &img, &err) == PS_OK) {
         /* touch the first and last pixel: the size must be real */
         volatile uint8_t sum = img.rgb[0];
         sum += img.rgb[(size_t)img.width * img.height * 3 - 1];
         (void)sum;
-        ps_image_free(&img);
+        ps_rgb_free(&img);
     } else if (!err.msg[0]) {
         abort(); /* an error without a message */
     }

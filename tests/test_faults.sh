@@ -129,7 +129,7 @@ opt "--duration inf" "expected a number" run --duration inf synthetic:64x64@5
 opt "--duration nan" "expected a number" run --duration nan synthetic:64x64@5
 opt "--input-size 0" "sides 32 to 4096" run --input-size 0 synthetic:64x64@5
 opt "--num-streams 99999" "at most 4096" bench --num-streams 99999
-opt "--decode gpu on the CPU" "--decode gpu" run --backend cpu --decode gpu synthetic:64x64@5
+opt "--decode gpu on the CPU" "decode gpu: needs the CUDA backend" run --backend cpu --decode gpu synthetic:64x64@5
 opt "synthetic at 0 fps" "FPS above 0" run --no-status synthetic:64x64@0
 clip="$model/vtest.avi"
 if [ -f "$clip" ]; then

@@ -131,7 +131,7 @@ static unsigned char *encode_jpeg(const uint8_t *px, int w, int h, int comps,
 static void check_decode(const char *label, const char *path, const uint8_t *want, float tol) {
     ps_rgb_image img;
     ps_err err = {0};
-    ps_status st = ps_image_read(path, &img, &err);
+    ps_status st = ps_rgb_read(path, &img, &err);
     if (st != PS_OK) printf("%s: unexpected error: %s\n", label, err.msg);
     TU_CHECK(st == PS_OK);
     TU_CHECK(img.width == W && img.height == H);
@@ -144,7 +144,7 @@ static void check_decode(const char *label, const char *path, const uint8_t *wan
     tu_close(label, a, b, W * H * 3, tol);
     free(a);
     free(b);
-    ps_image_free(&img);
+    ps_rgb_free(&img);
     TU_CHECK(img.rgb == NULL);
 }
 
@@ -254,7 +254,7 @@ static void test_jpeg(const uint8_t *rgb) {
 static void expect_error(const char *label, const char *path, ps_status code, const char *word) {
     ps_rgb_image img = {(uint8_t *)1, 5, 5}; /* must come back zeroed */
     ps_err err = {0};
-    ps_status st = ps_image_read(path, &img, &err);
+    ps_status st = ps_rgb_read(path, &img, &err);
     printf("%-22s -> status %d: %s\n", label, (int)st, err.msg);
     TU_CHECK(st == code);
     TU_CHECK(err.code == code);
@@ -337,16 +337,16 @@ static void test_bad_files(void) {
     expect_error("directory", dir, PS_ERR_IO, "not a regular file");
 }
 
-/* ps_image_decode works on memory and names the buffer as told. */
+/* ps_rgb_decode works on memory and names the buffer as told. */
 static void test_decode_memory(const uint8_t *rgb) {
     unsigned long n;
     unsigned char *j = encode_jpeg(rgb, W, H, 3, JCS_RGB, &n);
     ps_rgb_image img;
     ps_err err = {0};
-    TU_CHECK(ps_image_decode(j, n, "frame-7", &img, &err) == PS_OK);
+    TU_CHECK(ps_rgb_decode(j, n, "frame-7", &img, &err) == PS_OK);
     TU_CHECK(img.width == W && img.height == H && img.rgb != NULL);
-    ps_image_free(&img);
-    TU_CHECK(ps_image_decode(j, n / 3, "frame-7", &img, &err) == PS_ERR_IO);
+    ps_rgb_free(&img);
+    TU_CHECK(ps_rgb_decode(j, n / 3, "frame-7", &img, &err) == PS_ERR_IO);
     printf("memory truncated       -> %s\n", err.msg);
     TU_CHECK(strstr(err.msg, "frame-7") != NULL);
     free(j);

@@ -235,7 +235,7 @@ static void test_remove_frees_vram(const ps_model *m, const char *clip) {
     ps_pipeline_stats st;
     TU_CHECK(ps_pipeline_stats_get(p, &st, &err) == PS_OK);
     for (int k = 0; k < st.n_streams; k++) {
-        const ps_stream_stats *s = &st.streams[k];
+        const ps_stream_figures *s = &st.streams[k];
         TU_CHECK(s->state == PS_STREAM_REMOVED && s->gpu_decode);
         TU_CHECK(s->produced == s->processed + s->dropped + s->late + s->skipped + s->cancelled +
                                     s->failed);

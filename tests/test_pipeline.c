@@ -148,7 +148,7 @@ static void three_clips(const char *dir, char paths[3][4200], const char *uris[3
  * skipped + cancelled + failed. */
 static void check_accounting(const char *what, const ps_pipeline_stats *st) {
     for (int k = 0; k < st->n_streams; k++) {
-        const ps_stream_stats *s = &st->streams[k];
+        const ps_stream_figures *s = &st->streams[k];
         printf("%s, stream %d (priority %d): produced %llu = processed %llu + dropped %llu + late "
                "%llu + skipped %llu + cancelled %llu + failed %llu\n",
                what, k, s->settings.priority, (unsigned long long)s->produced,
@@ -185,7 +185,7 @@ static void test_offline_loses_nothing(const char *dir) {
     ps_pipeline_stats st;
     run_pipeline(&det, uris, 3, 4, 2, &so, 0, &st);
     for (int k = 0; k < 3; k++) {
-        const ps_stream_stats *s = &st.streams[k];
+        const ps_stream_figures *s = &st.streams[k];
         printf("offline stream %d: produced %llu processed %llu dropped %llu (file has %d)\n", k,
                (unsigned long long)s->produced, (unsigned long long)s->processed,
                (unsigned long long)s->dropped, frames[k]);
@@ -211,7 +211,7 @@ static void test_live_overload_drops_oldest(void) {
     ps_pipeline_stats st;
     run_pipeline(&det, uris, 2, 2, 4, &so, 1000, &st);
     for (int k = 0; k < 2; k++) {
-        const ps_stream_stats *s = &st.streams[k];
+        const ps_stream_figures *s = &st.streams[k];
         printf("live stream %d: produced %llu processed %llu dropped %llu skipped %llu "
                "(stride %d)\n", k, (unsigned long long)s->produced,
                (unsigned long long)s->processed, (unsigned long long)s->dropped,
@@ -417,7 +417,7 @@ static void test_priorities_under_overload(void) {
     ps_pipeline_stats st;
     run_streams(&det, 2, 4, 0, add_priority_mix, NULL, 1500, &st);
     check_accounting("priorities under overload", &st);
-    const ps_stream_stats *hi = &st.streams[0];
+    const ps_stream_figures *hi = &st.streams[0];
     TU_CHECK(hi->settings.priority == 1 && hi->processed > 0);
     TU_CHECK(hi->dropped == 0 && hi->late == 0 && hi->skipped == 0 && hi->stride == 1);
     for (int k = 1; k < 4; k++) {
@@ -481,7 +481,7 @@ static void test_deadlines_count_late(void) {
     ps_pipeline_stats st;
     run_streams(&det, 1, 4, 0, add_deadline_stream, NULL, 2000, &st);
     check_accounting("40 ms deadline, 10 ms engine (every 4th 60 ms) at 50 frames/s", &st);
-    const ps_stream_stats *s = &st.streams[0];
+    const ps_stream_figures *s = &st.streams[0];
     double p99 = ps_hist_quantile(&s->latency, 0.99) / 1e3;
     printf("deadline: p99 %.1f ms, max %.1f ms over %llu frames, %llu late, %llu skipped "
            "(stride %d)\n", p99, (double)s->latency.max_us / 1e3, (unsigned long long)s->processed,
@@ -613,7 +613,7 @@ static void test_rtsp_stream(const char *dir) {
     ps_pipeline_stats st;
     run_pipeline(&det, uris, 1, 4, 4, &so, 0, &st); /* opening waits for the pusher */
     pthread_join(t, NULL);
-    const ps_stream_stats *s = &st.streams[0];
+    const ps_stream_figures *s = &st.streams[0];
     printf("rtsp %s: pushed %d, produced %llu, processed %llu, dropped %llu, %s %s\n", url,
            push.spec.sent, (unsigned long long)s->produced, (unsigned long long)s->processed,
            (unsigned long long)s->dropped, s->state == PS_STREAM_ENDED ? "ended" : "not ended",

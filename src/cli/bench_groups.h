@@ -4,7 +4,7 @@
 #ifndef PS_CLI_BENCH_GROUPS_H
 #define PS_CLI_BENCH_GROUPS_H
 
-#include "pipeline/pipeline.h"
+#include "posestream.h"
 
 /* One criterion's line: value against an upper (at_least 0) or lower
  * bound. Returns 1 when it passes. */
@@ -13,12 +13,12 @@ int bench_criterion(const char *what, double value, const char *unit, double bou
 /* A line per priority (highest first) when the streams have more than one
  * or any has a deadline: streams, frames in, processed, each reason not,
  * p99. */
-void bench_print_priorities(const ps_pipeline_stats *st);
+void bench_print_priorities(const ps_stats *st);
 
 /* The criteria above that apply; end: the figures at the end, snap: after
  * the start-up window (losses are counted after it). Returns 1 when all
  * pass. */
-int bench_live_criteria(const ps_pipeline_stats *end, const ps_pipeline_stats *snap,
+int bench_live_criteria(const ps_stats *end, const ps_stats *snap,
                         double warmup_s, int churn);
 
 #endif

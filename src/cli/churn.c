@@ -8,7 +8,7 @@
 #include "cli/streams.h"
 
 static int priority_of(const cli_stream_job *job, int k) {
-    return job->specs ? job->specs[k].settings.priority : 0;
+    return job->specs ? job->specs[k].priority : 0;
 }
 
 int cli_churn_plan(cli_churn *c, const cli_stream_job *job) {
@@ -38,16 +38,16 @@ static int due(const cli_churn *c, int n, double elapsed_s) {
     return k > n ? n : k;
 }
 
-int cli_churn_step(cli_churn *c, const cli_stream_job *job, ps_pipeline *pipe, double elapsed_s) {
+int cli_churn_step(cli_churn *c, const cli_stream_job *job, ps_runtime *rt, double elapsed_s) {
     ps_err err;
     for (int want = due(c, c->add, elapsed_s); c->added < want; c->added++) {
         /* copies of the lowest-priority streams in turn, with their settings */
         char suffix[32];
         snprintf(suffix, sizeof suffix, "+added%d", c->added);
-        if (cli_add_stream(job, pipe, c->lowest[c->added % c->n_lowest], suffix)) return 1;
+        if (cli_add_stream(job, rt, c->lowest[c->added % c->n_lowest], suffix)) return 1;
     }
     for (int want = due(c, c->remove, elapsed_s); c->removed < want; c->removed++)
-        if (ps_pipeline_remove(pipe, c->lowest[c->removed], &err)) {
+        if (ps_runtime_remove_stream(rt, c->lowest[c->removed], &err)) {
             /* it may have ended by itself meanwhile: not an error of the run */
             fprintf(stderr, "posestream: --remove: %s\n", err.msg);
         }

@@ -5,7 +5,7 @@
 #ifndef PS_CLI_CHURN_H
 #define PS_CLI_CHURN_H
 
-#include "pipeline/pipeline.h"
+#include "posestream.h"
 
 struct cli_stream_job;
 
@@ -25,7 +25,7 @@ int cli_churn_plan(cli_churn *c, const struct cli_stream_job *job);
 
 /* Adds and removes what is due by elapsed_s. Returns 0, or 1 after printing
  * an error when a stream could not be added or removed. */
-int cli_churn_step(cli_churn *c, const struct cli_stream_job *job, ps_pipeline *pipe,
+int cli_churn_step(cli_churn *c, const struct cli_stream_job *job, ps_runtime *rt,
                    double elapsed_s);
 
 void cli_churn_free(cli_churn *c);

@@ -7,12 +7,6 @@
 /* Prints "posestream: error: <msg>" to stderr; returns exit status 1. */
 int cli_fail(const char *msg);
 
-/* Finds and verifies the model: --model (a folder or the .json path), else
- * $POSESTREAM_MODEL_DIR, else ~/.cache/posestream. The files are checked
- * against the pinned sha256 unless verify is 0. Returns NULL (err set) with
- * a hint on how to fetch the model when it is missing. */
-ps_model *cli_load_model(const char *opt_model, int verify, ps_err *err);
-
 /* Parses an --input-size value, "N" or "WxH"; prints an error naming the
  * option and returns 1 when malformed. */
 int cli_parse_size(const char *arg, int *w, int *h);
@@ -22,6 +16,10 @@ int cli_parse_size(const char *arg, int *w, int *h);
  * and returns 1 otherwise ("inf", "nan" and trailing text included). */
 int cli_parse_number(const char *name, const char *arg, double lo, double hi, int at_least_lo,
                      double *out);
+
+/* Sets the library's log level from "error", "warn", "info" or "debug";
+ * prints an error and returns 1 otherwise. */
+int cli_parse_log_level(const char *arg);
 
 /* Parses "auto", "cuda" or "cpu"; prints an error and returns 1 otherwise. */
 int cli_parse_backend(const char *arg, ps_backend *out);

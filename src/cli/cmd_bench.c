@@ -2,13 +2,13 @@
  * table of the figures that matter and PASS/FAIL per success criterion;
  * and the decoders' ceiling for the same streams (--decode-only,
  * --ceiling). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/bench_groups.h"
-#include "cli/ceiling.h"
 #include "cli/churn.h"
 #include "cli/cli.h"
 #include "cli/stream_list.h"
@@ -23,7 +23,7 @@ typedef struct {
     double max_latency_ms, max_vram_gb, max_drop_pct, min_delivered_pct, warmup_s;
     const char *json;
     const char *streams_file; /* --streams: the streams instead of N alike */
-    cli_ceiling ceil;     /* measured when decode_only or ceiling */
+    ps_decode_ceiling ceil; /* measured when decode_only or ceiling */
     cli_churn churn;      /* --add, --remove */
 } bench_opts;
 
@@ -125,7 +125,7 @@ static int bench_option(bench_opts *b, const char *name, const char *arg) {
     else if (!strcmp(name, "max-latency-ms")) rc = positive(name, arg, &b->max_latency_ms);
     else if (!strcmp(name, "max-vram-gb")) {
         rc = positive(name, arg, &b->max_vram_gb);
-        b->job.max_vram_gb = b->max_vram_gb;
+        b->job.rt.max_vram_gb = b->max_vram_gb;
     }
     else if (!strcmp(name, "add") || !strcmp(name, "remove")) {
         if ((rc = positive(name, arg, &v)) < 0) *(name[0] == 'a' ? &b->churn.add : &b->churn.remove) = (int)v;
@@ -196,7 +196,7 @@ typedef struct {
 } delivery;
 
 static delivery measure_delivery(const cli_stream_outcome *o) {
-    const ps_pipeline_stats *end = &o->stats, *w = &o->snapshot;
+    const ps_stats *end = &o->stats, *w = &o->snapshot;
     delivery d = {100.0, -1, 0, 0, -1};
     double window = (double)((o->stop_ns ? o->stop_ns : end->now_ns) - w->now_ns) / 1e9;
     double nominal = 0, done = 0;
@@ -224,13 +224,13 @@ static delivery measure_delivery(const cli_stream_outcome *o) {
 }
 
 /* Failed and refused streams, each named; returns how many. */
-static int print_failed(const ps_pipeline_stats *st) {
+static int print_failed(const ps_stats *st) {
     int n = 0;
     for (int k = 0; k < st->n_streams; k++) {
         const ps_stream_stats *s = &st->streams[k];
         if (s->state != PS_STREAM_FAILED && s->state != PS_STREAM_REFUSED) continue;
         if (n++ < 10)
-            printf("    stream %d (%s) %s: %s\n", k, s->name,
+            printf("    stream %d (%s) %s: %s\n", s->id, s->name,
                    s->state == PS_STREAM_FAILED ? "FAILED" : "REFUSED", s->error);
     }
     if (n > 10) printf("    ... and %d more\n", n - 10);
@@ -239,9 +239,9 @@ static int print_failed(const ps_pipeline_stats *st) {
 
 /* PASS/FAIL per criterion; returns 1 when every one passes. */
 static int print_criteria(const bench_opts *b, const cli_stream_outcome *o) {
-    const ps_pipeline_stats *st = &o->stats;
+    const ps_stats *st = &o->stats;
     delivery d = measure_delivery(o);
-    double p99 = ps_hist_quantile(&st->latency, 0.99) / 1e3, drops = ps_report_drop_pct(st);
+    double p99 = st->latency.p99_ms, drops = ps_stats_drop_pct(st);
     printf("criteria:\n");
     int ok = bench_criterion("p99 end-to-end latency", p99, "ms", b->max_latency_ms, 0);
     ok &= bench_criterion("frames dropped", drops, "%", b->max_drop_pct, 0);
@@ -251,8 +251,8 @@ static int print_criteria(const bench_opts *b, const cli_stream_outcome *o) {
     snprintf(what, sizeof what, "delivered after %.0f s, worst stream", b->warmup_s);
     ok &= bench_criterion(what, d.worst_pct, "%", b->min_delivered_pct, 1);
     ok &= bench_criterion("delivered after it, of nominal", d.total_pct, "%", b->min_delivered_pct, 1);
-    if (o->extra.vram_mb >= 0)
-        ok &= bench_criterion("peak VRAM", o->extra.vram_mb / 1024, "GB", b->max_vram_gb, 0);
+    if (st->vram_peak_mb >= 0)
+        ok &= bench_criterion("peak VRAM", st->vram_peak_mb / 1024, "GB", b->max_vram_gb, 0);
     else
         printf("  %-38s %9s %-8s (max %.2f)  not applicable (CPU backend)\n", "peak VRAM", "-",
                "", b->max_vram_gb);
@@ -273,20 +273,20 @@ static int print_criteria(const bench_opts *b, const cli_stream_outcome *o) {
 /* Device memory by owner: the engine, the frames prepared on arrival, and
  * the rest of the process (CUDA context and decoders), per GPU stream. */
 static void print_vram(const cli_stream_outcome *o, int on_gpu) {
-    const ps_pipeline_stats *st = &o->stats;
-    if (o->extra.vram_mb < 0) return;
-    double engine = o->extra.engine_mb - o->extra.prepared_mb, base = st->vram_base / 1048576.0;
-    double rest = o->extra.vram_mb - base - o->extra.prepared_mb;
+    const ps_stats *st = &o->stats;
+    if (st->vram_peak_mb < 0) return;
+    double engine = st->engine_mb - st->prepared_mb, base = st->vram_base_mb;
+    double rest = st->vram_peak_mb - base - st->prepared_mb;
     printf("  %-34s %10.0f MB = %.0f before the streams (CUDA context, engine %.0f) + frame "
-           "inputs %.0f + decoders %.0f\n", "peak VRAM by owner", o->extra.vram_mb, base, engine,
-           o->extra.prepared_mb, rest);
+           "inputs %.0f + decoders %.0f\n", "peak VRAM by owner", st->vram_peak_mb, base, engine,
+           st->prepared_mb, rest);
     if (on_gpu)
         printf("  %-34s %10.1f MB (decoder %.1f + frame inputs %.1f + engine share %.1f)\n",
-               "VRAM per GPU-decoded stream", (o->extra.vram_mb - base + engine) / on_gpu,
-               rest / on_gpu, o->extra.prepared_mb / on_gpu, engine / on_gpu);
+               "VRAM per GPU-decoded stream", (st->vram_peak_mb - base + engine) / on_gpu,
+               rest / on_gpu, st->prepared_mb / on_gpu, engine / on_gpu);
 }
 
-static void print_ceiling(const bench_opts *b, const cli_ceiling *c) {
+static void print_ceiling(const bench_opts *b, const ps_decode_ceiling *c) {
     printf("  %-34s %10.1f frames/s (%d streams, %d on the GPU, each %.1f to %.1f; %.1f s; "
            "slowest first frame %.2f s)\n", "decode-only ceiling", c->fps_total, c->streams,
            c->on_gpu, c->fps_min, c->fps_max, c->seconds, c->first_max_s);
@@ -298,95 +298,147 @@ static void print_ceiling(const bench_opts *b, const cli_ceiling *c) {
 
 /* The table and the criteria; returns 1 when every criterion passes. */
 static int print_table(const bench_opts *b, const cli_stream_outcome *o) {
-    const ps_pipeline_stats *st = &o->stats;
+    const ps_stats *st = &o->stats;
     printf("posestream bench: %d streams of %s, backend %s (%s), input %dx%d, batches up to %d, "
            "%.1f s\n",
-           b->num_streams, b->synthetic ? b->job.uris[0] : "video", o->backend, o->device,
-           o->input_w, o->input_h, o->batch_max, (double)(st->now_ns - st->start_ns) / 1e9);
+           b->num_streams, b->synthetic ? b->job.uris[0] : "video", st->backend, st->device,
+           st->input_w, st->input_h, st->batch_max, (double)(st->now_ns - st->start_ns) / 1e9);
     printf("  %-34s %10d\n", "streams", st->n_streams);
-    printf("  %-34s %10.1f frames/s\n", "throughput", ps_report_fps(st));
-    printf("  %-34s %10.2f %%\n", "frame drops", ps_report_drop_pct(st));
+    printf("  %-34s %10.1f frames/s\n", "throughput", ps_stats_fps(st));
+    printf("  %-34s %10.2f %%\n", "frame drops", ps_stats_drop_pct(st));
     printf("  %-34s %10.2f / %.2f ms\n", "engine latency per batch avg / p99",
-           ps_hist_mean(&st->engine) / 1e3, ps_hist_quantile(&st->engine, 0.99) / 1e3);
+           st->engine.mean_ms, st->engine.p99_ms);
     printf("  %-34s %10.2f / %.2f ms\n", "end-to-end latency p50 / p99",
-           ps_hist_quantile(&st->latency, 0.5) / 1e3, ps_hist_quantile(&st->latency, 0.99) / 1e3);
+           st->latency.p50_ms, st->latency.p99_ms);
     int on_gpu = 0;
     for (int k = 0; k < st->n_streams; k++) on_gpu += st->streams[k].gpu_decode;
     if (st->decode.count)
         printf("  %-34s %10.2f / %.2f ms (%d of %d streams on the GPU)\n",
-               "decode per frame avg / p99", ps_hist_mean(&st->decode) / 1e3,
-               ps_hist_quantile(&st->decode, 0.99) / 1e3, on_gpu, st->n_streams);
+               "decode per frame avg / p99", st->decode.mean_ms, st->decode.p99_ms, on_gpu,
+               st->n_streams);
     if (o->gpu_util >= 0 || o->decoder_util >= 0)
         printf("  %-34s %10.0f / %.0f %%\n", "GPU / NVDEC utilisation (mean)", o->gpu_util,
                o->decoder_util);
     printf("  %-34s %10.0f %% of one core (%.3f cores per stream)\n", "CPU use", o->cpu_pct,
            o->cpu_pct / 100.0 / (st->n_streams ? st->n_streams : 1));
     char vram[64] = "n/a (CPU backend)";
-    if (o->extra.vram_mb >= 0) snprintf(vram, sizeof vram, "%.0f MB", o->extra.vram_mb);
-    printf("  %-34s %10.0f MB RSS, VRAM %s\n", "peak memory", o->extra.peak_rss_mb, vram);
+    if (st->vram_peak_mb >= 0) snprintf(vram, sizeof vram, "%.0f MB", st->vram_peak_mb);
+    printf("  %-34s %10.0f MB RSS, VRAM %s\n", "peak memory", st->peak_rss_mb, vram);
     print_vram(o, on_gpu);
     bench_print_priorities(st);
     if (b->ceiling) print_ceiling(b, &b->ceil);
     return print_criteria(b, o);
 }
 
-static void json_ceiling(FILE *f, const cli_ceiling *c) {
-    fprintf(f, "{\"streams\":%d,\"on_gpu\":%d,\"fps_total\":%.3f,\"fps_min\":%.3f,"
-               "\"fps_max\":%.3f,\"fps_nominal\":%.3f,\"seconds\":%.3f,\"first_max_s\":%.3f}",
-            c->streams, c->on_gpu, c->fps_total, c->fps_min, c->fps_max, c->fps_nominal,
-            c->seconds, c->first_max_s);
+static void json_ceiling(ps_json *w, const ps_decode_ceiling *c) {
+    ps_json_key(w, "ceiling");
+    ps_json_object(w);
+    ps_json_key_int(w, "streams", c->streams);
+    ps_json_key_int(w, "on_gpu", c->on_gpu);
+    ps_json_key_number(w, "fps_total", c->fps_total, 3);
+    ps_json_key_number(w, "fps_min", c->fps_min, 3);
+    ps_json_key_number(w, "fps_max", c->fps_max, 3);
+    ps_json_key_number(w, "fps_nominal", c->fps_nominal, 3);
+    ps_json_key_number(w, "seconds", c->seconds, 3);
+    ps_json_key_number(w, "first_max_s", c->first_max_s, 3);
+    ps_json_object_end(w);
+}
+
+static void json_config(ps_json *w, const bench_opts *b, const ps_stats *st) {
+    ps_json_key(w, "config");
+    ps_json_object(w);
+    ps_json_key_int(w, "num_streams", b->num_streams);
+    ps_json_key_bool(w, "synthetic", b->synthetic);
+    ps_json_key_string(w, "resolution", b->resolution);
+    ps_json_key_int(w, "fps", b->fps);
+    ps_json_key_int(w, "batch_size", st->batch_max);
+    ps_json_key_number(w, "duration_s", b->job.duration_s, 3);
+    ps_json_key_int(w, "input_w", st->input_w);
+    ps_json_key_int(w, "input_h", st->input_h);
+    ps_json_key_string(w, "backend", st->backend);
+    ps_json_key_string(w, "device", st->device);
+    ps_json_key_number(w, "max_latency_ms", b->max_latency_ms, 3);
+    ps_json_key_number(w, "max_vram_gb", b->max_vram_gb, 3);
+    ps_json_key_number(w, "max_drop_pct", b->max_drop_pct, 3);
+    ps_json_key_number(w, "min_delivered_pct", b->min_delivered_pct, 3);
+    ps_json_key_number(w, "warmup_s", b->warmup_s, 3);
+    ps_json_object_end(w);
+}
+
+static void json_delivery(ps_json *w, const cli_stream_outcome *o) {
+    delivery d = measure_delivery(o);
+    ps_json_key(w, "delivery");
+    ps_json_object(w);
+    ps_json_key_number(w, "worst_stream_pct", d.worst_pct, 3);
+    ps_json_key_number(w, "total_of_nominal_pct", d.total_pct, 3);
+    ps_json_key_number(w, "slowest_first_frame_s", d.first_s, 3);
+    ps_json_object_end(w);
+}
+
+/* Opens --json's file; NULL after printing why. */
+static FILE *open_json(const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        char msg[4300];
+        snprintf(msg, sizeof msg, "--json %s: cannot write: %s", path, strerror(errno));
+        cli_fail(msg);
+    }
+    return f;
+}
+
+static int close_json(FILE *f) {
+    int bad = ferror(f);
+    return (fclose(f) || bad) ? cli_fail("--json: write failed") : 0;
 }
 
 static int write_json(const bench_opts *b, const cli_stream_outcome *o, int pass) {
-    FILE *f = fopen(b->json, "w");
-    if (!f) {
-        char msg[4200];
-        snprintf(msg, sizeof msg, "%s: cannot write", b->json);
-        return cli_fail(msg);
-    }
-    fprintf(f, "{\"config\":{\"num_streams\":%d,\"synthetic\":%s,\"resolution\":\"%s\",\"fps\":%d,"
-               "\"batch_size\":%d,\"duration_s\":%.3f,\"input_w\":%d,\"input_h\":%d,"
-               "\"backend\":\"%s\",\"device\":\"%s\",\"max_latency_ms\":%.3f,"
-               "\"max_vram_gb\":%.3f,\"max_drop_pct\":%.3f,\"min_delivered_pct\":%.3f,"
-               "\"warmup_s\":%.3f},\"pass\":%s,",
-            b->num_streams, b->synthetic ? "true" : "false", b->resolution, b->fps, o->batch_max,
-            b->job.duration_s, o->input_w, o->input_h, o->backend, o->device, b->max_latency_ms,
-            b->max_vram_gb, b->max_drop_pct, b->min_delivered_pct, b->warmup_s,
-            pass ? "true" : "false");
-    {
-        delivery d = measure_delivery(o);
-        fprintf(f, "\"delivery\":{\"worst_stream_pct\":%.3f,\"total_of_nominal_pct\":%.3f,"
-                   "\"slowest_first_frame_s\":%.3f},\"cpu_pct\":%.1f,\"prepared_mb\":%.1f,",
-                d.worst_pct, d.total_pct, d.first_s, o->cpu_pct, o->extra.prepared_mb);
-    }
-    if (b->ceiling) {
-        fputs("\"ceiling\":", f);
-        json_ceiling(f, &b->ceil);
-        fputc(',', f);
-    }
-    fputs("\"report\":", f);
-    ps_report_json(f, &o->stats, &o->extra);
-    fputs("}\n", f);
-    return fclose(f) ? cli_fail("--json: write failed") : 0;
+    FILE *f = open_json(b->json);
+    if (!f) return 1;
+    ps_json w;
+    ps_json_init(&w, f);
+    ps_json_object(&w);
+    json_config(&w, b, &o->stats);
+    ps_json_key_bool(&w, "pass", pass);
+    json_delivery(&w, o);
+    ps_json_key_number(&w, "cpu_pct", o->cpu_pct, 1);
+    ps_json_key_number(&w, "prepared_mb", o->stats.prepared_mb, 1);
+    if (b->ceiling) json_ceiling(&w, &b->ceil);
+    ps_json_key(&w, "report");
+    ps_stats_json(&w, &o->stats);
+    ps_json_object_end(&w);
+    fputc('\n', f);
+    return close_json(f);
+}
+
+/* The decoders' ceiling for the job's streams; 0, or 1 after printing why. */
+static int measure_ceiling(bench_opts *b, double warm_s, double seconds) {
+    ps_err err;
+    if (!ps_decode_measure((const char *const *)b->job.uris, b->num_streams, b->job.rt.decode,
+                           warm_s, seconds, &b->ceil, &err))
+        return 0;
+    return cli_fail(err.msg);
 }
 
 /* --decode-only: the ceiling alone, as a table (and --json). */
 static int bench_decode_only(bench_opts *b) {
     if (b->synthetic) return cli_fail("--decode-only needs --videos");
     double warm = b->warmup_s, secs = b->job.duration_s > warm ? b->job.duration_s - warm : 1;
-    if (cli_decode_ceiling(b->job.uris, b->num_streams, &b->job.src, warm, secs, &b->ceil)) return 1;
+    if (measure_ceiling(b, warm, secs)) return 1;
     b->ceiling = 1;
     printf("posestream bench --decode-only: %d streams, decoding only, after %.1f s\n",
            b->num_streams, warm);
     print_ceiling(b, &b->ceil);
     if (b->ceil.error[0]) printf("  a stream failed: %s\n", b->ceil.error);
     if (!b->json) return 0;
-    FILE *f = fopen(b->json, "w");
-    if (!f) return cli_fail("--json: cannot write");
-    fputs("{\"ceiling\":", f);
-    json_ceiling(f, &b->ceil);
-    fputs("}\n", f);
-    return fclose(f) ? cli_fail("--json: write failed") : 0;
+    FILE *f = open_json(b->json);
+    if (!f) return 1;
+    ps_json w;
+    ps_json_init(&w, f);
+    ps_json_object(&w);
+    json_ceiling(&w, &b->ceil);
+    ps_json_object_end(&w);
+    fputc('\n', f);
+    return close_json(f);
 }
 
 /* --streams: the file's streams replace the N alike. Returns 0 or 1 (the
@@ -417,7 +469,7 @@ int cmd_bench(int argc, char **argv) {
     if (!rc && b.warmup_s >= b.job.duration_s) rc = cli_fail("--warmup must be shorter than --duration");
     else if (!rc && b.decode_only) rc = bench_decode_only(&b);
     else if (!rc && b.ceiling && !b.synthetic)
-        rc = cli_decode_ceiling(b.job.uris, b.num_streams, &b.job.src, 2, 6, &b.ceil);
+        rc = measure_ceiling(&b, 2, 6);
     else b.ceiling = 0;
     if (!rc && b.decode_only && (b.churn.add || b.churn.remove))
         rc = cli_fail("--add and --remove need the network (not --decode-only)");
@@ -433,7 +485,7 @@ int cmd_bench(int argc, char **argv) {
         rc = cli_run_streams(&b.job, &out);
         if (!rc) {
             int pass = print_table(&b, &out);
-            if (b.verbose) ps_report_summary(stdout, &out.stats, &out.extra);
+            if (b.verbose) ps_stats_print_summary(stdout, &out.stats);
             if (b.json) rc = write_json(&b, &out, pass);
             if (!pass || out.churn_failed) rc = 1;
             cli_stream_outcome_free(&out);

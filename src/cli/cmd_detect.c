@@ -4,10 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
-#include "sink/json.h"
-#include "source/image.h"
 
 static void detect_usage(FILE *f) {
     fputs("usage: posestream detect [options] [IMAGE...]\n"
@@ -85,32 +84,28 @@ static int parse_opts(int argc, char **argv, detect_opts *o) {
     return -1;
 }
 
-static void print_result(const char *path, const ps_rgb_image *img, const ps_person *people,
-                         int n) {
-    fputs("{\"image\":", stdout);
-    ps_json_string(stdout, path);
-    printf(",\"width\":%d,\"height\":%d,\"people\":", img->width, img->height);
-    ps_json_people(stdout, people, n);
-    fputs("}\n", stdout);
+static void print_result(const char *path, const ps_image *img, const ps_person *people, int n) {
+    char line[16384];
+    size_t len = ps_detection_to_json(path, img->width, img->height, people, n, line, sizeof line);
+    char *big = len >= sizeof line ? malloc(len + 1) : NULL;
+    if (big) ps_detection_to_json(path, img->width, img->height, people, n, big, len + 1);
+    printf("%s\n", big ? big : line);
+    free(big);
 }
 
 /* One batch's images, names and results, sized for the largest batch. */
 typedef struct {
-    ps_rgb_image *imgs;
+    ps_image *imgs;
     char **names;
-    ps_image *in;
     ps_person (*people)[PS_MAX_PEOPLE];
     int32_t *counts;
 } detect_batch;
 
 /* Detects and prints the n decoded images of b; frees them. */
 static int run_batch(ps_engine *e, const detect_opts *o, detect_batch *b, int n) {
-    for (int i = 0; i < n; i++)
-        b->in[i] = (ps_image){b->imgs[i].rgb, b->imgs[i].width, b->imgs[i].height,
-                              b->imgs[i].width * 3};
     ps_err err;
     int rc = 0;
-    if (ps_engine_detect(e, b->in, n, o->min_score, b->people, b->counts, &err))
+    if (ps_engine_detect(e, b->imgs, n, o->min_score, b->people, b->counts, &err))
         rc = cli_fail(err.msg);
     for (int i = 0; i < n; i++) {
         if (!rc) print_result(b->names[i], &b->imgs[i], b->people[i], b->counts[i]);
@@ -145,18 +140,41 @@ static int detect_all(ps_engine *e, const detect_opts *o, char **paths, int n_pa
     detect_batch b = {
         .imgs = calloc((size_t)batch, sizeof *b.imgs),
         .names = calloc((size_t)batch, sizeof *b.names),
-        .in = calloc((size_t)batch, sizeof *b.in),
         .people = calloc((size_t)batch, sizeof *b.people),
         .counts = calloc((size_t)batch, sizeof *b.counts),
     };
-    int rc = (b.imgs && b.names && b.in && b.people && b.counts) ? detect_paths(e, o, &b, paths, n_paths, batch)
+    int rc = (b.imgs && b.names && b.people && b.counts) ? detect_paths(e, o, &b, paths, n_paths, batch)
                                                                  : cli_fail("out of memory");
     free(b.imgs);
     free(b.names);
-    free(b.in);
     free(b.people);
     free(b.counts);
     return rc;
+}
+
+/* The sample photographs: $POSESTREAM_DATA_DIR/samples, else share/posestream/
+ * samples beside the binary (installed: <prefix>/bin/../share; built:
+ * build/share, where the build copies them). Returns 1 after printing where
+ * it looked when there are none. */
+static int sample_images(glob_t *g) {
+    char exe[4000], pattern[4200], where[3][4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    const char *env = getenv("POSESTREAM_DATA_DIR");
+    snprintf(where[0], sizeof where[0], "%s", env && *env ? env : "");
+    snprintf(where[1], sizeof where[1], "%s/../share/posestream", exe);
+    snprintf(where[2], sizeof where[2], "%s/share/posestream", exe);
+    for (int k = 0; k < 3; k++) {
+        if (!where[k][0]) continue;
+        snprintf(pattern, sizeof pattern, "%.4095s/samples/*.jpg", where[k]);
+        if (glob(pattern, 0, NULL, g) == 0 && g->gl_pathc) return 0;
+        globfree(g);
+    }
+    fprintf(stderr, "posestream: error: no IMAGE given and no sample photographs in "
+                    "$POSESTREAM_DATA_DIR/samples, %s/samples or %s/samples\n", where[1], where[2]);
+    return 1;
 }
 
 int cmd_detect(int argc, char **argv) {
@@ -167,18 +185,17 @@ int cmd_detect(int argc, char **argv) {
     char **paths = argv + optind;
     int n_paths = argc - optind;
     if (n_paths == 0) {
-        glob(POSESTREAM_SOURCE_DIR "/tests/data/golden/*.jpg", 0, NULL, &g);
+        if (sample_images(&g)) return 1;
         paths = g.gl_pathv;
         n_paths = (int)g.gl_pathc;
-        if (n_paths == 0) return cli_fail("no IMAGE given and no built-in samples found");
     }
     ps_err err;
-    ps_model *model = cli_load_model(o.model, o.verify, &err);
+    ps_model *model = ps_model_find(o.model, o.verify, &err);
     ps_engine *e = model ? ps_engine_create(model, &o.eng, &err) : NULL;
     if (!e) {
         rc = cli_fail(err.msg);
     } else {
-        if (ps_engine_note(e)[0]) fprintf(stderr, "posestream: %s\n", ps_engine_note(e));
+        if (ps_engine_note(e)[0]) fprintf(stderr, "posestream: warning: %s\n", ps_engine_note(e));
         rc = detect_all(e, &o, paths, n_paths, o.eng.max_batch);
     }
     ps_engine_free(e);

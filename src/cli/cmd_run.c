@@ -9,7 +9,6 @@
 #include "cli/cli.h"
 #include "cli/stream_list.h"
 #include "cli/stream_opts.h"
-#include "model/model.h"
 
 #define RUN_DEFAULT_STREAMS 4
 #define RUN_DEFAULT_CLIP "vtest.avi"
@@ -104,7 +103,7 @@ static int run_option(cli_stream_job *job, const char *name, const char *arg) {
             return cli_fail("--on-output-error: expected stop or continue");
         job->output_errors_continue = !strcmp(arg, "continue");
     } else if (!strcmp(name, "max-latency-ms")) {
-        if (cli_parse_number(name, arg, 0, 1e7, 0, &job->default_latency_ms)) return 1;
+        if (cli_parse_number(name, arg, 0, 1e7, 0, &job->rt.max_latency_ms)) return 1;
     } else {
         int r = cli_job_option(job, name, arg);
         if (r < 0) return 1;
@@ -154,7 +153,7 @@ static int default_sources(cli_stream_job *job, char **uris, char **names, char 
     job->names = names;
     job->n_uris = RUN_DEFAULT_STREAMS;
     job->src.realtime = 1;
-    if (job->default_latency_ms == 0) job->default_latency_ms = RUN_DEFAULT_LATENCY_MS;
+    if (job->rt.max_latency_ms == 0) job->rt.max_latency_ms = RUN_DEFAULT_LATENCY_MS;
     return 0;
 }
 
@@ -176,7 +175,7 @@ int cmd_run(int argc, char **argv) {
     } else if ((rc = default_sources(&job, uris, names, clip, sizeof clip))) {
         return rc;
     }
-    job.output = output ? output : (isatty(STDOUT_FILENO) ? NULL : "-");
+    job.rt.output = output ? output : (isatty(STDOUT_FILENO) ? NULL : "-");
     job.status = job.status && isatty(STDERR_FILENO);
     cli_stream_outcome out;
     rc = cli_run_streams(&job, &out);
@@ -184,10 +183,11 @@ int cmd_run(int argc, char **argv) {
         cli_stream_list_free(&list);
         return rc;
     }
-    fprintf(stderr, "input %dx%d, batches up to %d%s\n", out.input_w, out.input_h, out.batch_max,
+    fprintf(stderr, "input %dx%d, batches up to %d%s\n", out.stats.input_w, out.stats.input_h,
+            out.stats.batch_max,
             out.stop_signal == SIGTERM ? ", stopped by SIGTERM (buffered frames cancelled)"
             : out.stop_signal ? ", stopped by SIGINT (buffered frames cancelled)" : "");
-    ps_report_summary(stderr, &out.stats, &out.extra);
+    ps_stats_print_summary(stderr, &out.stats);
     if (out.output_failed) {
         rc = 1;
         if (out.output_error[0]) fprintf(stderr, "posestream: error: %s\n", out.output_error);

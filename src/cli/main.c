@@ -63,6 +63,18 @@ int cli_parse_backend(const char *arg, ps_backend *out) {
     return 0;
 }
 
+int cli_parse_log_level(const char *arg) {
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int l = PS_LOG_ERROR; l <= PS_LOG_DEBUG; l++)
+        if (!strcmp(arg, names[l])) {
+            ps_log_set_level((ps_log_level)l);
+            return 0;
+        }
+    fprintf(stderr, "posestream: error: --log-level '%s': expected error, warn, info or debug\n",
+            arg);
+    return 1;
+}
+
 int cli_fail(const char *msg) {
     fprintf(stderr, "posestream: error: %s\n", msg);
     return 1;

@@ -7,7 +7,7 @@
 #include "cli/streams.h"
 
 typedef struct {
-    ps_stream_spec *specs;
+    ps_stream_params *specs;
     char **uris, **names; /* into specs */
     int n;
 } cli_stream_list;

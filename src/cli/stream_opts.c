@@ -34,18 +34,15 @@ const char cli_job_options_help[] =
     "                        N times in a row, waiting 0.5 s, 1 s, 2 s ... up to\n"
     "                        10 s (default -1: for ever; 0: never)\n"
     "  --av-opt K=V[,K=V]    FFmpeg options for every file/network source, e.g.\n"
-    "                        rtsp_transport=tcp or rtsp_flags=listen\n";
+    "                        rtsp_transport=tcp or rtsp_flags=listen\n"
+    "  --log-level L         error, warn (default), info or debug: what the library\n"
+    "                        and FFmpeg say on stderr (FFmpeg's errors are info)\n";
 
 void cli_job_defaults(cli_stream_job *job) {
     memset(job, 0, sizeof *job);
-    job->verify = 1;
-    job->min_score = 0.2f;
-    job->batch_max = 8;
-    job->batch_timeout_ms = 50;
-    job->ring_size = 4;
+    job->rt = ps_runtime_default_params();
+    job->src = ps_stream_default_params();
     job->status = 1;
-    job->max_vram_gb = 11;
-    job->src.reconnect = -1;
 }
 
 /* Parses an integer in [lo, hi]; prints an error naming the option if not. */
@@ -63,47 +60,40 @@ static int int_arg(const char *name, const char *arg, int lo, int hi, int *out) 
 }
 
 int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
-    if (!strcmp(name, "model")) job->model = arg;
-    else if (!strcmp(name, "no-verify")) job->verify = 0;
-    else if (!strcmp(name, "threads")) return int_arg(name, arg, 1, 1024, &job->eng.threads);
-    else if (!strcmp(name, "batch-max")) return int_arg(name, arg, 1, 1024, &job->batch_max);
+    if (!strcmp(name, "model")) job->rt.model = arg;
+    else if (!strcmp(name, "no-verify")) job->rt.verify_model = 0;
+    else if (!strcmp(name, "threads")) return int_arg(name, arg, 1, 1024, &job->rt.engine.threads);
+    else if (!strcmp(name, "batch-max")) return int_arg(name, arg, 1, 1024, &job->rt.batch_max);
     else if (!strcmp(name, "batch-timeout-ms"))
-        return int_arg(name, arg, 0, 60000, &job->batch_timeout_ms);
-    else if (!strcmp(name, "ring")) return int_arg(name, arg, 1, 1024, &job->ring_size);
+        return int_arg(name, arg, 0, 60000, &job->rt.batch_timeout_ms);
+    else if (!strcmp(name, "ring")) return int_arg(name, arg, 1, 1024, &job->rt.ring_size);
     else if (!strcmp(name, "input-size")) {
-        if (cli_parse_size(arg, &job->eng.input_w, &job->eng.input_h)) return -1;
+        if (cli_parse_size(arg, &job->rt.engine.input_w, &job->rt.engine.input_h)) return -1;
     }
-    else if (!strcmp(name, "av-opt")) job->src.av_options = arg;
+    else if (!strcmp(name, "av-opt")) job->src.options = arg;
     else if (!strcmp(name, "reconnect")) return int_arg(name, arg, -1, 1000000, &job->src.reconnect);
     else if (!strcmp(name, "decode")) {
-        if (!strcmp(arg, "auto")) job->src.decode = PS_DECODE_AUTO;
-        else if (!strcmp(arg, "gpu")) job->src.decode = PS_DECODE_GPU;
-        else if (!strcmp(arg, "cpu")) job->src.decode = PS_DECODE_CPU;
+        if (!strcmp(arg, "auto")) job->rt.decode = PS_DECODE_AUTO;
+        else if (!strcmp(arg, "gpu")) job->rt.decode = PS_DECODE_GPU;
+        else if (!strcmp(arg, "cpu")) job->rt.decode = PS_DECODE_CPU;
         else {
             cli_fail("--decode: expected auto, gpu or cpu");
             return -1;
         }
     } else if (!strcmp(name, "max-vram-gb") || !strcmp(name, "max-host-gb")) {
-        double *gb = name[4] == 'v' ? &job->max_vram_gb : &job->max_host_gb;
+        double *gb = name[4] == 'v' ? &job->rt.max_vram_gb : &job->rt.max_host_gb;
         if (cli_parse_number(name, arg, 0, 100000, 0, gb)) return -1;
     }
     else if (!strcmp(name, "backend")) {
-        if (cli_parse_backend(arg, &job->eng.backend)) return -1;
+        if (cli_parse_backend(arg, &job->rt.engine.backend)) return -1;
+    } else if (!strcmp(name, "log-level")) {
+        if (cli_parse_log_level(arg)) return -1;
     } else if (!strcmp(name, "min-score")) {
         double v;
         if (cli_parse_number(name, arg, 0, 1, 1, &v)) return -1;
-        job->min_score = (float)v;
+        job->rt.min_score = (float)v;
     } else {
         return 0;
     }
     return 1;
-}
-
-void cli_uri_name(const char *uri, char *out, size_t cap) {
-    const char *end = uri + strcspn(uri, "?");
-    while (end > uri && end[-1] == '/') end--;
-    const char *start = end;
-    while (start > uri && start[-1] != '/') start--;
-    snprintf(out, cap, "%.*s", (int)(end - start), start);
-    if (!out[0]) snprintf(out, cap, "%s", uri);
 }

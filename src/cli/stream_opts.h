@@ -22,12 +22,10 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg);
         {"input-size", required_argument, 0, 0}, {"min-score", required_argument, 0, 0}, \
         {"batch-timeout-ms", required_argument, 0, 0}, {"ring", required_argument, 0, 0}, \
         {"av-opt", required_argument, 0, 0}, {"decode", required_argument, 0, 0},      \
-        {"reconnect", required_argument, 0, 0}, {"max-host-gb", required_argument, 0, 0}
+        {"reconnect", required_argument, 0, 0}, {"max-host-gb", required_argument, 0, 0}, \
+        {"log-level", required_argument, 0, 0}
 
 /* The help text of those options. */
 extern const char cli_job_options_help[];
-
-/* A display name for uri: its last path component (query dropped). */
-void cli_uri_name(const char *uri, char *out, size_t cap);
 
 #endif

@@ -1,48 +1,35 @@
-/* The multi-stream job behind `run` and `bench`: model, engine, pipeline,
- * results, live status, Ctrl-C. */
+/* The multi-stream job behind `run` and `bench`: a ps_runtime from the
+ * options, live status lines, Ctrl-C, and what the commands print after. */
 #ifndef PS_CLI_STREAMS_H
 #define PS_CLI_STREAMS_H
 
-#include "pipeline/pipeline.h"
-#include "pipeline/stream_spec.h"
-#include "sink/report.h"
+#include "posestream.h"
 
 typedef struct cli_stream_job {
-    const char *model;
-    int verify;
-    ps_engine_opts eng;   /* input_w/h 0: chosen from the streams */
-    float min_score;
-    int batch_max, batch_timeout_ms, ring_size;
+    ps_runtime_params rt; /* the runtime's (output, max_latency_ms included) */
+    ps_stream_params src; /* what every stream shares: realtime, loop,
+                             reconnect, the FFmpeg options of --av-opt */
     char **uris;
     char **names;         /* NULL, or an entry NULL: names from the uris */
     int n_uris;
-    const ps_stream_spec *specs; /* NULL, or [n_uris]: each stream's settings
-                                    and FFmpeg options (after src's) */
-    ps_source_opts src;
-    const char *output;   /* results target (see results.h), NULL for none */
+    const ps_stream_params *specs; /* NULL, or [n_uris]: each stream's settings
+                                      and FFmpeg options (after src's) */
     double duration_s;    /* stop after this long; 0: when the sources end */
     int status;           /* draw live status lines on stderr */
-    double max_vram_gb;   /* refuse GPU-decoded streams beyond this */
-    double default_latency_ms; /* max_latency_ms of streams without their own (0: none) */
-    double max_host_gb;   /* refuse streams beyond this much host memory (0: none) */
     double snapshot_s;    /* > 0: copy the figures this long after the start */
     struct cli_churn *churn; /* NULL, or streams to add and remove while it runs */
     int output_errors_continue; /* a failing output: go on without it (else stop) */
 } cli_stream_job;
 
 typedef struct {
-    ps_pipeline_stats stats;
-    ps_report_extra extra;
-    int input_w, input_h, batch_max;
+    ps_stats stats;       /* at the end */
     int stop_signal;      /* stopped by this signal (SIGINT, SIGTERM), 0 none */
     int churn_failed;     /* stopped: a stream could not be added (printed) */
     int output_failed;    /* writing results failed (said when it happened) */
     char output_error[PS_ERR_LEN]; /* the failure, for the end */
-    char backend[16];     /* "cpu" or "cuda" */
-    char device[256];     /* e.g. "NVIDIA H100 80GB HBM3" or "CPU" */
     double gpu_util, decoder_util; /* mean percent busy over the run; -1 unknown */
     double cpu_pct;       /* process CPU time over wall time, percent of one core */
-    ps_pipeline_stats snapshot; /* at job->snapshot_s (n_streams 0: not taken) */
+    ps_stats snapshot;    /* at job->snapshot_s (n_streams 0: not taken) */
     int64_t stop_ns;      /* when the duration ended it (0: the sources ended) */
 } cli_stream_outcome;
 
@@ -53,9 +40,12 @@ typedef struct {
 int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *outcome);
 void cli_stream_outcome_free(cli_stream_outcome *outcome);
 
-/* Adds the job's stream k to pipe with its name (+ suffix, when not NULL),
+/* Adds the job's stream k to rt with its name (+ suffix, when not NULL),
  * settings and FFmpeg options (the job's first, then its own, which win).
  * Returns 0, or 1 after printing the error. */
-int cli_add_stream(const cli_stream_job *job, ps_pipeline *pipe, int k, const char *suffix);
+int cli_add_stream(const cli_stream_job *job, ps_runtime *rt, int k, const char *suffix);
+
+/* CLOCK_MONOTONIC now, ns: the clock of the runtime's figures. */
+int64_t cli_now_ns(void);
 
 #endif

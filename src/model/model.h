@@ -9,9 +9,8 @@
 #define PS_MODEL_JSON "movenet-multipose.json"
 #define PS_MODEL_BIN "movenet-multipose.bin"
 
-/* The cache folder for the model and sample data: $POSESTREAM_MODEL_DIR,
- * else ~/.cache/posestream. */
-void ps_model_cache_dir(char *out, size_t cap);
+/* ps_model_cache_dir (posestream.h): $POSESTREAM_MODEL_DIR, else
+ * ~/.cache/posestream. */
 
 struct ps_model {
     ps_net net;

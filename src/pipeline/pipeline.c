@@ -250,7 +250,7 @@ void ps_pipeline_suggest_input(ps_pipeline *p, int *input_w, int *input_h) {
     int w = 0, h = 0;
     pthread_mutex_lock(&p->mu);
     for (int k = 0; k < p->n_streams; k++) {
-        const ps_stream_stats *s = &p->streams[k]->st;
+        const ps_stream_figures *s = &p->streams[k]->st;
         if (s->state == PS_STREAM_FAILED || s->width <= 0 || s->height <= 0) continue;
         double longer = s->width > s->height ? s->width : s->height;
         int sw = round_up32(256.0 * s->width / longer), sh = round_up32(256.0 * s->height / longer);
@@ -329,7 +329,7 @@ int ps_pipeline_wait(ps_pipeline *p, int timeout_ms) {
     return done;
 }
 
-void ps_pipe_source_figures(const stream *s, ps_stream_stats *st) {
+void ps_pipe_source_figures(const stream *s, ps_stream_figures *st) {
     if (!s->src) return; /* closed: its last figures are in s->st */
     st->expected = ps_source_expected_frames(s->src);
     if (st->expected) snprintf(st->note, sizeof st->note, "%s", ps_source_note(s->src));

@@ -18,18 +18,18 @@
 
 typedef struct ps_pipeline ps_pipeline;
 
-#define PS_BATCH_HIST 256 /* batch sizes counted one by one up to this */
+#define PS_BATCH_HIST PS_BATCH_SIZES
 
 /* Called on the engine thread for every processed frame, in order per
  * stream; f->t.output is set just before. */
-typedef void (*ps_result_fn)(void *ctx, int stream, const char *name, const ps_frame *f);
+typedef void (*ps_frame_fn)(void *ctx, int stream, const char *name, const ps_frame *f);
 
 typedef struct {
     int batch_max;        /* frames per batch (capped at the detector's) */
     int batch_timeout_ms; /* while the engine is busy, dispatch a partial
                              batch this long after its first frame */
     int ring_size;        /* frames buffered per stream */
-    ps_result_fn on_result;
+    ps_frame_fn on_result;
     void *result_ctx;
     size_t max_vram;      /* bytes: the process's device-memory budget, against
                              which GPU-decoding streams are admitted (0: only
@@ -54,16 +54,7 @@ typedef struct {
                               the others are counted skipped (0: every frame) */
 } ps_stream_settings;
 
-typedef enum {
-    PS_STREAM_OPENING, /* its reader is opening the source */
-    PS_STREAM_OPENED,  /* opened; not started, or waiting for device memory */
-    PS_STREAM_RUNNING,
-    PS_STREAM_ENDED,   /* its source ended normally (or was stopped) */
-    PS_STREAM_FAILED,  /* error says why */
-    PS_STREAM_REFUSED, /* not started: it would not fit in device or host memory
-                          (error says why, with the figures) */
-    PS_STREAM_REMOVED  /* taken out while it ran (ps_pipeline_remove) */
-} ps_stream_state;
+/* A stream's state is a ps_stream_state (posestream.h). */
 
 typedef struct {
     int id;             /* stable, never reused in the pipeline */
@@ -104,11 +95,11 @@ typedef struct {
     int vram_measured;         /* that figure was the measured average */
     size_t host_estimate;      /* host bytes admission expected it to take */
     int host_measured;         /* that figure was the measured average */
-} ps_stream_stats;
+} ps_stream_figures;
 
 typedef struct {
     int n_streams;
-    ps_stream_stats *streams; /* [n_streams], owned by the caller's copy */
+    ps_stream_figures *streams; /* [n_streams], owned by the caller's copy */
     ps_hist latency;          /* all streams */
     ps_hist engine;           /* engine time per batch, us */
     ps_hist queue;            /* captured -> batched, us */

@@ -27,7 +27,7 @@
 #define PS_STRIDE_MAX 30
 
 typedef struct stream {
-    ps_stream_stats st;
+    ps_stream_figures st;
     struct ps_pipeline *p;
     int id;
     ps_source *src;
@@ -99,7 +99,7 @@ struct ps_pipeline {
 
 /* Copies the figures s's source keeps itself (corrupt packets, reconnects)
  * into st (p->mu held; the source still open). */
-void ps_pipe_source_figures(const stream *s, ps_stream_stats *st);
+void ps_pipe_source_figures(const stream *s, ps_stream_figures *st);
 
 /* Frames (callers hold p->mu). give_back returns a frame to its stream's
  * pool, letting go of what it holds on the GPU at once. */

@@ -10,6 +10,15 @@
 
 #include "util/status.h"
 
+void ps_stream_name_of(const char *uri, char *out, size_t cap) {
+    const char *end = uri + strcspn(uri, "?");
+    while (end > uri && end[-1] == '/') end--;
+    const char *start = end;
+    while (start > uri && start[-1] != '/') start--;
+    snprintf(out, cap, "%.*s", (int)(end - start), start);
+    if (!out[0]) snprintf(out, cap, "%s", uri);
+}
+
 void ps_stream_spec_clear(ps_stream_spec *spec) {
     free(spec->uri);
     free(spec->name);

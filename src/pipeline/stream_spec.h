@@ -28,6 +28,10 @@ ps_status ps_stream_specs_parse(const char *text, size_t len, const char *what,
  * ps_stream_spec_clear) or PS_ERR_ARG naming the bad key or value. */
 ps_status ps_stream_spec_from_arg(const char *arg, ps_stream_spec *spec, ps_err *err);
 
+/* A stream's default name: the last part of uri's path ("rtsp://cam/live"
+ * -> "live", "/data/a.mp4" -> "a.mp4"), else the whole uri. */
+void ps_stream_name_of(const char *uri, char *out, size_t cap);
+
 void ps_stream_spec_clear(ps_stream_spec *spec);
 void ps_stream_specs_free(ps_stream_spec *specs, int n);
 

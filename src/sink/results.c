@@ -147,15 +147,15 @@ void ps_results_write(void *vr, int stream, const char *name, const ps_frame *f)
     if (atomic_load(&r->failed)) return;
     out_file *out = stream_file(r, stream);
     if (!out) return;
-    double latency_ms = (double)(f->t.output - f->t.captured) / 1e6;
+    ps_result res = {.stream = stream, .name = name, .frame = f->index, .pts = f->pts,
+                     .captured_ns = f->t.captured, .output_ns = f->t.output,
+                     .width = f->width, .height = f->height, .n_people = f->n_people,
+                     .people = f->people};
+    ps_json w;
     rewind(r->line);
-    fprintf(r->line, "{\"stream\":%d,\"name\":", stream);
-    ps_json_string(r->line, name);
-    fprintf(r->line, ",\"frame\":%lld,\"pts\":%.3f,\"latency_ms\":%.2f,\"width\":%d,\"height\":%d,"
-                     "\"people\":",
-            (long long)f->index, f->pts, latency_ms, f->width, f->height);
-    ps_json_people(r->line, f->people, f->n_people);
-    fputs("}\n", r->line);
+    ps_json_init(&w, r->line);
+    ps_json_result(&w, &res);
+    fputc('\n', r->line);
     if (fflush(r->line) != 0) return fail(r, r->target, "building a line", ENOMEM);
     int e = write_line(out, r->line_buf, r->line_len);
     if (e) {

@@ -20,7 +20,7 @@ typedef struct ps_results ps_results;
  * target and the reason (errno text) when it cannot be written. */
 ps_results *ps_results_open(const char *target, ps_err *err);
 
-/* Writes one frame's line; a ps_result_fn. Called from one thread. */
+/* Writes one frame's line; a ps_frame_fn. Called from one thread. */
 void ps_results_write(void *results, int stream, const char *name, const ps_frame *f);
 
 /* Whether a write has failed (from any thread); then err names the file

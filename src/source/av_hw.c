@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "source/av_log.h"
+
 /* libavutil/hwcontext_cuda.h's flag, defined here so that header (which needs
  * CUDA's cuda.h) is not needed to build. */
 #ifndef AV_CUDA_USE_PRIMARY_CONTEXT
@@ -37,10 +39,14 @@ static enum AVPixelFormat pick_cuda(AVCodecContext *dec, const enum AVPixelForma
 /* The process's CUDA device context, made on first use; NULL after a
  * failure (remembered, so a machine without a GPU tries once). */
 static AVBufferRef *device_ref(void) {
+    ps_av_init();
     pthread_mutex_lock(&hw_lock);
-    if (!hw_device && !hw_error)
+    if (!hw_device && !hw_error) {
+        ps_av_log_quiet(1); /* no GPU is a case, not an error: explain() says it */
         hw_error = av_hwdevice_ctx_create(&hw_device, AV_HWDEVICE_TYPE_CUDA, NULL, NULL,
                                           AV_CUDA_USE_PRIMARY_CONTEXT);
+        ps_av_log_quiet(0);
+    }
     AVBufferRef *ref = hw_device ? av_buffer_ref(hw_device) : NULL;
     pthread_mutex_unlock(&hw_lock);
     return ref;

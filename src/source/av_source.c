@@ -18,6 +18,7 @@
 #include <libavutil/dict.h>
 
 #include "source/av_hw.h"
+#include "source/av_log.h"
 #include "source/source_impl.h"
 #include "util/clock.h"
 #include "util/status.h"
@@ -61,7 +62,6 @@ typedef struct {
                               held until the next read */
 } avs_source;
 
-static pthread_once_t avs_once = PTHREAD_ONCE_INIT;
 
 #ifdef __SANITIZE_THREAD__
 /* ThreadSanitizer builds only. libavcodec's frame threads hand buffers to
@@ -75,16 +75,6 @@ const char *__tsan_default_suppressions(void) {
     return "race:av_buffer_unref\nrace:libavcodec.so\n";
 }
 #endif
-
-/* Once per process: network protocols (TLS) need initialising, and FFmpeg's
- * own log lines are silenced: ps_err carries what matters in one line, and
- * damaged packets are counted (ps_source_skipped). POSESTREAM_FFMPEG_LOG=N
- * sets FFmpeg's level (e.g. 16 for errors, 48 for debug) to look closer. */
-static void avs_global_init(void) {
-    avformat_network_init();
-    const char *level = getenv("POSESTREAM_FFMPEG_LOG");
-    av_log_set_level(level && *level ? atoi(level) : AV_LOG_QUIET);
-}
 
 static int avs_interrupt_cb(void *opaque) {
     avs_source *a = opaque;
@@ -569,7 +559,7 @@ static int avs_gpu(const ps_source *s) {
 static const ps_source_ops avs_ops = {avs_read, avs_close, avs_gpu};
 
 void ps_av_global_init(void) {
-    pthread_once(&avs_once, avs_global_init);
+    ps_av_init();
 }
 
 ps_source *ps_av_open(const char *uri, const ps_source_opts *opts, ps_err *err) {

@@ -295,7 +295,7 @@ static ps_status png_decode(const uint8_t *data, size_t size, const char *name,
 static const uint8_t jpeg_magic[3] = {0xFF, 0xD8, 0xFF};
 static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
 
-ps_status ps_image_decode(const uint8_t *data, size_t size, const char *name,
+ps_status ps_rgb_decode(const uint8_t *data, size_t size, const char *name,
                           ps_rgb_image *img, ps_err *err) {
     ps_status st;
     memset(img, 0, sizeof *img);
@@ -309,7 +309,7 @@ ps_status ps_image_decode(const uint8_t *data, size_t size, const char *name,
     else
         return ps_err_set(err, PS_ERR_FORMAT,
                           "%s: not an image (neither JPEG nor PNG signature)", name);
-    if (st != PS_OK) ps_image_free(img);
+    if (st != PS_OK) ps_rgb_free(img);
     return st;
 }
 
@@ -339,19 +339,35 @@ static ps_status read_file(const char *path, uint8_t **data, size_t *size,
     return PS_OK;
 }
 
-ps_status ps_image_read(const char *path, ps_rgb_image *img, ps_err *err) {
+ps_status ps_rgb_read(const char *path, ps_rgb_image *img, ps_err *err) {
     memset(img, 0, sizeof *img);
     uint8_t *data;
     size_t size;
     ps_status st = read_file(path, &data, &size, err);
     if (st != PS_OK) return st;
-    st = ps_image_decode(data, size, path, img, err);
+    st = ps_rgb_decode(data, size, path, img, err);
     free(data);
     return st;
 }
 
-void ps_image_free(ps_rgb_image *img) {
+void ps_rgb_free(ps_rgb_image *img) {
     if (!img) return;
     free(img->rgb);
+    memset(img, 0, sizeof *img);
+}
+
+ps_status ps_image_read(const char *path, ps_image *img, ps_err *err) {
+    memset(img, 0, sizeof *img);
+    ps_rgb_image rgb;
+    ps_status st = ps_rgb_read(path, &rgb, err);
+    if (st) return st;
+    *img = (ps_image){.rgb = rgb.rgb, .width = rgb.width, .height = rgb.height,
+                      .stride = rgb.width * 3};
+    return PS_OK;
+}
+
+void ps_image_free(ps_image *img) {
+    if (!img) return;
+    free((uint8_t *)img->rgb);
     memset(img, 0, sizeof *img);
 }

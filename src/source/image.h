@@ -18,12 +18,12 @@ typedef struct {
  * On failure returns non-OK with a message naming path and the reason
  * (missing, empty, not an image, truncated, absurd dimensions) and leaves
  * img zeroed. */
-ps_status ps_image_read(const char *path, ps_rgb_image *img, ps_err *err);
+ps_status ps_rgb_read(const char *path, ps_rgb_image *img, ps_err *err);
 
 /* Decodes an in-memory JPEG or PNG; name is used in error messages. */
-ps_status ps_image_decode(const uint8_t *data, size_t size, const char *name,
+ps_status ps_rgb_decode(const uint8_t *data, size_t size, const char *name,
                           ps_rgb_image *img, ps_err *err);
 
-void ps_image_free(ps_rgb_image *img);
+void ps_rgb_free(ps_rgb_image *img);
 
 #endif

@@ -10,12 +10,7 @@
 
 typedef struct ps_source ps_source;
 
-/* Where FFmpeg sources decode. GPU: NVDEC through FFmpeg's CUDA hwaccel,
- * frames stay in GPU memory (NV12) when the engine takes raw pictures, else
- * are copied down; an error when the GPU cannot decode the stream. AUTO: the
- * GPU when the engine takes raw pictures (the CUDA backend) and the codec
- * has a CUDA hwaccel, else the CPU. */
-typedef enum { PS_DECODE_AUTO = 0, PS_DECODE_CPU, PS_DECODE_GPU } ps_decode_mode;
+/* ps_decode_mode (posestream.h) says where FFmpeg sources decode. */
 
 typedef struct {
     int fit_w, fit_h; /* frames are scaled (aspect kept) to fit this box: the

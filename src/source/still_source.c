@@ -73,7 +73,7 @@ static ps_status still_next_image(still_source *g, ps_rgb_image *img, ps_err *er
         g->next++;
         return PS_OK;
     }
-    return ps_image_read(g->paths[g->next++], img, err);
+    return ps_rgb_read(g->paths[g->next++], img, err);
 }
 
 static ps_read_result still_read(ps_source *s, ps_frame *f, ps_err *err) {
@@ -92,7 +92,7 @@ static ps_read_result still_read(ps_source *s, ps_frame *f, ps_err *err) {
     int strides[4] = {img.width * 3, 0, 0, 0};
     ps_read_result r = ps_source_scale(s, planes, strides, img.width, img.height,
                                        AV_PIX_FMT_RGB24, f, err);
-    ps_image_free(&img);
+    ps_rgb_free(&img);
     if (r == PS_READ_FRAME) ps_source_stamp(s, f, (double)s->index, captured);
     return r;
 }
@@ -101,7 +101,7 @@ static void still_close(ps_source *s) {
     still_source *g = (still_source *)s;
     for (size_t i = 0; i < g->n_paths; i++) free(g->paths[i]);
     free(g->paths);
-    ps_image_free(&g->first);
+    ps_rgb_free(&g->first);
 }
 
 static const ps_source_ops still_ops = {still_read, still_close, NULL};
@@ -117,7 +117,7 @@ static ps_status still_setup(still_source *g, const char *uri, int is_dir, ps_er
     else
         st = PS_OK;
     if (st != PS_OK) return st;
-    st = ps_image_read(g->paths[0], &g->first, err);
+    st = ps_rgb_read(g->paths[0], &g->first, err);
     if (st != PS_OK) return st;
     g->base.width = g->first.width;
     g->base.height = g->first.height;

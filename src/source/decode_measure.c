@@ -1,5 +1,7 @@
-/* The decoders' ceiling (see ceiling.h). */
-#include "cli/ceiling.h"
+/* The decoders' ceiling (ps_decode_measure in posestream.h): the streams
+ * read through the sources as fast as they decode (files looped, frames let
+ * go at once), no engine, so a run's stream count can be put next to what
+ * this machine's decoders sustain. */
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -8,8 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "source/source.h"
 #include "util/clock.h"
+#include "util/status.h"
 
 typedef struct {
     const char *uri;
@@ -44,7 +47,7 @@ static void *ceiling_main(void *arg) {
 }
 
 static void ceiling_sum(const ceiling_job *jobs, int n, int64_t start, double seconds,
-                        cli_ceiling *out) {
+                        ps_decode_ceiling *out) {
     memset(out, 0, sizeof *out);
     out->seconds = seconds;
     for (int k = 0; k < n; k++) {
@@ -65,17 +68,19 @@ static void ceiling_sum(const ceiling_job *jobs, int n, int64_t start, double se
     }
 }
 
-int cli_decode_ceiling(char **uris, int n, const ps_source_opts *so, double warm_s,
-                       double seconds, cli_ceiling *out) {
-    ps_err err;
-    if (so->decode != PS_DECODE_CPU) ps_source_gpu_prepare(&err); /* no GPU: the CPU decodes */
+ps_status ps_decode_measure(const char *const *uris, int32_t n, ps_decode_mode decode,
+                            double warm_s, double seconds, ps_decode_ceiling *out, ps_err *err) {
+    memset(out, 0, sizeof *out);
+    if (n < 1 || !(warm_s >= 0) || !(seconds > 0))
+        return ps_err_set(err, PS_ERR_ARG, "decode measure: needs streams and seconds > 0");
+    ps_err gpu_err;
+    if (decode != PS_DECODE_CPU) ps_source_gpu_prepare(&gpu_err); /* no GPU: the CPU decodes */
     ceiling_job *jobs = calloc((size_t)n, sizeof *jobs);
-    if (!jobs) return cli_fail("out of memory");
+    if (!jobs) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     int64_t start = ps_now_ns();
     for (int k = 0; k < n; k++) {
-        jobs[k] = (ceiling_job){.uri = uris[k], .so = *so};
+        jobs[k] = (ceiling_job){.uri = uris[k], .so = {.decode = decode}};
         jobs[k].so.loop = 1;
-        jobs[k].so.realtime = 0;
         jobs[k].so.raw = 1; /* GPU frames stay on the GPU */
         jobs[k].t0 = start + (int64_t)(warm_s * 1e9);
         jobs[k].t1 = jobs[k].t0 + (int64_t)(seconds * 1e9);
@@ -89,6 +94,7 @@ int cli_decode_ceiling(char **uris, int n, const ps_source_opts *so, double warm
     ceiling_sum(jobs, n, start, seconds, out);
     for (int k = 0; k < n; k++) ps_source_close(jobs[k].src);
     free(jobs);
-    if (!out->streams) return cli_fail(out->error[0] ? out->error : "no stream could be decoded");
-    return 0;
+    if (!out->streams)
+        return ps_err_set(err, PS_ERR_IO, "%s", out->error[0] ? out->error : "no stream could be decoded");
+    return PS_OK;
 }

@@ -1,10 +1,9 @@
-/* Locating the model for the CLI and checking it is the pinned one. */
+/* Finding the model (ps_model_find) and checking it is the pinned one. */
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "model/model.h"
 #include "util/file.h"
 #include "util/status.h"
@@ -57,7 +56,7 @@ static ps_status resolve(const char *opt_model, char *json, size_t cap, ps_err *
     return PS_OK;
 }
 
-ps_model *cli_load_model(const char *opt_model, int verify_sums, ps_err *err) {
+ps_model *ps_model_find(const char *opt_model, int32_t verify_sums, ps_err *err) {
     char json[4096], bin[4200];
     if (resolve(opt_model, json, sizeof json, err)) return NULL;
     if (verify_sums) {

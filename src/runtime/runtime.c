@@ -1,0 +1,215 @@
+/* The multi-stream runtime (posestream.h): the set-up order that used to
+ * live in the CLI, in one place. Streams are added first so their sources
+ * open in parallel while the model loads; the start waits a little for them
+ * to tell the input size, sets up GPU decoding before the CUDA engine (FFmpeg
+ * must create the GPU's primary context first), builds the engine and its
+ * detector, then lets the pipeline go. */
+#include "runtime/runtime_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "pipeline/stream_spec.h"
+#include "util/log.h"
+#include "util/status.h"
+
+ps_runtime_params ps_runtime_default_params(void) {
+    return (ps_runtime_params){.verify_model = 1, .min_score = 0.2f, .batch_max = 8,
+                               .batch_timeout_ms = 50, .ring_size = 4, .max_vram_gb = 11,
+                               .open_wait_ms = 1000};
+}
+
+ps_stream_params ps_stream_default_params(void) {
+    return (ps_stream_params){.reconnect = -1};
+}
+
+/* Every processed frame: to the results, then to the caller. */
+static void on_frame(void *ctx, int stream, const char *name, const ps_frame *f) {
+    ps_runtime *rt = ctx;
+    if (rt->results) ps_results_write(rt->results, stream, name, f);
+    if (!rt->params.on_result) return;
+    ps_result r = {.stream = stream, .name = name, .frame = f->index, .pts = f->pts,
+                   .captured_ns = f->t.captured, .output_ns = f->t.output, .width = f->width,
+                   .height = f->height, .n_people = f->n_people, .people = f->people};
+    rt->params.on_result(&r, rt->params.user);
+}
+
+static ps_status check_params(const ps_runtime_params *p, ps_err *err) {
+    if (p->batch_max < 1 || p->batch_max > 1024)
+        return ps_err_set(err, PS_ERR_ARG, "batch_max %d: expected 1 to 1024", p->batch_max);
+    if (p->ring_size < 1 || p->ring_size > 1024)
+        return ps_err_set(err, PS_ERR_ARG, "ring_size %d: expected 1 to 1024", p->ring_size);
+    if (p->batch_timeout_ms < 0 || p->open_wait_ms < 0)
+        return ps_err_set(err, PS_ERR_ARG, "batch_timeout_ms and open_wait_ms must be >= 0");
+    if (!(p->max_vram_gb >= 0) || !(p->max_host_gb >= 0) || !(p->max_latency_ms >= 0))
+        return ps_err_set(err, PS_ERR_ARG, "max_vram_gb, max_host_gb and max_latency_ms "
+                                           "must be numbers >= 0");
+    return PS_OK;
+}
+
+static ps_status make_pipeline(ps_runtime *rt, ps_err *err) {
+    const ps_runtime_params *p = &rt->params;
+    ps_pipeline_opts po = {.batch_max = p->batch_max, .batch_timeout_ms = p->batch_timeout_ms,
+                           .ring_size = p->ring_size, .keep_running = p->keep_running,
+                           .max_vram = (size_t)(p->max_vram_gb * 1073741824.0),
+                           .max_host = (size_t)(p->max_host_gb * 1073741824.0),
+                           .on_result = on_frame, .result_ctx = rt};
+    rt->pipe = ps_pipeline_create(&po, err);
+    return rt->pipe ? PS_OK : err->code;
+}
+
+ps_runtime *ps_runtime_create(const ps_runtime_params *params, ps_err *err) {
+    ps_runtime_params p = params ? *params : ps_runtime_default_params();
+    if (check_params(&p, err)) return NULL;
+    ps_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) return ps_err_set(err, PS_ERR_NOMEM, "out of memory"), NULL;
+    rt->params = p;
+    if (p.model) snprintf(rt->model_path, sizeof rt->model_path, "%s", p.model);
+    rt->params.model = p.model ? rt->model_path : NULL;
+    if (p.output) snprintf(rt->output, sizeof rt->output, "%s", p.output);
+    rt->params.output = p.output ? rt->output : NULL;
+    ps_status st = PS_OK;
+    if (p.output && !(rt->results = ps_results_open(p.output, err))) st = err->code;
+    if (!st && !(rt->model = ps_model_find(rt->params.model, p.verify_model, err))) st = err->code;
+    if (!st) st = make_pipeline(rt, err);
+    if (st) {
+        ps_runtime_free(rt);
+        return NULL;
+    }
+    return rt;
+}
+
+/* The pipeline's settings and source options of a public stream. */
+static void split_stream(const ps_runtime *rt, const ps_stream_params *sp, char *name, size_t cap,
+                         ps_stream_settings *set, ps_source_opts *so) {
+    if (sp->name && sp->name[0]) snprintf(name, cap, "%s", sp->name);
+    else ps_stream_name_of(sp->uri, name, cap);
+    *set = (ps_stream_settings){.name = name, .priority = sp->priority,
+                                .max_latency_ms = sp->max_latency_ms, .max_fps = sp->max_fps};
+    if (set->max_latency_ms == 0) set->max_latency_ms = rt->params.max_latency_ms;
+    *so = (ps_source_opts){.loop = sp->loop, .realtime = sp->realtime,
+                           .av_options = sp->options, .open_timeout_s = sp->open_timeout_s,
+                           .stall_timeout_s = sp->stall_timeout_s, .decode = rt->params.decode,
+                           .reconnect = sp->reconnect};
+}
+
+ps_status ps_runtime_add_stream(ps_runtime *rt, const ps_stream_params *sp, int32_t *id,
+                                ps_err *err) {
+    if (!rt || !sp || !sp->uri || !sp->uri[0])
+        return ps_err_set(err, PS_ERR_ARG, "add stream: no uri");
+    if (!(sp->max_latency_ms >= 0) || !(sp->max_fps >= 0) || sp->reconnect < -1)
+        return ps_err_set(err, PS_ERR_ARG, "%s: max_latency_ms and max_fps must be >= 0, "
+                                           "reconnect >= -1", sp->uri);
+    if (rt->closed) return ps_err_set(err, PS_ERR_ARG, "%s: the runtime is closed", sp->uri);
+    char name[128];
+    ps_stream_settings set;
+    ps_source_opts so;
+    split_stream(rt, sp, name, sizeof name, &set, &so);
+    int got = -1;
+    ps_status st = ps_pipeline_add_stream(rt->pipe, sp->uri, &set, &so, &got, err);
+    if (!st && id) *id = got;
+    return st;
+}
+
+ps_status ps_runtime_remove_stream(ps_runtime *rt, int32_t id, ps_err *err) {
+    if (!rt || rt->closed) return ps_err_set(err, PS_ERR_ARG, "stream %d: the runtime is closed", id);
+    return ps_pipeline_remove(rt->pipe, id, err);
+}
+
+/* GPU decoding set up before the engine; an error only when asked for. */
+static ps_status prepare_decoding(ps_runtime *rt, ps_err *err) {
+    ps_decode_mode d = rt->params.decode;
+    ps_err gpu_err = {0};
+    ps_status gpu = PS_ERR_UNSUPPORTED;
+    if (rt->params.engine.backend != PS_BACKEND_CPU && d != PS_DECODE_CPU)
+        gpu = ps_source_gpu_prepare(&gpu_err);
+    if (d != PS_DECODE_GPU || !gpu) return PS_OK;
+    return ps_err_set(err, PS_ERR_UNSUPPORTED, "decode gpu: %s",
+                      rt->params.engine.backend == PS_BACKEND_CPU
+                          ? "needs the CUDA backend (not the CPU)" : gpu_err.msg);
+}
+
+static ps_status build_engine(ps_runtime *rt, ps_err *err) {
+    ps_engine_opts eo = rt->params.engine;
+    if (!eo.input_w || !eo.input_h) {
+        ps_pipeline_wait_opened(rt->pipe, rt->params.open_wait_ms);
+        ps_pipeline_suggest_input(rt->pipe, &eo.input_w, &eo.input_h);
+    }
+    eo.max_batch = rt->params.batch_max;
+    ps_status st = prepare_decoding(rt, err);
+    if (st) return st;
+    if (!(rt->engine = ps_engine_create(rt->model, &eo, err))) return err->code;
+    if (rt->params.decode == PS_DECODE_GPU && strcmp(ps_engine_backend(rt->engine), "cuda"))
+        return ps_err_set(err, PS_ERR_UNSUPPORTED,
+                          "decode gpu: the engine runs on the CPU (no usable GPU)");
+    if (ps_engine_note(rt->engine)[0]) ps_log(PS_LOG_WARN, "%s", ps_engine_note(rt->engine));
+    if ((st = ps_engine_detector(rt->engine, rt->params.min_score, &rt->det, err))) return st;
+    rt->have_det = 1;
+    rt->input_w = eo.input_w;
+    rt->input_h = eo.input_h;
+    rt->batch_max = eo.max_batch;
+    return PS_OK;
+}
+
+ps_status ps_runtime_start(ps_runtime *rt, ps_err *err) {
+    if (!rt || rt->closed || rt->started || rt->engine)
+        return ps_err_set(err, PS_ERR_ARG, "start: the runtime has %s",
+                          rt && rt->closed ? "been closed" : "already been started");
+    ps_status st = build_engine(rt, err);
+    if (!st) st = ps_pipeline_start(rt->pipe, &rt->det, err);
+    if (!st) rt->started = 1;
+    return st;
+}
+
+void ps_runtime_stop(ps_runtime *rt) {
+    if (rt && !rt->closed) ps_pipeline_stop(rt->pipe);
+}
+
+void ps_runtime_cancel(ps_runtime *rt) {
+    if (rt && !rt->closed) ps_pipeline_cancel(rt->pipe);
+}
+
+int32_t ps_runtime_wait(ps_runtime *rt, int32_t timeout_ms) {
+    if (!rt || rt->closed || !rt->started) return 1;
+    return ps_pipeline_wait(rt->pipe, timeout_ms);
+}
+
+int32_t ps_runtime_output_failed(ps_runtime *rt, ps_err *err) {
+    return rt && ps_results_failed(rt->results, err);
+}
+
+void ps_runtime_utilization(ps_runtime *rt, int32_t *gpu, int32_t *decoder) {
+    int g = -1, d = -1;
+    if (rt && rt->engine && !rt->closed) ps_engine_utilization(rt->engine, &g, &d);
+    if (gpu) *gpu = g;
+    if (decoder) *decoder = d;
+}
+
+ps_status ps_runtime_close(ps_runtime *rt, ps_err *err) {
+    if (!rt || rt->closed) return PS_OK;
+    if (rt->pipe && rt->started && !ps_pipeline_wait(rt->pipe, 0)) {
+        ps_pipeline_cancel(rt->pipe);
+        ps_pipeline_wait(rt->pipe, -1);
+    }
+    ps_err ignored;
+    if (rt->pipe && ps_pipeline_stats_get(rt->pipe, &rt->final, &ignored))
+        memset(&rt->final, 0, sizeof rt->final);
+    ps_pipeline_free(rt->pipe); /* joins the threads: nothing writes results after */
+    rt->pipe = NULL;
+    rt->closed = 1;
+    ps_status st = ps_results_close(rt->results, err);
+    rt->results = NULL;
+    return st;
+}
+
+void ps_runtime_free(ps_runtime *rt) {
+    if (!rt) return;
+    ps_err ignored;
+    ps_runtime_close(rt, &ignored);
+    ps_pipeline_stats_free(&rt->final);
+    if (rt->have_det) ps_engine_detector_free(&rt->det);
+    ps_engine_free(rt->engine);
+    ps_model_free(rt->model);
+    free(rt);
+}

@@ -1,0 +1,133 @@
+/* The runtime's figures as plain numbers (posestream.h): the pipeline's
+ * histograms become quantiles here, and priorities are summed here, where
+ * the histograms still are. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "engine/engine.h"
+#include "runtime/runtime_impl.h"
+#include "util/status.h"
+
+static ps_latency latency_of(const ps_hist *h) {
+    if (!h->count) return (ps_latency){0};
+    return (ps_latency){.count = h->count, .mean_ms = ps_hist_mean(h) / 1e3,
+                        .p50_ms = ps_hist_quantile(h, 0.5) / 1e3,
+                        .p95_ms = ps_hist_quantile(h, 0.95) / 1e3,
+                        .p99_ms = ps_hist_quantile(h, 0.99) / 1e3,
+                        .max_ms = (double)h->max_us / 1e3};
+}
+
+static void stream_of(const ps_stream_figures *s, ps_stream_stats *o) {
+    *o = (ps_stream_stats){.id = s->id, .priority = s->settings.priority,
+        .max_latency_ms = s->settings.max_latency_ms, .max_fps = s->settings.max_fps,
+        .state = s->state, .live = s->live, .stride = s->stride, .width = s->width,
+        .height = s->height, .fps = s->fps, .produced = s->produced, .processed = s->processed,
+        .dropped = s->dropped, .late = s->late, .skipped = s->skipped, .cancelled = s->cancelled,
+        .failed = s->failed, .expected = s->expected, .first_ns = s->first_ns,
+        .last_ns = s->last_ns, .running_ns = s->running_ns, .latency = latency_of(&s->latency),
+        .gpu_decode = s->gpu_decode, .bad_packets = s->bad_packets, .reconnects = s->reconnects,
+        .outage_s = s->outage_s, .lost_outage = s->lost_outage, .down = s->down,
+        .vram_mb = (double)s->vram_estimate / 1048576.0,
+        .host_mb = (double)s->host_estimate / 1048576.0, .vram_measured = s->vram_measured,
+        .host_measured = s->host_measured};
+    snprintf(o->name, sizeof o->name, "%s", s->name);
+    snprintf(o->uri, sizeof o->uri, "%s", s->uri);
+    snprintf(o->error, sizeof o->error, "%s", s->error);
+    snprintf(o->note, sizeof o->note, "%s", s->note);
+}
+
+/* The sums of one priority's streams into g (its latency merged in h). */
+static void add_to_group(const ps_stream_figures *s, ps_priority_stats *g, ps_hist *h) {
+    g->streams++;
+    g->produced += s->produced, g->processed += s->processed, g->dropped += s->dropped;
+    g->late += s->late, g->skipped += s->skipped, g->cancelled += s->cancelled;
+    g->failed += s->failed;
+    ps_hist_merge(h, &s->latency);
+}
+
+/* The slot for priority p in out (kept highest first), or -1 when full of
+ * higher ones. */
+static int group_slot(ps_stats *out, int p, ps_hist *hists) {
+    int at = 0;
+    while (at < out->n_priorities && out->priorities[at].priority > p) at++;
+    if (at < out->n_priorities && out->priorities[at].priority == p) return at;
+    if (at == PS_MAX_PRIORITIES) return -1;
+    int last = out->n_priorities < PS_MAX_PRIORITIES ? out->n_priorities : PS_MAX_PRIORITIES - 1;
+    memmove(&out->priorities[at + 1], &out->priorities[at], sizeof *out->priorities * (size_t)(last - at));
+    memmove(&hists[at + 1], &hists[at], sizeof *hists * (size_t)(last - at));
+    out->priorities[at] = (ps_priority_stats){.priority = p};
+    ps_hist_init(&hists[at]);
+    if (out->n_priorities < PS_MAX_PRIORITIES) out->n_priorities++;
+    return at;
+}
+
+static ps_status group_priorities(const ps_pipeline_stats *in, ps_stats *out, ps_err *err) {
+    ps_hist *hists = malloc(sizeof *hists * PS_MAX_PRIORITIES);
+    if (!hists) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < in->n_streams; k++) {
+        int at = group_slot(out, in->streams[k].settings.priority, hists);
+        if (at >= 0) add_to_group(&in->streams[k], &out->priorities[at], &hists[at]);
+    }
+    for (int i = 0; i < out->n_priorities; i++) out->priorities[i].latency = latency_of(&hists[i]);
+    free(hists);
+    return PS_OK;
+}
+
+/* What the engine and the process hold. */
+static void engine_figures(const ps_runtime *rt, ps_stats *out) {
+    struct rusage ru;
+    out->peak_rss_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0;
+    out->vram_peak_mb = -1;
+    out->input_w = rt->input_w, out->input_h = rt->input_h, out->batch_max = rt->batch_max;
+    if (!rt->engine) return;
+    snprintf(out->backend, sizeof out->backend, "%s", ps_engine_backend(rt->engine));
+    snprintf(out->device, sizeof out->device, "%s", ps_engine_device(rt->engine));
+    out->engine_mb = (double)ps_engine_memory(rt->engine) / 1048576.0;
+    out->prepared_mb = (double)ps_engine_prepared_bytes(rt->engine) / 1048576.0;
+    size_t now, peak;
+    ps_engine_vram(rt->engine, &now, &peak);
+    if (strcmp(out->backend, "cpu")) out->vram_peak_mb = (double)peak / 1048576.0;
+}
+
+ps_status ps_runtime_convert(const ps_runtime *rt, const ps_pipeline_stats *in, ps_stats *out,
+                             ps_err *err) {
+    memset(out, 0, sizeof *out);
+    out->streams = calloc(in->n_streams ? (size_t)in->n_streams : 1, sizeof *out->streams);
+    if (!out->streams || group_priorities(in, out, err)) {
+        free(out->streams);
+        memset(out, 0, sizeof *out);
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    }
+    out->n_streams = in->n_streams;
+    for (int k = 0; k < in->n_streams; k++) stream_of(&in->streams[k], &out->streams[k]);
+    out->latency = latency_of(&in->latency), out->engine = latency_of(&in->engine);
+    out->queue = latency_of(&in->queue), out->decode = latency_of(&in->decode);
+    out->batches = in->batches;
+    memcpy(out->batch_sizes, in->batch_sizes, sizeof out->batch_sizes);
+    uint64_t frames = 0;
+    for (int b = 1; b <= PS_BATCH_SIZES; b++) frames += (uint64_t)b * in->batch_sizes[b];
+    out->mean_batch = in->batches ? (double)frames / (double)in->batches : 0;
+    out->start_ns = in->start_ns, out->now_ns = in->now_ns, out->finished = in->finished;
+    out->engine_failures = in->engine_failures, out->engine_fatal = in->engine_fatal;
+    snprintf(out->engine_error, sizeof out->engine_error, "%s", in->engine_error);
+    out->vram_base_mb = (double)in->vram_base / 1048576.0;
+    engine_figures(rt, out);
+    return PS_OK;
+}
+
+ps_status ps_runtime_stats(ps_runtime *rt, ps_stats *st, ps_err *err) {
+    if (!rt) return ps_err_set(err, PS_ERR_ARG, "stats: no runtime");
+    if (rt->closed) return ps_runtime_convert(rt, &rt->final, st, err);
+    ps_pipeline_stats in;
+    ps_status s = ps_pipeline_stats_get(rt->pipe, &in, err);
+    if (!s) s = ps_runtime_convert(rt, &in, st, err);
+    ps_pipeline_stats_free(&in);
+    return s;
+}
+
+void ps_stats_free(ps_stats *st) {
+    if (!st) return;
+    free(st->streams);
+    memset(st, 0, sizeof *st);
+}
