@@ -18,6 +18,7 @@
 
 #include "sink/json.h"
 #include "sink/results.h"
+#include "source/frame.h"
 #include "testutil.h"
 
 /* A writer into memory; cap_text closes it and returns the text (freed by
@@ -382,7 +383,11 @@ static void test_results_file(void) {
     for (int i = 0; res && i < 500; i++) {
         ps_frame fr;
         make_frame(&fr, i, &seed);
-        ps_results_write(res, i % 3, "cam-1", &fr);
+        ps_result r = {.stream = i % 3, .name = "cam-1", .frame = fr.index, .pts = fr.pts,
+                       .captured_ns = fr.t.captured, .output_ns = fr.t.output,
+                       .width = fr.width, .height = fr.height, .n_people = fr.n_people,
+                       .people = fr.people};
+        ps_results_write(res, &r);
         printf_line(want.f, i % 3, "cam-1", &fr);
     }
     TU_CHECK(ps_results_close(res, &err) == PS_OK);

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libcjson-dev libdnnl-dev libjpeg-dev libpng-dev
           libssl-dev npm libavformat-dev libavcodec-dev libswscale-dev libavutil-dev clang
-          libffmpeg-nvenc-dev python3)
+          libffmpeg-nvenc-dev python3 locales)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,6 +23,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# A locale whose decimal point is a comma, for test_json_out: JSON numbers
+# must not change with the locale.
+if ! locale -a 2>/dev/null | grep -qi '^de_DE.utf-\?8$'; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo localedef -i de_DE -f UTF-8 de_DE.UTF-8 2>/dev/null ||
+    echo "setup: could not make the de_DE.UTF-8 locale: test_json_out skips its locale check"
 fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPOSESTREAM_WERROR=ON >/dev/null

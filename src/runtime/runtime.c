@@ -27,12 +27,11 @@ ps_stream_params ps_stream_default_params(void) {
 /* Every processed frame: to the results, then to the caller. */
 static void on_frame(void *ctx, int stream, const char *name, const ps_frame *f) {
     ps_runtime *rt = ctx;
-    if (rt->results) ps_results_write(rt->results, stream, name, f);
-    if (!rt->params.on_result) return;
     ps_result r = {.stream = stream, .name = name, .frame = f->index, .pts = f->pts,
                    .captured_ns = f->t.captured, .output_ns = f->t.output, .width = f->width,
                    .height = f->height, .n_people = f->n_people, .people = f->people};
-    rt->params.on_result(&r, rt->params.user);
+    if (rt->results) ps_results_write(rt->results, &r);
+    if (rt->params.on_result) rt->params.on_result(&r, rt->params.user);
 }
 
 static ps_status check_params(const ps_runtime_params *p, ps_err *err) {
@@ -195,6 +194,7 @@ ps_status ps_runtime_close(ps_runtime *rt, ps_err *err) {
     ps_err ignored;
     if (rt->pipe && ps_pipeline_stats_get(rt->pipe, &rt->final, &ignored))
         memset(&rt->final, 0, sizeof rt->final);
+    ps_runtime_engine_mb(rt, &rt->final_engine_mb, &rt->final_prepared_mb);
     ps_pipeline_free(rt->pipe); /* joins the threads: nothing writes results after */
     rt->pipe = NULL;
     rt->closed = 1;

@@ -22,7 +22,12 @@ struct ps_runtime {
     int closed;                /* ps_runtime_close ran: final holds the figures */
     int input_w, input_h, batch_max;
     ps_pipeline_stats final;
+    double final_engine_mb;    /* the engine's memory as the run ended, before */
+    double final_prepared_mb;  /* the streams' buffers went back */
 };
+
+/* The engine's memory and, of it, the frames prepared on arrival, MB. */
+void ps_runtime_engine_mb(const ps_runtime *rt, double *engine_mb, double *prepared_mb);
 
 /* The public figures of the internal ones, with the runtime's own (engine,
  * memory). Returns PS_ERR_NOMEM leaving out empty. */

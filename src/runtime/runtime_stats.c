@@ -74,7 +74,14 @@ static ps_status group_priorities(const ps_pipeline_stats *in, ps_stats *out, ps
     return PS_OK;
 }
 
-/* What the engine and the process hold. */
+void ps_runtime_engine_mb(const ps_runtime *rt, double *engine_mb, double *prepared_mb) {
+    *engine_mb = *prepared_mb = 0;
+    if (!rt->engine) return;
+    *engine_mb = (double)ps_engine_memory(rt->engine) / 1048576.0;
+    *prepared_mb = (double)ps_engine_prepared_bytes(rt->engine) / 1048576.0;
+}
+
+/* What the engine and the process hold (as the run ended, once closed). */
 static void engine_figures(const ps_runtime *rt, ps_stats *out) {
     struct rusage ru;
     out->peak_rss_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0;
@@ -83,8 +90,8 @@ static void engine_figures(const ps_runtime *rt, ps_stats *out) {
     if (!rt->engine) return;
     snprintf(out->backend, sizeof out->backend, "%s", ps_engine_backend(rt->engine));
     snprintf(out->device, sizeof out->device, "%s", ps_engine_device(rt->engine));
-    out->engine_mb = (double)ps_engine_memory(rt->engine) / 1048576.0;
-    out->prepared_mb = (double)ps_engine_prepared_bytes(rt->engine) / 1048576.0;
+    if (rt->closed) out->engine_mb = rt->final_engine_mb, out->prepared_mb = rt->final_prepared_mb;
+    else ps_runtime_engine_mb(rt, &out->engine_mb, &out->prepared_mb);
     size_t now, peak;
     ps_engine_vram(rt->engine, &now, &peak);
     if (strcmp(out->backend, "cpu")) out->vram_peak_mb = (double)peak / 1048576.0;

@@ -142,19 +142,15 @@ static int write_line(out_file *o, const char *buf, size_t len) {
     return 0;
 }
 
-void ps_results_write(void *vr, int stream, const char *name, const ps_frame *f) {
-    ps_results *r = vr;
+void ps_results_write(ps_results *r, const ps_result *res) {
     if (atomic_load(&r->failed)) return;
+    int stream = res->stream;
     out_file *out = stream_file(r, stream);
     if (!out) return;
-    ps_result res = {.stream = stream, .name = name, .frame = f->index, .pts = f->pts,
-                     .captured_ns = f->t.captured, .output_ns = f->t.output,
-                     .width = f->width, .height = f->height, .n_people = f->n_people,
-                     .people = f->people};
     ps_json w;
     rewind(r->line);
     ps_json_init(&w, r->line);
-    ps_json_result(&w, &res);
+    ps_json_result(&w, res);
     fputc('\n', r->line);
     if (fflush(r->line) != 0) return fail(r, r->target, "building a line", ENOMEM);
     int e = write_line(out, r->line_buf, r->line_len);

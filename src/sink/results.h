@@ -10,7 +10,7 @@
 #ifndef PS_SINK_RESULTS_H
 #define PS_SINK_RESULTS_H
 
-#include "source/frame.h"
+#include "posestream.h"
 
 typedef struct ps_results ps_results;
 
@@ -20,8 +20,8 @@ typedef struct ps_results ps_results;
  * target and the reason (errno text) when it cannot be written. */
 ps_results *ps_results_open(const char *target, ps_err *err);
 
-/* Writes one frame's line; a ps_frame_fn. Called from one thread. */
-void ps_results_write(void *results, int stream, const char *name, const ps_frame *f);
+/* Writes one frame's line. Called from one thread. */
+void ps_results_write(ps_results *r, const ps_result *result);
 
 /* Whether a write has failed (from any thread); then err names the file
  * and the reason, and nothing more is written. */
