@@ -232,7 +232,10 @@ PS_API size_t ps_detection_to_json(const char *image, int32_t width, int32_t hei
  * with ps_runtime_stop (let what was read finish) or ps_runtime_cancel
  * (now), ps_runtime_close and ps_runtime_free. Every frame a stream
  * delivers is processed or counted with the reason it was not: produced =
- * processed + dropped + late + skipped + cancelled + failed (+ in flight). */
+ * processed + dropped + late + skipped + cancelled + failed (+ in flight).
+ * Threads: add_stream, remove_stream, stop, cancel, wait, stats,
+ * output_failed and utilization may be called from any thread at any time
+ * between create and close; create, start, close and free from one. */
 
 typedef struct ps_runtime ps_runtime;
 
@@ -268,7 +271,8 @@ typedef struct {
     const char *model;        /* see ps_model_find; NULL: the cache */
     int32_t verify_model;     /* check the pinned checksums (default 1) */
     ps_engine_opts engine;    /* input 0x0 (default): chosen from the streams
-                                 open at the start, at most 256 on a side */
+                                 open at the start, at most 256 on a side;
+                                 its max_batch is batch_max below */
     float min_score;          /* people under this score are left out (0.2) */
     int32_t batch_max;        /* frames per batch (default 8) */
     int32_t batch_timeout_ms; /* while the engine is busy, a partial batch goes
