@@ -62,16 +62,17 @@ typedef struct {
                               held until the next read */
 } avs_source;
 
-
 #ifdef __SANITIZE_THREAD__
 /* ThreadSanitizer builds only. libavcodec's frame threads hand buffers to
  * the reader through libavutil's reference counts, atomics in a library
  * TSan did not instrument, so it cannot see the hand-over and reports every
  * av_buffer_unref of such a buffer as a race; for the same reason it
  * reports libavcodec destroying its own worker threads' mutexes on close
- * (seen once in three runs: the mutex of a worker it had just joined). */
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void) {
+ * (seen once in three runs: the mutex of a worker it had just joined).
+ * Visible by name, though the library is built hidden: TSan's runtime
+ * looks it up in the program. */
+__attribute__((visibility("default"))) const char *__tsan_default_suppressions(void);
+__attribute__((visibility("default"))) const char *__tsan_default_suppressions(void) {
     return "race:av_buffer_unref\nrace:libavcodec.so\n";
 }
 #endif
