@@ -42,7 +42,9 @@ typedef enum {
     PS_ERR_UNSUPPORTED, /* valid input this build cannot handle */
     PS_ERR_CHECKSUM,    /* a download or cache entry failed verification */
     PS_ERR_NOMEM,
-    PS_ERR_BACKEND      /* the compute library failed */
+    PS_ERR_BACKEND,     /* the compute library failed */
+    PS_ERR_REFUSED      /* the memory-aware manager refused it (the message
+                           gives the figures) */
 } ps_status;
 
 typedef struct {
@@ -332,6 +334,12 @@ PS_API ps_stream_params ps_stream_default_params(void);
 PS_API ps_status ps_stream_params_parse(const char *text, size_t len, const char *what,
                                         ps_stream_params **out, int32_t *n, ps_err *err);
 
+/* One entry of that array on its own, e.g. an API request's body: fills
+ * *out (free with ps_stream_params_free(*out, 1)) or returns non-OK naming
+ * `what` and the field, leaving *out NULL. */
+PS_API ps_status ps_stream_params_parse_one(const char *text, size_t len, const char *what,
+                                            ps_stream_params **out, ps_err *err);
+
 /* ps_stream_params_parse of the file at path (at most 16 MiB). */
 PS_API ps_status ps_stream_params_load(const char *path, ps_stream_params **out, int32_t *n,
                                        ps_err *err);
@@ -342,7 +350,7 @@ PS_API ps_status ps_stream_params_load(const char *path, ps_stream_params **out,
  * returns PS_ERR_ARG naming the bad key or value, leaving *out NULL. */
 PS_API ps_status ps_stream_params_from_arg(const char *arg, ps_stream_params **out, ps_err *err);
 
-/* Frees what the two parsers above allocated (the strings and the array). */
+/* Frees what the parsers above allocated (the strings and the array). */
 PS_API void ps_stream_params_free(ps_stream_params *list, int32_t n);
 
 /* Loads and checks the model, opens the output and makes an empty runtime.
@@ -356,9 +364,20 @@ PS_API ps_runtime *ps_runtime_create(const ps_runtime_params *params, ps_err *er
  * source that cannot be opened or does not fit ends FAILED or REFUSED with
  * its reason in its figures; one bad stream never stops the others. *id
  * (when not NULL) gets its id: 0, 1, 2..., never reused. Returns non-OK,
- * adding nothing, for bad arguments or a runtime that has finished. */
+ * adding nothing, for bad arguments or a runtime that has finished, and
+ * PS_ERR_REFUSED, saying why with the figures, when the running streams'
+ * measured memory already shows one more would not fit (a stream the
+ * figures cannot judge yet is admitted or refused once it has opened). */
 PS_API ps_status ps_runtime_add_stream(ps_runtime *rt, const ps_stream_params *stream,
                                        int32_t *id, ps_err *err);
+
+/* Changes a running stream's priority, deadline (max_latency_ms, 0: the
+ * runtime's) and rate cap (max_fps, 0: every frame), from any thread; the
+ * scheduler and the reader use them from their next frame. Returns
+ * PS_ERR_ARG, changing nothing, for an unknown id, one that has ended, or
+ * a value out of range. */
+PS_API ps_status ps_runtime_set_stream(ps_runtime *rt, int32_t id, int32_t priority,
+                                       double max_latency_ms, double max_fps, ps_err *err);
 
 /* Takes stream id out, from any thread: its source closes, its buffered
  * frames are counted cancelled, those in a batch still come out, then all
@@ -511,9 +530,28 @@ PS_API void ps_stats_print_summary(FILE *f, const ps_stats *st);
 PS_API void ps_stats_print_status(FILE *f, const ps_stats *st, const ps_stats *prev,
                                   int32_t redraw);
 
+/* One stream's figures as a JSON object (as in the report's "streams");
+ * start_ns: the run's start, for its first frame's time. */
+PS_API void ps_stream_json(ps_json *w, const ps_stream_stats *s, int64_t start_ns);
+
 /* Every figure as one JSON object (the value of the writer's next key, or
  * the whole document). */
 PS_API void ps_stats_json(ps_json *w, const ps_stats *st);
+
+/* Every figure in Prometheus' text format (version 0.0.4) into f:
+ * posestream_frames_total{stream,name,outcome} (processed, dropped, late,
+ * skipped, cancelled, failed), posestream_latency_seconds{stream,name}
+ * (histogram, 1 ms to 2 s), posestream_queue_wait_seconds,
+ * posestream_engine_batch_seconds, posestream_batch_frames (histograms),
+ * posestream_streams{state}, posestream_reconnects_total,
+ * posestream_outage_seconds_total, posestream_outage_frames_total,
+ * posestream_corrupt_packets_total, posestream_stream_up,
+ * posestream_engine_failures_total, posestream_gpu_memory_bytes,
+ * posestream_gpu_memory_peak_bytes, posestream_gpu_utilization_ratio,
+ * posestream_decoder_utilization_ratio (on a GPU),
+ * process_resident_memory_bytes, posestream_build_info. Any thread.
+ * Returns PS_ERR_IO when f failed. */
+PS_API ps_status ps_runtime_write_metrics(ps_runtime *rt, FILE *f, ps_err *err);
 
 /* ---- What this machine's decoders sustain ---- */
 

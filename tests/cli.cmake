@@ -8,3 +8,7 @@ set_tests_properties(test_cli_errors PROPERTIES LABELS "cli" SKIP_RETURN_CODE 77
 add_test(NAME test_faults
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_faults.sh $<TARGET_FILE:posestream>)
 set_tests_properties(test_faults PROPERTIES LABELS "cli" SKIP_RETURN_CODE 77)
+# `posestream serve` driven with curl on a loopback port (issue 14).
+add_test(NAME test_serve
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_serve.sh $<TARGET_FILE:posestream>)
+set_tests_properties(test_serve PROPERTIES LABELS "cli;serve" SKIP_RETURN_CODE 77)

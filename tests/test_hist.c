@@ -42,6 +42,25 @@ static void test_edges(void) {
     TU_CHECK(h.max_us == huge && ps_hist_quantile(&h, 0.99) >= (double)((int64_t)1 << 34));
 }
 
+/* Cumulative counts at Prometheus' bucket bounds: exact where the bound is
+ * a bucket edge (1 ms, 2 ms), within 1/64 elsewhere. */
+static void test_count_below(void) {
+    ps_hist h;
+    ps_hist_init(&h);
+    for (int64_t us = 1; us <= 100000; us++) ps_hist_add(&h, us); /* 1 us .. 100 ms */
+    static const int64_t bounds[] = {1000, 2000, 5000, 50000, 100001};
+    for (int i = 0; i < 5; i++) {
+        uint64_t got = ps_hist_count_below(&h, bounds[i]);
+        double want = (double)(bounds[i] < 100001 ? bounds[i] - 1 : 100000);
+        double off = ((double)got - want) / want;
+        printf("count below %lld us: %llu (exact %.0f, %+.4f)\n", (long long)bounds[i],
+               (unsigned long long)got, want, off);
+        TU_CHECK(off <= 0.0001 && off >= -1.0 / 64);
+    }
+    TU_CHECK(ps_hist_count_below(&h, 1000) == 999 && ps_hist_count_below(&h, 0) == 0);
+    TU_CHECK(ps_hist_count_below(&h, 200000) == h.count);
+}
+
 static void test_merge(void) {
     ps_hist a, b, all;
     ps_hist_init(&a);
@@ -64,6 +83,7 @@ int main(void) {
     test_uniform(50);
     test_uniform(100000);
     test_edges();
+    test_count_below();
     test_merge();
     return tu_finish("test_hist");
 }

@@ -27,5 +27,6 @@ int cli_parse_backend(const char *arg, ps_backend *out);
 int cmd_detect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -15,6 +15,8 @@ static void usage(FILE *f) {
           "  run [SOURCE...]     poses in many video streams at once, one JSON line per\n"
           "                      frame (no SOURCE: four real-time streams of a sample clip)\n"
           "  bench               load test: many streams, latency, drops, PASS/FAIL\n"
+          "  serve [SOURCE...]   a service: HTTP API to add and remove streams, live\n"
+          "                      results, Prometheus metrics\n"
           "  detect [IMAGE...]   poses in JPEG/PNG photographs, one JSON line per image\n"
           "                      (no IMAGE: the built-in sample photographs)\n"
           "  help                this text; 'posestream COMMAND --help' for a command\n"
@@ -89,6 +91,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "detect")) return cmd_detect(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

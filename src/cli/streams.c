@@ -184,11 +184,7 @@ static double cpu_seconds(void) {
 /* Signals are caught from the start (one while sources open or the model
  * loads still ends with the summary); a reader that goes away is a write
  * error (EPIPE), not the end. */
-typedef struct {
-    struct sigaction old_int, old_term, old_pipe;
-} saved_signals;
-
-static void catch_signals(saved_signals *s) {
+void cli_signals_catch(cli_signals *s) {
     interrupted = last_signal = 0;
     struct sigaction sa = {.sa_handler = on_signal}, ign = {.sa_handler = SIG_IGN};
     sigaction(SIGINT, &sa, &s->old_int);
@@ -196,10 +192,15 @@ static void catch_signals(saved_signals *s) {
     sigaction(SIGPIPE, &ign, &s->old_pipe);
 }
 
-static void restore_signals(const saved_signals *s) {
+void cli_signals_restore(const cli_signals *s) {
     sigaction(SIGINT, &s->old_int, NULL);
     sigaction(SIGTERM, &s->old_term, NULL);
     sigaction(SIGPIPE, &s->old_pipe, NULL);
+}
+
+int cli_signals_received(int *last) {
+    if (last) *last = last_signal;
+    return interrupted;
 }
 
 /* The runtime with the job's streams, started. */
@@ -221,18 +222,18 @@ static ps_runtime *start_runtime(const cli_stream_job *job) {
 
 int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
     memset(out, 0, sizeof *out);
-    saved_signals saved;
-    catch_signals(&saved);
+    cli_signals saved;
+    cli_signals_catch(&saved);
     ps_runtime *rt = start_runtime(job);
     if (!rt) {
-        restore_signals(&saved);
+        cli_signals_restore(&saved);
         return 1;
     }
     double cpu0 = cpu_seconds();
     int64_t wall0 = cli_now_ns();
     watch(job, rt, out);
     out->cpu_pct = 100.0 * (cpu_seconds() - cpu0) / ((double)(cli_now_ns() - wall0) / 1e9);
-    restore_signals(&saved);
+    cli_signals_restore(&saved);
     ps_err err;
     if (ps_runtime_close(rt, &err)) {
         out->output_failed = 1;

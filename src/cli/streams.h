@@ -3,6 +3,8 @@
 #ifndef PS_CLI_STREAMS_H
 #define PS_CLI_STREAMS_H
 
+#include <signal.h>
+
 #include "posestream.h"
 
 typedef struct cli_stream_job {
@@ -44,6 +46,17 @@ void cli_stream_outcome_free(cli_stream_outcome *outcome);
  * settings and FFmpeg options (the job's first, then its own, which win).
  * Returns 0, or 1 after printing the error. */
 int cli_add_stream(const cli_stream_job *job, ps_runtime *rt, int k, const char *suffix);
+
+/* SIGINT and SIGTERM counted from cli_signals_catch on (SIGPIPE ignored:
+ * a reader that goes away is a write error) until cli_signals_restore;
+ * cli_signals_received returns how many came and *last the last one. */
+typedef struct {
+    struct sigaction old_int, old_term, old_pipe;
+} cli_signals;
+
+void cli_signals_catch(cli_signals *s);
+void cli_signals_restore(const cli_signals *s);
+int cli_signals_received(int *last);
 
 /* CLOCK_MONOTONIC now, ns: the clock of the runtime's figures. */
 int64_t cli_now_ns(void);

@@ -163,6 +163,8 @@ ps_status ps_pipeline_add_stream(ps_pipeline *p, const char *uri, const ps_strea
                                  const ps_source_opts *src_opts, int *id, ps_err *err) {
     if (!uri || !*uri) return ps_err_set(err, PS_ERR_ARG, "pipeline: no uri");
     if (check_settings(set, err)) return PS_ERR_ARG;
+    ps_status pre = ps_pipe_admit_precheck(p, uri, err);
+    if (pre) return pre;
     stream *s = stream_new(p, uri, set, src_opts);
     if (!s) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&p->mu);
@@ -195,6 +197,25 @@ ps_status ps_pipeline_add(ps_pipeline *p, const char *uri, const char *name,
                           const ps_source_opts *src_opts, ps_err *err) {
     ps_stream_settings set = {.name = name};
     return ps_pipeline_add_stream(p, uri, &set, src_opts, NULL, err);
+}
+
+ps_status ps_pipeline_update(ps_pipeline *p, int id, const ps_stream_settings *set, ps_err *err) {
+    if (check_settings(set, err)) return PS_ERR_ARG;
+    pthread_mutex_lock(&p->mu);
+    stream *s = id >= 0 && id < p->n_streams ? p->streams[id] : NULL;
+    ps_status st = !s ? ps_err_set(err, PS_ERR_ARG, "stream %d: no such stream", id)
+                   : s->removing || ps_pipe_stream_done(s)
+                       ? ps_err_set(err, PS_ERR_ARG, "stream %d (%s): already ended or removed", id,
+                                    s->st.name)
+                       : PS_OK;
+    if (!st) {
+        s->st.settings.priority = set->priority;
+        s->st.settings.max_latency_ms = set->max_latency_ms;
+        s->st.settings.max_fps = set->max_fps;
+        pthread_cond_signal(&p->sched_cv); /* a new order for the scheduler */
+    }
+    pthread_mutex_unlock(&p->mu);
+    return st;
 }
 
 /* Counts s's buffered frames cancelled, never to run (p->mu held). */

@@ -124,14 +124,21 @@ ps_pipeline *ps_pipeline_create(const ps_pipeline_opts *opts, ps_err *err);
  * once (streams open in parallel) and, once the pipeline runs, is admitted
  * and joins the next batches. A source that cannot be opened ends as FAILED
  * with its error: one bad stream never stops the others. Returns non-OK
- * (nothing added) for bad arguments, a pipeline that has finished, or when
- * out of memory. */
+ * (nothing added) for bad arguments, a pipeline that has finished, when
+ * out of memory, or PS_ERR_REFUSED (saying why with the figures) when the
+ * settled streams' measured average shows one more would not fit. */
 ps_status ps_pipeline_add_stream(ps_pipeline *p, const char *uri, const ps_stream_settings *set,
                                  const ps_source_opts *src_opts, int *id, ps_err *err);
 
 /* ps_pipeline_add_stream with a name and default settings. */
 ps_status ps_pipeline_add(ps_pipeline *p, const char *uri, const char *name,
                           const ps_source_opts *src_opts, ps_err *err);
+
+/* Changes stream id's priority, max_latency_ms and max_fps to set's (its
+ * name stays), from any thread; they apply from the next frame. Returns
+ * PS_ERR_ARG (nothing changed) for an unknown id, one already ended or
+ * removed, or bad values. */
+ps_status ps_pipeline_update(ps_pipeline *p, int id, const ps_stream_settings *set, ps_err *err);
 
 /* Takes stream id out, from any thread: its reader stops and closes its
  * source, the frames it still buffers are counted as cancelled, those

@@ -123,6 +123,12 @@ void ps_pipe_leave(stream *s);
 void ps_pipe_plan_strides(ps_pipeline *p, int64_t now, int batch);
 
 void *ps_pipe_reader_main(void *arg);
+
+/* Before a stream is added to a running pipeline (p->mu not held): PS_OK,
+ * or PS_ERR_REFUSED naming uri and the figures when the measured average
+ * of the settled streams no longer fits in host memory or, with streams
+ * decoding on the GPU, device memory. */
+ps_status ps_pipe_admit_precheck(ps_pipeline *p, const char *uri, ps_err *err);
 void *ps_pipe_sched_main(void *arg);
 void *ps_pipe_engine_main(void *arg);
 

@@ -13,6 +13,7 @@
 #include "pipeline/pipeline_impl.h"
 #include "util/clock.h"
 #include "util/memory.h"
+#include "util/status.h"
 
 #define ADMIT_POLL_MS 50
 
@@ -120,6 +121,42 @@ static ps_admit_verdict admit_once(stream *s, ps_admit_in *in, int n_kinds) {
     for (int i = 0; i < n_kinds && v == PS_ADMIT_YES; i++)
         admit_take(s, in[i].kind, need[i], measured[i]);
     return v;
+}
+
+/* Whether the measured average of the settled streams of kind in->kind
+ * still fits (p->mu held); unjudged (fits) while any is unsettled. */
+static int precheck_kind(ps_pipeline *p, ps_admit_in *in, const char *uri, ps_err *err) {
+    int k = in->kind, measured = 0;
+    in->base = p->mem[k].base;
+    in->reserved = p->mem[k].reserved;
+    in->active = p->mem[k].active;
+    if (!in->active || in->reserved) return 1;
+    size_t need = ps_admit_need(in, &measured);
+    if (ps_admit_decide(in, need) != PS_ADMIT_REFUSE) return 1;
+    char why[PS_ERR_LEN];
+    ps_admit_explain(in, need, measured, why, sizeof why);
+    ps_err_set(err, PS_ERR_REFUSED, "%.200s: %s", uri, why);
+    return 0;
+}
+
+ps_status ps_pipe_admit_precheck(ps_pipeline *p, const char *uri, ps_err *err) {
+    pthread_mutex_lock(&p->mu);
+    ps_detector *d = p->started ? p->detector : NULL;
+    int gpu = d && p->mem[PS_MEM_DEVICE].active > 0;
+    pthread_mutex_unlock(&p->mu);
+    if (!d) return PS_OK; /* before the start nothing is measured */
+    ps_admit_in in[PS_MEM_KINDS] = {{.kind = PS_MEM_HOST, .limit = p->o.max_host,
+                                     .used = ps_mem_resident(), .free_now = ps_mem_available()}};
+    if (gpu) {
+        size_t peak = 0;
+        in[1] = (ps_admit_in){.kind = PS_MEM_DEVICE, .limit = p->o.max_vram};
+        if (d->vram) d->vram(d->ctx, &in[1].used, &peak);
+        if (d->vram_free) in[1].free_now = d->vram_free(d->ctx);
+    }
+    pthread_mutex_lock(&p->mu);
+    int fits = precheck_kind(p, &in[0], uri, err) && (!gpu || precheck_kind(p, &in[1], uri, err));
+    pthread_mutex_unlock(&p->mu);
+    return fits ? PS_OK : PS_ERR_REFUSED;
 }
 
 /* Waits until the stream fits in host memory and, decoding on the GPU, in

@@ -142,6 +142,20 @@ ps_status ps_stream_specs_parse(const char *text, size_t len, const char *what,
     return PS_OK;
 }
 
+ps_status ps_stream_spec_parse_one(const char *text, size_t len, const char *what,
+                                   ps_stream_spec *spec, ps_err *err) {
+    memset(spec, 0, sizeof *spec);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root) return ps_err_set(err, PS_ERR_FORMAT, "%s: not JSON", what);
+    ps_status st = parse_entry(root, spec, err);
+    cJSON_Delete(root);
+    if (st) {
+        ps_stream_spec_clear(spec);
+        ps_err_prefix(err, what);
+    }
+    return st;
+}
+
 /* key=value of the quick form into spec. */
 static ps_status apply_pair(ps_stream_spec *spec, const char *key, const char *val, ps_err *err) {
     if (!strcmp(key, "name")) {

@@ -22,6 +22,12 @@ typedef struct {
 ps_status ps_stream_specs_parse(const char *text, size_t len, const char *what,
                                 ps_stream_spec **specs, int *n, ps_err *err);
 
+/* One entry of that array on its own (an API request's body). Returns
+ * PS_OK (free spec with ps_stream_spec_clear) or non-OK naming `what` and
+ * the field, spec cleared. */
+ps_status ps_stream_spec_parse_one(const char *text, size_t len, const char *what,
+                                   ps_stream_spec *spec, ps_err *err);
+
 /* One source as given on a command line: the part before a trailing
  * "#key=value,..." of known keys (priority, max_latency_ms, max_fps, name)
  * is the uri; without one the whole text is. Returns PS_OK (free spec with

@@ -21,6 +21,18 @@ static void take_spec(ps_stream_spec *s, ps_stream_params *p) {
     memset(s, 0, sizeof *s);
 }
 
+/* One spec as a list of one, which then owns its strings. */
+static ps_status own_one(ps_stream_spec *spec, ps_stream_params **out, ps_err *err) {
+    ps_stream_params *one = calloc(1, sizeof *one);
+    if (!one) {
+        ps_stream_spec_clear(spec);
+        return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    }
+    take_spec(spec, one);
+    *out = one;
+    return PS_OK;
+}
+
 ps_status ps_stream_params_parse(const char *text, size_t len, const char *what,
                                  ps_stream_params **out, int32_t *n, ps_err *err) {
     *out = NULL;
@@ -41,6 +53,15 @@ ps_status ps_stream_params_parse(const char *text, size_t len, const char *what,
     return PS_OK;
 }
 
+ps_status ps_stream_params_parse_one(const char *text, size_t len, const char *what,
+                                     ps_stream_params **out, ps_err *err) {
+    *out = NULL;
+    ps_stream_spec spec;
+    ps_status st = ps_stream_spec_parse_one(text, len, what ? what : "stream", &spec, err);
+    if (st) return st;
+    return own_one(&spec, out, err);
+}
+
 ps_status ps_stream_params_load(const char *path, ps_stream_params **out, int32_t *n,
                                 ps_err *err) {
     *out = NULL;
@@ -58,14 +79,7 @@ ps_status ps_stream_params_from_arg(const char *arg, ps_stream_params **out, ps_
     ps_stream_spec spec;
     ps_status st = ps_stream_spec_from_arg(arg, &spec, err);
     if (st) return st;
-    ps_stream_params *one = calloc(1, sizeof *one);
-    if (!one) {
-        ps_stream_spec_clear(&spec);
-        return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
-    }
-    take_spec(&spec, one);
-    *out = one;
-    return PS_OK;
+    return own_one(&spec, out, err);
 }
 
 void ps_stream_params_free(ps_stream_params *list, int32_t n) {

@@ -162,8 +162,10 @@ static void json_counts(ps_json *w, const ps_stream_stats *s) {
     ps_json_key_uint(w, "failed", s->failed);
 }
 
-/* start_s: first frame since the run's start (-1: none). */
-static void json_stream(ps_json *w, const ps_stream_stats *s, int64_t start_ns) {
+/* start_s: first frame since the run's start (-1: none); fps: processed
+ * over the stream's own span. */
+void ps_stream_json(ps_json *w, const ps_stream_stats *s, int64_t start_ns) {
+    double span = s->last_ns > s->first_ns ? (double)(s->last_ns - s->first_ns) / 1e9 : 0;
     ps_json_object(w);
     ps_json_key_int(w, "id", s->id);
     ps_json_key_string(w, "name", s->name);
@@ -175,6 +177,7 @@ static void json_stream(ps_json *w, const ps_stream_stats *s, int64_t start_ns) 
     ps_json_key_int(w, "width", s->width);
     ps_json_key_int(w, "height", s->height);
     ps_json_key_number(w, "fps_nominal", s->fps, 3);
+    ps_json_key_number(w, "fps", span > 0 ? (double)s->processed / span : 0, 3);
     json_counts(w, s);
     ps_json_key_int(w, "priority", s->priority);
     ps_json_key_number(w, "max_latency_ms", s->max_latency_ms, 3);
@@ -213,7 +216,7 @@ void ps_stats_json(ps_json *w, const ps_stats *st) {
     ps_json_key_number(w, "seconds", seconds(st), 3);
     ps_json_key(w, "streams");
     ps_json_array(w);
-    for (int k = 0; k < st->n_streams; k++) json_stream(w, &st->streams[k], st->start_ns);
+    for (int k = 0; k < st->n_streams; k++) ps_stream_json(w, &st->streams[k], st->start_ns);
     ps_json_array_end(w);
     ps_json_key_number(w, "fps", ps_stats_fps(st), 3);
     ps_json_key_number(w, "drop_pct", ps_stats_drop_pct(st), 4);

@@ -63,6 +63,15 @@ double ps_hist_quantile(const ps_hist *h, double q) {
     return (double)h->max_us;
 }
 
+uint64_t ps_hist_count_below(const ps_hist *h, int64_t us) {
+    if (us <= 0) return 0;
+    int top = bucket_of((uint64_t)us);
+    uint64_t n = 0;
+    for (int b = 0; b < top; b++) n += h->buckets[b];
+    if (us > h->max_us) n = h->count; /* the last bucket also holds what is beyond its range */
+    return n;
+}
+
 double ps_hist_mean(const ps_hist *h) {
     return h->count ? h->sum_us / (double)h->count : 0;
 }

@@ -32,4 +32,9 @@ double ps_hist_quantile(const ps_hist *h, double q);
 
 double ps_hist_mean(const ps_hist *h);
 
+/* Samples below us, within the bucket resolution (those in buckets that
+ * end at or before us's own), every sample when us is above the maximum:
+ * the cumulative counts of a Prometheus histogram. */
+uint64_t ps_hist_count_below(const ps_hist *h, int64_t us);
+
 #endif

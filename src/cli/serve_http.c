@@ -1,0 +1,187 @@
+/* The HTTP side of `posestream serve` (see serve_http.h). */
+#include "cli/serve_http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct serve_http {
+    struct MHD_Daemon *daemon;
+    serve_http_opts o;
+};
+
+/* One request's body as it arrives. */
+typedef struct {
+    char *body;
+    size_t len;
+    int too_big;
+} request;
+
+int serve_token_equal(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b), n = la > lb ? la : lb;
+    unsigned char diff = la != lb;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)((i < la ? a[i] : 0) ^ (i < lb ? b[i] : 0));
+    return diff == 0;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, serve_reply *r) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(r->len, r->body,
+                                                                MHD_RESPMEM_MUST_COPY);
+    if (!resp) return serve_reply_free(r), MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", r->content_type);
+    if (r->allow) MHD_add_response_header(resp, "Allow", r->allow);
+    if (r->status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    serve_reply_free(r);
+    return ok;
+}
+
+/* An error reply outside the API's routes (auth, limits). */
+static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *msg) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return MHD_NO;
+    ps_json w;
+    ps_json_init(&w, f);
+    ps_json_object(&w);
+    ps_json_key_string(&w, "error", msg);
+    ps_json_object_end(&w);
+    fclose(f);
+    serve_reply r = {status, SERVE_JSON, buf, len, NULL};
+    return send_reply(c, &r);
+}
+
+static int authorized(const serve_http *s, struct MHD_Connection *c) {
+    if (!s->o.token) return 1;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    return h && !strncmp(h, "Bearer ", 7) && serve_token_equal(h + 7, s->o.token);
+}
+
+/* POST and PATCH take JSON only ("application/json", parameters allowed). */
+static int json_body_ok(struct MHD_Connection *c, const char *method) {
+    if (strcmp(method, "POST") && strcmp(method, "PATCH")) return 1;
+    const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    size_t n = strlen("application/json");
+    return t && !strncasecmp(t, "application/json", n) && (t[n] == '\0' || t[n] == ';');
+}
+
+static ssize_t events_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    size_t n = serve_client_read(cls, buf, max, 1000);
+    return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void events_free(void *cls) {
+    serve_client_free(cls);
+}
+
+static enum MHD_Result send_events(serve_http *s, struct MHD_Connection *c, int stream) {
+    serve_client *cl = serve_client_new(s->o.hub, stream);
+    if (!cl) return send_error(c, 503, "shutting down");
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
+                                                                  events_read, cl, events_free);
+    if (!resp) return serve_client_free(cl), MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* Gathers the body; returns 1 while more is to come. */
+static int gather(request *rq, const char *data, size_t *size) {
+    if (!*size) return 0;
+    if (rq->len + *size > SERVE_MAX_BODY) rq->too_big = 1;
+    char *grown = rq->too_big ? NULL : realloc(rq->body, rq->len + *size + 1);
+    if (grown) {
+        memcpy(grown + rq->len, data, *size);
+        rq->body = grown;
+        rq->len += *size;
+        rq->body[rq->len] = '\0';
+    } else {
+        rq->too_big = 1; /* out of memory reads as too big: either way not taken */
+    }
+    *size = 0;
+    return 1;
+}
+
+static enum MHD_Result answer(serve_http *s, struct MHD_Connection *c, const char *url,
+                              const char *method, const request *rq) {
+    if (!authorized(s, c)) return send_error(c, 401, "a valid Authorization: Bearer token is needed");
+    if (rq->too_big) return send_error(c, 413, "request body over 64 KiB");
+    if (!json_body_ok(c, method))
+        return send_error(c, 415, "POST and PATCH take Content-Type: application/json");
+    int stream, bad;
+    const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "stream");
+    if (serve_is_results(url, arg, &stream, &bad)) {
+        if (bad) return send_error(c, 400, "?stream=: expected a stream id");
+        if (strcmp(method, "GET")) return send_error(c, 405, "/api/v1/results: GET only");
+        return send_events(s, c, stream);
+    }
+    serve_reply r;
+    serve_route(s->o.backend, method, url, rq->body, rq->len, &r);
+    return send_reply(c, &r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **con_cls) {
+    (void)version;
+    request *rq = *con_cls;
+    if (!rq) {
+        *con_cls = rq = calloc(1, sizeof *rq);
+        return rq ? MHD_YES : MHD_NO;
+    }
+    if (gather(rq, data, size)) return MHD_YES;
+    return answer(cls, c, url, method, rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode why) {
+    (void)cls, (void)c, (void)why;
+    request *rq = *con_cls;
+    if (rq) free(rq->body);
+    free(rq);
+    *con_cls = NULL;
+}
+
+serve_http *serve_http_start(const serve_http_opts *o, char *err, size_t cap) {
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
+    if (inet_pton(AF_INET, o->host, &addr.sin_addr) != 1)
+        return snprintf(err, cap, "--listen: '%s' is not an IPv4 address", o->host), NULL;
+    serve_http *s = calloc(1, sizeof *s);
+    if (!s) return snprintf(err, cap, "out of memory"), NULL;
+    s->o = *o;
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC,
+        (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, cap, "--listen %s:%d: cannot listen there (in use, or not this "
+                           "machine's address)", o->host, o->port);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void serve_http_quiesce(serve_http *s) {
+    if (!s) return;
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon); /* ours to close from now on */
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+void serve_http_stop(serve_http *s) {
+    if (!s) return;
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

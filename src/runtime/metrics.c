@@ -1,0 +1,183 @@
+/* The runtime's figures in Prometheus' text format (ps_runtime_write_metrics):
+ * base units (seconds, bytes, ratios), counters ending in _total, latencies
+ * as histograms (cumulative counts from the pipeline's own histograms,
+ * within their 1/64 resolution). Streams carry two labels: their id (stable
+ * for the life of the process) and their name. */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "runtime/runtime_impl.h"
+#include "util/memory.h"
+#include "util/status.h"
+
+/* 1 ms to 2 s: from an idle GPU's frame to a stalled CPU's. */
+static const double latency_bounds[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                        0.1,   0.2,   0.5,   1.0,  2.0};
+#define N_LATENCY_BOUNDS (sizeof latency_bounds / sizeof *latency_bounds)
+
+/* A label value, escaped as the format asks (\\, \", \n). */
+static void label_value(FILE *f, const char *v) {
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"') fprintf(f, "\\%c", *v);
+        else if (*v == '\n') fputs("\\n", f);
+        else fputc(*v, f);
+    }
+}
+
+static void stream_labels(FILE *f, const ps_stream_figures *s) {
+    fprintf(f, "stream=\"%d\",name=\"", s->id);
+    label_value(f, s->name);
+    fputc('"', f);
+}
+
+static void head(FILE *f, const char *name, const char *type, const char *help) {
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One histogram's series; labels: "" or `stream="0",name="x"` as written
+ * by the caller into lbl. */
+static void histogram(FILE *f, const char *name, const char *lbl, const ps_hist *h) {
+    for (size_t i = 0; i < N_LATENCY_BOUNDS; i++)
+        fprintf(f, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, lbl, *lbl ? "," : "",
+                latency_bounds[i],
+                (unsigned long long)ps_hist_count_below(h, (int64_t)(latency_bounds[i] * 1e6 + 0.5)));
+    fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, lbl, *lbl ? "," : "",
+            (unsigned long long)h->count);
+    fprintf(f, "%s_sum%s%s%s %.6f\n", name, *lbl ? "{" : "", lbl, *lbl ? "}" : "", h->sum_us / 1e6);
+    fprintf(f, "%s_count%s%s%s %llu\n", name, *lbl ? "{" : "", lbl, *lbl ? "}" : "",
+            (unsigned long long)h->count);
+}
+
+static void frames_total(FILE *f, const ps_pipeline_stats *st) {
+    static const char *const outcome[] = {"processed", "dropped", "late", "skipped",
+                                          "cancelled", "failed"};
+    head(f, "posestream_frames_total", "counter",
+         "Frames each stream's source delivered, by what became of them.");
+    for (int k = 0; k < st->n_streams; k++) {
+        const ps_stream_figures *s = &st->streams[k];
+        const uint64_t n[] = {s->processed, s->dropped, s->late, s->skipped, s->cancelled, s->failed};
+        for (int o = 0; o < 6; o++) {
+            fputs("posestream_frames_total{", f);
+            stream_labels(f, s);
+            fprintf(f, ",outcome=\"%s\"} %llu\n", outcome[o], (unsigned long long)n[o]);
+        }
+    }
+}
+
+/* A per-stream counter or gauge from one field. */
+typedef double (*stream_value)(const ps_stream_figures *s);
+
+static void per_stream(FILE *f, const ps_pipeline_stats *st, const char *name, const char *type,
+                       const char *help, stream_value value) {
+    head(f, name, type, help);
+    for (int k = 0; k < st->n_streams; k++) {
+        fprintf(f, "%s{", name);
+        stream_labels(f, &st->streams[k]);
+        fprintf(f, "} %.17g\n", value(&st->streams[k]));
+    }
+}
+
+static double reconnects(const ps_stream_figures *s) { return (double)s->reconnects; }
+static double outage(const ps_stream_figures *s) { return s->outage_s; }
+static double lost_outage(const ps_stream_figures *s) { return (double)s->lost_outage; }
+static double bad_packets(const ps_stream_figures *s) { return (double)s->bad_packets; }
+static double up(const ps_stream_figures *s) {
+    return s->state == PS_STREAM_RUNNING && !s->down ? 1 : 0;
+}
+
+static void stream_series(FILE *f, const ps_pipeline_stats *st) {
+    frames_total(f, st);
+    per_stream(f, st, "posestream_reconnects_total", "counter",
+               "Times a network stream connected again after it broke.", reconnects);
+    per_stream(f, st, "posestream_outage_seconds_total", "counter",
+               "Time a network stream was down (reconnecting).", outage);
+    per_stream(f, st, "posestream_outage_frames_total", "counter",
+               "Frames a stream would have delivered while down, at its nominal rate "
+               "(never arrived, so not in posestream_frames_total).", lost_outage);
+    per_stream(f, st, "posestream_corrupt_packets_total", "counter",
+               "Damaged packets the decoder skipped.", bad_packets);
+    per_stream(f, st, "posestream_stream_up", "gauge",
+               "1 while the stream runs and its source is up.", up);
+    head(f, "posestream_latency_seconds", "histogram",
+         "End to end: frame captured (or its slot, for a file in real time) to keypoints out.");
+    for (int k = 0; k < st->n_streams; k++) {
+        char lbl[512];
+        FILE *m = fmemopen(lbl, sizeof lbl, "w");
+        if (!m) continue;
+        stream_labels(m, &st->streams[k]);
+        fclose(m);
+        lbl[sizeof lbl - 1] = '\0';
+        histogram(f, "posestream_latency_seconds", lbl, &st->streams[k].latency);
+    }
+}
+
+static void streams_by_state(FILE *f, const ps_pipeline_stats *st) {
+    head(f, "posestream_streams", "gauge", "Streams in each state.");
+    for (int state = PS_STREAM_OPENING; state <= PS_STREAM_REMOVED; state++) {
+        int n = 0;
+        for (int k = 0; k < st->n_streams; k++) n += (int)st->streams[k].state == state;
+        fprintf(f, "posestream_streams{state=\"%s\"} %d\n",
+                ps_stream_state_name((ps_stream_state)state), n);
+    }
+}
+
+static void batch_series(FILE *f, const ps_pipeline_stats *st) {
+    head(f, "posestream_queue_wait_seconds", "histogram", "Frame captured to taken into a batch.");
+    histogram(f, "posestream_queue_wait_seconds", "", &st->queue);
+    head(f, "posestream_engine_batch_seconds", "histogram", "The engine's time per batch.");
+    histogram(f, "posestream_engine_batch_seconds", "", &st->engine);
+    head(f, "posestream_batch_frames", "histogram", "Frames per batch.");
+    uint64_t below = 0, frames = 0;
+    for (int le = 1, b = 1; le <= PS_BATCH_SIZES; le *= 2) {
+        for (; b <= le; b++) below += st->batch_sizes[b], frames += (uint64_t)b * st->batch_sizes[b];
+        fprintf(f, "posestream_batch_frames_bucket{le=\"%d\"} %llu\n", le, (unsigned long long)below);
+    }
+    fprintf(f, "posestream_batch_frames_bucket{le=\"+Inf\"} %llu\nposestream_batch_frames_sum %llu\n"
+               "posestream_batch_frames_count %llu\n", (unsigned long long)st->batches,
+            (unsigned long long)frames, (unsigned long long)st->batches);
+    head(f, "posestream_engine_failures_total", "counter", "Batches that failed in the engine.");
+    fprintf(f, "posestream_engine_failures_total %llu\n", (unsigned long long)st->engine_failures);
+}
+
+static void process_series(FILE *f, const ps_runtime *rt) {
+    head(f, "posestream_build_info", "gauge", "The library's version and build, and the engine.");
+    fprintf(f, "posestream_build_info{version=\"%s\",cuda=\"%s\",backend=\"%s\",device=\"",
+            ps_version(), ps_has_cuda() ? "yes" : "no", rt->engine ? ps_engine_backend(rt->engine) : "");
+    label_value(f, rt->engine ? ps_engine_device(rt->engine) : "");
+    fputs("\"} 1\n", f);
+    head(f, "process_resident_memory_bytes", "gauge", "Resident memory of the process.");
+    fprintf(f, "process_resident_memory_bytes %zu\n", ps_mem_resident());
+    if (!rt->engine || !strcmp(ps_engine_backend(rt->engine), "cpu")) return;
+    size_t now = 0, peak = 0;
+    int gpu = -1, dec = -1;
+    ps_engine_vram(rt->engine, &now, &peak);
+    ps_engine_utilization(rt->engine, &gpu, &dec);
+    head(f, "posestream_gpu_memory_bytes", "gauge", "Device memory of the process.");
+    fprintf(f, "posestream_gpu_memory_bytes %zu\n", now);
+    head(f, "posestream_gpu_memory_peak_bytes", "gauge", "Peak device memory of the process.");
+    fprintf(f, "posestream_gpu_memory_peak_bytes %zu\n", peak);
+    if (gpu >= 0) {
+        head(f, "posestream_gpu_utilization_ratio", "gauge", "The GPU's busy share (NVML).");
+        fprintf(f, "posestream_gpu_utilization_ratio %.2f\n", gpu / 100.0);
+    }
+    if (dec >= 0) {
+        head(f, "posestream_decoder_utilization_ratio", "gauge",
+             "The video decoders' busy share (NVML).");
+        fprintf(f, "posestream_decoder_utilization_ratio %.2f\n", dec / 100.0);
+    }
+}
+
+ps_status ps_runtime_write_metrics(ps_runtime *rt, FILE *f, ps_err *err) {
+    ps_pipeline_stats st;
+    ps_status s = !rt ? ps_err_set(err, PS_ERR_ARG, "metrics: no runtime")
+                  : rt->closed ? PS_OK : ps_pipeline_stats_get(rt->pipe, &st, err);
+    if (s) return s;
+    const ps_pipeline_stats *use = rt->closed ? &rt->final : &st;
+    stream_series(f, use);
+    streams_by_state(f, use);
+    batch_series(f, use);
+    process_series(f, rt);
+    if (!rt->closed) ps_pipeline_stats_free(&st);
+    return ferror(f) ? ps_err_set(err, PS_ERR_IO, "metrics: writing failed") : PS_OK;
+}
