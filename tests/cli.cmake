@@ -12,3 +12,7 @@ set_tests_properties(test_faults PROPERTIES LABELS "cli" SKIP_RETURN_CODE 77)
 add_test(NAME test_serve
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_serve.sh $<TARGET_FILE:posestream>)
 set_tests_properties(test_serve PROPERTIES LABELS "cli;serve" SKIP_RETURN_CODE 77)
+# A real Prometheus scraping `posestream serve` (issue 14).
+add_test(NAME test_prometheus
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_prometheus.sh $<TARGET_FILE:posestream>)
+set_tests_properties(test_prometheus PROPERTIES LABELS "cli;serve" SKIP_RETURN_CODE 77)
