@@ -63,6 +63,15 @@ static ps_status fake_stats(void *ctx, ps_stats *st, ps_err *err) {
     return PS_OK;
 }
 
+static ps_status fake_stream(void *ctx, int32_t id, ps_stream_stats *out, int64_t *start_ns,
+                             ps_err *err) {
+    ps_stream_stats *s = fake_find(ctx, id);
+    if (!s) return snprintf(err->msg, sizeof err->msg, "stream %d: no such stream", id), PS_ERR_ARG;
+    *out = *s;
+    if (start_ns) *start_ns = 0;
+    return PS_OK;
+}
+
 static ps_status fake_metrics(void *ctx, FILE *out, ps_err *err) {
     (void)err;
     fprintf(out, "posestream_streams_fake %d\n", ((fake *)ctx)->n);
@@ -77,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     if (f.n == FAKE_MAX) f.n = 0;
     serve_backend b = {.ctx = &f, .add = fake_add, .remove = fake_remove, .set = fake_set,
-                       .stats = fake_stats, .metrics = fake_metrics};
+                       .stats = fake_stats, .stream = fake_stream, .metrics = fake_metrics};
     const char *method = methods[data[0] % 6];
     const char *rest = (const char *)data + 1, *nl = memchr(rest, '\n', size - 1);
     size_t path_len = nl ? (size_t)(nl - rest) : size - 1;

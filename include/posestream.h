@@ -516,6 +516,12 @@ typedef struct {
 PS_API ps_status ps_runtime_stats(ps_runtime *rt, ps_stats *st, ps_err *err);
 PS_API void ps_stats_free(ps_stats *st);
 
+/* One stream's figures (and the run's start into *start_ns when not NULL),
+ * without copying every stream's: what an API answering for one stream
+ * wants. Returns PS_ERR_ARG for an unknown id. */
+PS_API ps_status ps_runtime_stream_stats(ps_runtime *rt, int32_t id, ps_stream_stats *out,
+                                         int64_t *start_ns, ps_err *err);
+
 /* Frames/s processed since the start, over all streams. */
 PS_API double ps_stats_fps(const ps_stats *st);
 

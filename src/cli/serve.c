@@ -160,6 +160,10 @@ static ps_status rt_set(void *ctx, int32_t id, int32_t priority, double max_late
 static ps_status rt_stats(void *ctx, ps_stats *st, ps_err *err) {
     return ps_runtime_stats(ctx, st, err);
 }
+static ps_status rt_stream(void *ctx, int32_t id, ps_stream_stats *out, int64_t *start_ns,
+                           ps_err *err) {
+    return ps_runtime_stream_stats(ctx, id, out, start_ns, err);
+}
 static ps_status rt_metrics(void *ctx, FILE *f, ps_err *err) {
     return ps_runtime_write_metrics(ctx, f, err);
 }
@@ -210,7 +214,7 @@ static int serve_run(serve_opts *o, serve_hub *hub) {
     ps_runtime *rt = start_runtime(o, hub);
     if (!rt) return 1;
     serve_backend b = {.ctx = rt, .add = rt_add, .remove = rt_remove, .set = rt_set,
-                       .stats = rt_stats, .metrics = rt_metrics, .defaults = o->job.src,
+                       .stats = rt_stats, .stream = rt_stream, .metrics = rt_metrics, .defaults = o->job.src,
                        .remove_wait_ms = 5000};
     serve_http_opts ho = {.host = o->host, .port = o->port,
                           .token = o->token_file ? o->token : NULL,

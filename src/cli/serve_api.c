@@ -62,27 +62,16 @@ static void error_reply(serve_reply *out, int status, const char *fmt, ...) {
     body_done(&b, status, SERVE_JSON, out);
 }
 
-/* The stream with this id in st, or NULL. */
-static const ps_stream_stats *find(const ps_stats *st, int id) {
-    for (int k = 0; k < st->n_streams; k++)
-        if (st->streams[k].id == id) return &st->streams[k];
-    return NULL;
-}
-
 /* Replies with stream id's object (status), or 404. */
 static void stream_reply(const serve_backend *b, int id, int status, serve_reply *out) {
-    ps_stats st;
+    ps_stream_stats s;
+    int64_t start = 0;
     ps_err err;
-    if (b->stats(b->ctx, &st, &err)) return error_reply(out, 500, "%s", err.msg);
-    const ps_stream_stats *s = find(&st, id);
+    ps_status st = b->stream(b->ctx, id, &s, &start, &err);
+    if (st) return error_reply(out, st == PS_ERR_ARG ? 404 : 500, "%s", err.msg);
     body_out o;
-    if (!s) {
-        error_reply(out, 404, "stream %d: no such stream", id);
-    } else {
-        if (body_open(&o)) ps_stream_json(&o.w, s, st.start_ns);
-        body_done(&o, status, SERVE_JSON, out);
-    }
-    ps_stats_free(&st);
+    if (body_open(&o)) ps_stream_json(&o.w, &s, start);
+    body_done(&o, status, SERVE_JSON, out);
 }
 
 static void health(const serve_backend *b, int full, serve_reply *out) {
@@ -190,13 +179,11 @@ static int patch_body(const char *body, size_t len, double v[3], serve_reply *ou
 
 static void change(const serve_backend *b, int id, const char *body, size_t len,
                    serve_reply *out) {
-    ps_stats st;
+    ps_stream_stats s;
     ps_err err;
-    if (b->stats(b->ctx, &st, &err)) return error_reply(out, 500, "%s", err.msg);
-    const ps_stream_stats *s = find(&st, id);
-    double v[3] = {s ? s->priority : 0, s ? s->max_latency_ms : 0, s ? s->max_fps : 0};
-    ps_stats_free(&st);
-    if (!s) return error_reply(out, 404, "stream %d: no such stream", id);
+    ps_status st = b->stream(b->ctx, id, &s, NULL, &err);
+    if (st) return error_reply(out, st == PS_ERR_ARG ? 404 : 500, "%s", err.msg);
+    double v[3] = {s.priority, s.max_latency_ms, s.max_fps};
     if (!patch_body(body, len, v, out)) return;
     if (b->set(b->ctx, id, (int32_t)v[0], v[1], v[2], &err))
         return error_reply(out, 409, "%s", err.msg);
@@ -206,19 +193,13 @@ static void change(const serve_backend *b, int id, const char *body, size_t len,
 /* Removes stream id and answers with its final figures, once its frames
  * in flight are out (or after b->remove_wait_ms). */
 static void removal(const serve_backend *b, int id, serve_reply *out) {
-    ps_stats st;
+    ps_stream_stats s;
     ps_err err;
-    if (b->stats(b->ctx, &st, &err)) return error_reply(out, 500, "%s", err.msg);
-    int known = find(&st, id) != NULL;
-    ps_stats_free(&st);
-    if (!known) return error_reply(out, 404, "stream %d: no such stream", id);
+    ps_status st = b->stream(b->ctx, id, &s, NULL, &err);
+    if (st) return error_reply(out, st == PS_ERR_ARG ? 404 : 500, "%s", err.msg);
     if (b->remove(b->ctx, id, &err)) return error_reply(out, 409, "%s", err.msg);
     for (int waited = 0; waited < b->remove_wait_ms; waited += 20) {
-        if (b->stats(b->ctx, &st, &err)) break;
-        const ps_stream_stats *s = find(&st, id);
-        int done = s && s->state == PS_STREAM_REMOVED;
-        ps_stats_free(&st);
-        if (done) break;
+        if (b->stream(b->ctx, id, &s, NULL, &err) || s.state == PS_STREAM_REMOVED) break;
         usleep(20000);
     }
     stream_reply(b, id, 200, out);

@@ -18,6 +18,8 @@ typedef struct {
     ps_status (*set)(void *ctx, int32_t id, int32_t priority, double max_latency_ms,
                      double max_fps, ps_err *err);
     ps_status (*stats)(void *ctx, ps_stats *st, ps_err *err);
+    /* one stream (PS_ERR_ARG: unknown), and the run's start */
+    ps_status (*stream)(void *ctx, int32_t id, ps_stream_stats *out, int64_t *start_ns, ps_err *err);
     ps_status (*metrics)(void *ctx, FILE *f, ps_err *err);
     /* the settings every stream added through the API starts from (the
      * command's --realtime, --loop, --reconnect, --av-opt) */

@@ -369,6 +369,19 @@ static void stats_copy_streams(ps_pipeline *p, ps_pipeline_stats *st) {
     }
 }
 
+ps_status ps_pipeline_stream_get(ps_pipeline *p, int id, ps_stream_figures *out, int64_t *start_ns,
+                                 ps_err *err) {
+    pthread_mutex_lock(&p->mu);
+    int known = id >= 0 && id < p->n_streams;
+    if (known) {
+        *out = p->streams[id]->st;
+        ps_pipe_source_figures(p->streams[id], out);
+        if (start_ns) *start_ns = p->start_ns;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return known ? PS_OK : ps_err_set(err, PS_ERR_ARG, "stream %d: no such stream", id);
+}
+
 ps_status ps_pipeline_stats_get(ps_pipeline *p, ps_pipeline_stats *st, ps_err *err) {
     memset(st, 0, sizeof *st);
     pthread_mutex_lock(&p->mu);

@@ -187,6 +187,12 @@ int ps_pipeline_wait(ps_pipeline *p, int timeout_ms);
 ps_status ps_pipeline_stats_get(ps_pipeline *p, ps_pipeline_stats *st, ps_err *err);
 void ps_pipeline_stats_free(ps_pipeline_stats *st);
 
+/* One stream's figures into *out (and the pipeline's start into *start_ns
+ * when not NULL): cheaper than ps_pipeline_stats_get with many streams.
+ * PS_ERR_ARG for an unknown id. */
+ps_status ps_pipeline_stream_get(ps_pipeline *p, int id, ps_stream_figures *out, int64_t *start_ns,
+                                 ps_err *err);
+
 /* Stops, joins every thread and frees everything. */
 void ps_pipeline_free(ps_pipeline *p);
 

@@ -133,6 +133,24 @@ ps_status ps_runtime_stats(ps_runtime *rt, ps_stats *st, ps_err *err) {
     return s;
 }
 
+ps_status ps_runtime_stream_stats(ps_runtime *rt, int32_t id, ps_stream_stats *out,
+                                  int64_t *start_ns, ps_err *err) {
+    if (!rt) return ps_err_set(err, PS_ERR_ARG, "stats: no runtime");
+    if (rt->closed) {
+        if (id < 0 || id >= rt->final.n_streams)
+            return ps_err_set(err, PS_ERR_ARG, "stream %d: no such stream", id);
+        stream_of(&rt->final.streams[id], out);
+        if (start_ns) *start_ns = rt->final.start_ns;
+        return PS_OK;
+    }
+    ps_stream_figures *one = malloc(sizeof *one); /* 15 KiB of histogram: not on the stack */
+    if (!one) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
+    ps_status st = ps_pipeline_stream_get(rt->pipe, id, one, start_ns, err);
+    if (!st) stream_of(one, out);
+    free(one);
+    return st;
+}
+
 void ps_stats_free(ps_stats *st) {
     if (!st) return;
     free(st->streams);
