@@ -149,9 +149,9 @@ static int patch_field(const cJSON *it, double *v, serve_reply *out) {
     int whole = !strcmp(it->string, "priority");
     if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) ||
         (whole ? (it->valuedouble != floor(it->valuedouble) || fabs(it->valuedouble) > 1e6)
-               : it->valuedouble < 0)) {
+               : (it->valuedouble < 0 || it->valuedouble > 1e7))) {
         error_reply(out, 400, "request body: \"%s\": expected %s", it->string,
-                    whole ? "a whole number" : "a number >= 0");
+                    whole ? "a whole number" : "a number from 0 to 1e7");
         return 0;
     }
     *v = it->valuedouble;

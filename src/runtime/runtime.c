@@ -114,9 +114,9 @@ ps_status ps_runtime_add_stream(ps_runtime *rt, const ps_stream_params *sp, int3
 ps_status ps_runtime_set_stream(ps_runtime *rt, int32_t id, int32_t priority,
                                 double max_latency_ms, double max_fps, ps_err *err) {
     if (!rt || rt->closed) return ps_err_set(err, PS_ERR_ARG, "stream %d: the runtime is closed", id);
-    if (!(max_latency_ms >= 0) || !(max_fps >= 0) || max_latency_ms > 1e7 || max_fps > 1e6)
+    if (!(max_latency_ms >= 0) || !(max_fps >= 0) || max_latency_ms > 1e7 || max_fps > 1e7)
         return ps_err_set(err, PS_ERR_ARG, "stream %d: max_latency_ms and max_fps must be "
-                                           "numbers >= 0", id);
+                                           "numbers from 0 to 1e7", id);
     ps_stream_settings set = {.priority = priority, .max_latency_ms = max_latency_ms,
                               .max_fps = max_fps};
     if (set.max_latency_ms == 0) set.max_latency_ms = rt->params.max_latency_ms;
