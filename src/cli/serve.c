@@ -214,8 +214,8 @@ static int serve_run(serve_opts *o, serve_hub *hub) {
     ps_runtime *rt = start_runtime(o, hub);
     if (!rt) return 1;
     serve_backend b = {.ctx = rt, .add = rt_add, .remove = rt_remove, .set = rt_set,
-                       .stats = rt_stats, .stream = rt_stream, .metrics = rt_metrics, .defaults = o->job.src,
-                       .remove_wait_ms = 5000};
+                       .stats = rt_stats, .stream = rt_stream, .metrics = rt_metrics,
+                       .defaults = o->job.src, .remove_wait_ms = 5000};
     serve_http_opts ho = {.host = o->host, .port = o->port,
                           .token = o->token_file ? o->token : NULL,
                           .max_connections = o->max_connections, .backend = &b, .hub = hub};
