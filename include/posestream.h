@@ -94,6 +94,8 @@ typedef struct {
     float score;
     float x0, y0, x1, y1; /* box */
     ps_keypoint kp[PS_NUM_KEYPOINTS];
+    int32_t id;           /* the person's track in its stream: 1, 2, 3... (0: not
+                             tracked, e.g. a still image) */
 } ps_person;
 
 typedef struct ps_model ps_model;
@@ -269,6 +271,37 @@ typedef void (*ps_result_fn)(const ps_result *result, void *user);
  * writes. */
 PS_API size_t ps_result_to_json(const ps_result *result, char *buf, size_t cap);
 
+/* ---- Tracking and smoothing (per stream) ----
+ * Who is who: each person of a video frame gets the id of its track, by
+ * similarity to the tracks of the frames before (object keypoint similarity
+ * with COCO's per-keypoint sigmas, or IoU of boxes), matched greedily in
+ * score order; a track not matched for max_age_ms (by the frames' own
+ * times, so an offline run and a real-time one give the same ids) ends.
+ * Ids start at 1 in every stream and are never shared between streams. A
+ * One Euro filter per track smooths the keypoints (on the coordinates
+ * normalised to the frame, where TensorFlow.js's constants apply). */
+typedef enum { PS_TRACK_KEYPOINTS = 0, PS_TRACK_BOXES } ps_track_kind;
+
+typedef struct {
+    int32_t enabled;          /* 1 (default): ids on video streams */
+    ps_track_kind kind;       /* keypoints (default) or boxes */
+    int32_t max_tracks;       /* at most this many kept (18) */
+    double max_age_ms;        /* a track unmatched this long ends (1000) */
+    double min_similarity;    /* to match (0.2 keypoints, 0.15 boxes) */
+    double keypoint_threshold; /* keypoints counted only above this score (0.3) */
+    int32_t min_keypoints;    /* fewer in common: no similarity (4) */
+    int32_t reset_on_jump;    /* a stream whose time steps back (a file that
+                                 loops, a camera that reconnects) or jumps
+                                 beyond max_age_ms starts afresh, ids from 1 (1) */
+    int32_t smooth;           /* 1 (default): One Euro filter per track */
+    double min_cutoff;        /* Hz (2.5) */
+    double beta;              /* per normalised unit per second (300) */
+    double d_cutoff;          /* Hz (2.5) */
+} ps_track_params;
+
+/* The defaults above (those of TensorFlow.js's MoveNet tracker). */
+PS_API ps_track_params ps_track_default_params(void);
+
 typedef struct {
     const char *model;        /* see ps_model_find; NULL: the cache */
     int32_t verify_model;     /* check the pinned checksums (default 1) */
@@ -299,6 +332,7 @@ typedef struct {
                                  is created) or a file; NULL (default): none */
     ps_result_fn on_result;   /* NULL, or called for every processed frame */
     void *user;               /* for on_result */
+    ps_track_params track;    /* ids and smoothing (see above) */
 } ps_runtime_params;
 
 PS_API ps_runtime_params ps_runtime_default_params(void);

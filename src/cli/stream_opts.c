@@ -35,6 +35,15 @@ const char cli_job_options_help[] =
     "                        10 s (default -1: for ever; 0: never)\n"
     "  --av-opt K=V[,K=V]    FFmpeg options for every file/network source, e.g.\n"
     "                        rtsp_transport=tcp or rtsp_flags=listen\n"
+    "  --no-track            no person ids (default: ids per stream, by keypoint\n"
+    "                        similarity, for video)\n"
+    "  --track-boxes         track by the IoU of boxes instead of keypoints\n"
+    "  --track-max-age-ms MS a person unseen this long gets a new id (default 1000)\n"
+    "  --no-smooth           keypoints as detected (default: a One Euro filter per\n"
+    "                        person, for video)\n"
+    "  --smooth-min-cutoff HZ, --smooth-beta B  the filter's settings (2.5, 300;\n"
+    "                        lower cut-off: smoother, more lag; higher beta: less\n"
+    "                        lag when moving)\n"
     "  --log-level L         error, warn (default), info or debug: what the library\n"
     "                        and FFmpeg say on stderr (FFmpeg's errors are info)\n";
 
@@ -86,6 +95,17 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
     }
     else if (!strcmp(name, "backend")) {
         if (cli_parse_backend(arg, &job->rt.engine.backend)) return -1;
+    } else if (!strcmp(name, "no-track") || !strcmp(name, "no-smooth") ||
+               !strcmp(name, "track-boxes")) {
+        ps_track_params *t = &job->rt.track;
+        if (name[3] == 't') t->enabled = 0;
+        else if (name[3] == 's') t->smooth = 0;
+        else t->kind = PS_TRACK_BOXES, t->min_similarity = 0.15;
+    } else if (!strcmp(name, "track-max-age-ms") || !strcmp(name, "smooth-min-cutoff") ||
+               !strcmp(name, "smooth-beta")) {
+        double *v = name[0] == 't' ? &job->rt.track.max_age_ms
+                    : name[7] == 'm' ? &job->rt.track.min_cutoff : &job->rt.track.beta;
+        if (cli_parse_number(name, arg, 0, 1e7, name[7] == 'b', v)) return -1;
     } else if (!strcmp(name, "log-level")) {
         if (cli_parse_log_level(arg)) return -1;
     } else if (!strcmp(name, "min-score")) {

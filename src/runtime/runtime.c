@@ -17,19 +17,56 @@
 ps_runtime_params ps_runtime_default_params(void) {
     return (ps_runtime_params){.verify_model = 1, .min_score = 0.2f, .batch_max = 8,
                                .batch_timeout_ms = 50, .ring_size = 4, .max_vram_gb = 11,
-                               .open_wait_ms = 1000};
+                               .open_wait_ms = 1000, .track = ps_track_default_params()};
 }
 
 ps_stream_params ps_stream_default_params(void) {
     return (ps_stream_params){.reconnect = -1};
 }
 
-/* Every processed frame: to the results, then to the caller. */
+/* Stream id's tracker, made on its first frame; NULL when out of memory
+ * (its people then go without ids). Engine thread only. */
+static ps_tracker *tracker_of(ps_runtime *rt, int id) {
+    if (id < 0) return NULL;
+    if (id >= rt->n_trackers) {
+        int n = id + 16;
+        ps_tracker **grown = realloc(rt->trackers, sizeof *grown * (size_t)n);
+        if (!grown) return NULL;
+        memset(grown + rt->n_trackers, 0, sizeof *grown * (size_t)(n - rt->n_trackers));
+        rt->trackers = grown;
+        rt->n_trackers = n;
+    }
+    ps_tracker *t = rt->trackers[id];
+    if (!t && (t = malloc(sizeof *t)) && ps_tracker_init(t, &rt->params.track)) {
+        ps_tracker_free(t);
+        free(t);
+        t = NULL;
+    }
+    return rt->trackers[id] = t;
+}
+
+static void trackers_free(ps_runtime *rt) {
+    for (int k = 0; k < rt->n_trackers; k++) {
+        if (rt->trackers[k]) ps_tracker_free(rt->trackers[k]);
+        free(rt->trackers[k]);
+    }
+    free(rt->trackers);
+    rt->trackers = NULL;
+    rt->n_trackers = 0;
+}
+
+/* Every processed frame: ids and smoothing (video only), to the results,
+ * then to the caller. */
 static void on_frame(void *ctx, int stream, const char *name, const ps_frame *f) {
     ps_runtime *rt = ctx;
+    ps_person people[PS_MAX_PEOPLE];
+    int n = f->n_people < PS_MAX_PEOPLE ? f->n_people : PS_MAX_PEOPLE;
+    memcpy(people, f->people, sizeof *people * (size_t)n);
+    ps_tracker *t = rt->params.track.enabled && !f->still ? tracker_of(rt, stream) : NULL;
+    if (t) ps_tracker_apply(t, people, n, f->width, f->height, f->pts);
     ps_result r = {.stream = stream, .name = name, .frame = f->index, .pts = f->pts,
                    .captured_ns = f->t.captured, .output_ns = f->t.output, .width = f->width,
-                   .height = f->height, .n_people = f->n_people, .people = f->people};
+                   .height = f->height, .n_people = n, .people = people};
     if (rt->results) ps_results_write(rt->results, &r);
     if (rt->params.on_result) rt->params.on_result(&r, rt->params.user);
 }
@@ -220,6 +257,7 @@ void ps_runtime_free(ps_runtime *rt) {
     ps_err ignored;
     ps_runtime_close(rt, &ignored);
     ps_pipeline_stats_free(&rt->final);
+    trackers_free(rt);
     if (rt->have_det) ps_engine_detector_free(&rt->det);
     ps_engine_free(rt->engine);
     ps_model_free(rt->model);

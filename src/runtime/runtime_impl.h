@@ -7,6 +7,7 @@
 
 #include "pipeline/pipeline.h"
 #include "sink/results.h"
+#include "track/tracker.h"
 
 struct ps_runtime {
     ps_runtime_params params;  /* model and output point into the copies below */
@@ -22,6 +23,9 @@ struct ps_runtime {
     int closed;                /* ps_runtime_close ran: final holds the figures */
     int input_w, input_h, batch_max;
     ps_pipeline_stats final;
+    ps_tracker **trackers;     /* [n_trackers] by stream id, made on a stream's first
+                                  frame; the engine thread's alone */
+    int n_trackers;
     double final_engine_mb;    /* the engine's memory as the run ended, before */
     double final_prepared_mb;  /* the streams' buffers went back */
 };

@@ -19,6 +19,7 @@ static void put_keypoint(ps_json *w, const char *name, const ps_keypoint *kp) {
 
 static void put_person(ps_json *w, const ps_person *p) {
     ps_json_object(w);
+    if (p->id > 0) ps_json_key_int(w, "id", p->id); /* tracked (video) */
     ps_json_key_number(w, "score", p->score, SCORE_DECIMALS);
     ps_json_key(w, "box");
     ps_json_array(w);

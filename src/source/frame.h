@@ -39,6 +39,7 @@ typedef struct ps_frame {
     void (*slot_free)(void *ctx, void *slot);
     void *slot_ctx;
     ps_frame_times t;
+    int still;           /* a still image (not tracked or smoothed) */
     int n_people;
     ps_person people[PS_MAX_PEOPLE]; /* in pixels of the original frame */
 } ps_frame;

@@ -312,6 +312,7 @@ ps_read_result ps_source_scale(ps_source *s, const uint8_t *const planes[4],
 void ps_source_stamp(ps_source *s, ps_frame *f, double pts, int64_t captured) {
     f->index = s->index++;
     f->pts = pts;
+    f->still = 0;
     f->t.captured = captured;
     f->t.decoded = ps_now_ns();
 }

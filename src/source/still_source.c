@@ -93,7 +93,9 @@ static ps_read_result still_read(ps_source *s, ps_frame *f, ps_err *err) {
     ps_read_result r = ps_source_scale(s, planes, strides, img.width, img.height,
                                        AV_PIX_FMT_RGB24, f, err);
     ps_rgb_free(&img);
-    if (r == PS_READ_FRAME) ps_source_stamp(s, f, (double)s->index, captured);
+    if (r != PS_READ_FRAME) return r;
+    ps_source_stamp(s, f, (double)s->index, captured);
+    f->still = 1;
     return r;
 }
 
