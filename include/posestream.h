@@ -284,10 +284,12 @@ typedef enum { PS_TRACK_KEYPOINTS = 0, PS_TRACK_BOXES } ps_track_kind;
 
 typedef struct {
     int32_t enabled;          /* 1 (default): ids on video streams */
-    ps_track_kind kind;       /* keypoints (default) or boxes */
+    ps_track_kind kind;       /* boxes (default, as TensorFlow.js's MoveNet: on
+                                 bench/NOTES.md's measure far fewer broken
+                                 tracks than keypoints) or keypoints */
     int32_t max_tracks;       /* at most this many kept (18) */
     double max_age_ms;        /* a track unmatched this long ends (1000) */
-    double min_similarity;    /* to match (0.2 keypoints, 0.15 boxes) */
+    double min_similarity;    /* to match (0.15 boxes; 0.2 is TF.js's for keypoints) */
     double keypoint_threshold; /* keypoints counted only above this score (0.3) */
     int32_t min_keypoints;    /* fewer in common: no similarity (4) */
     int32_t reset_on_jump;    /* a stream whose time steps back (a file that

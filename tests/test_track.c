@@ -44,8 +44,10 @@ static ps_person person_at(double cx, double cy, double h, float s) {
     return p;
 }
 
+/* The keypoint tracker, unsmoothed (the box tracker is tested below). */
 static ps_track_params params(void) {
     ps_track_params p = ps_track_default_params();
+    p.kind = PS_TRACK_KEYPOINTS, p.min_similarity = 0.2;
     p.smooth = 0;
     return p;
 }

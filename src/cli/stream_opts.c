@@ -35,9 +35,9 @@ const char cli_job_options_help[] =
     "                        10 s (default -1: for ever; 0: never)\n"
     "  --av-opt K=V[,K=V]    FFmpeg options for every file/network source, e.g.\n"
     "                        rtsp_transport=tcp or rtsp_flags=listen\n"
-    "  --no-track            no person ids (default: ids per stream, by keypoint\n"
-    "                        similarity, for video)\n"
-    "  --track-boxes         track by the IoU of boxes instead of keypoints\n"
+    "  --no-track            no person ids (default: ids per stream, for video)\n"
+    "  --track-by KIND       boxes (default: their IoU) or keypoints (object\n"
+    "                        keypoint similarity)\n"
     "  --track-max-age-ms MS a person unseen this long gets a new id (default 1000)\n"
     "  --no-smooth           keypoints as detected (default: a One Euro filter per\n"
     "                        person, for video)\n"
@@ -95,12 +95,14 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
     }
     else if (!strcmp(name, "backend")) {
         if (cli_parse_backend(arg, &job->rt.engine.backend)) return -1;
-    } else if (!strcmp(name, "no-track") || !strcmp(name, "no-smooth") ||
-               !strcmp(name, "track-boxes")) {
-        ps_track_params *t = &job->rt.track;
-        if (name[3] == 't') t->enabled = 0;
-        else if (name[3] == 's') t->smooth = 0;
-        else t->kind = PS_TRACK_BOXES, t->min_similarity = 0.15;
+    } else if (!strcmp(name, "no-track") || !strcmp(name, "no-smooth")) {
+        if (name[3] == 't') job->rt.track.enabled = 0;
+        else job->rt.track.smooth = 0;
+    } else if (!strcmp(name, "track-by")) {
+        int keypoints = !strcmp(arg, "keypoints");
+        if (!keypoints && strcmp(arg, "boxes")) return cli_fail("--track-by: expected boxes or keypoints"), -1;
+        job->rt.track.kind = keypoints ? PS_TRACK_KEYPOINTS : PS_TRACK_BOXES;
+        job->rt.track.min_similarity = keypoints ? 0.2 : 0.15;
     } else if (!strcmp(name, "track-max-age-ms") || !strcmp(name, "smooth-min-cutoff") ||
                !strcmp(name, "smooth-beta")) {
         double *v = name[0] == 't' ? &job->rt.track.max_age_ms

@@ -24,7 +24,7 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg);
         {"av-opt", required_argument, 0, 0}, {"decode", required_argument, 0, 0},      \
         {"reconnect", required_argument, 0, 0}, {"max-host-gb", required_argument, 0, 0}, \
         {"log-level", required_argument, 0, 0}, {"no-track", no_argument, 0, 0},           \
-        {"no-smooth", no_argument, 0, 0}, {"track-boxes", no_argument, 0, 0},            \
+        {"no-smooth", no_argument, 0, 0}, {"track-by", required_argument, 0, 0},            \
         {"track-max-age-ms", required_argument, 0, 0},                                   \
         {"smooth-min-cutoff", required_argument, 0, 0},                                  \
         {"smooth-beta", required_argument, 0, 0}

@@ -18,8 +18,8 @@ static const double coco_sigma[PS_NUM_KEYPOINTS] = {
     0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089};
 
 ps_track_params ps_track_default_params(void) {
-    return (ps_track_params){.enabled = 1, .kind = PS_TRACK_KEYPOINTS, .max_tracks = 18,
-                             .max_age_ms = 1000, .min_similarity = 0.2,
+    return (ps_track_params){.enabled = 1, .kind = PS_TRACK_BOXES, .max_tracks = 18,
+                             .max_age_ms = 1000, .min_similarity = 0.15,
                              .keypoint_threshold = 0.3, .min_keypoints = 4,
                              .reset_on_jump = 1, .smooth = 1, .min_cutoff = 2.5,
                              .beta = 300, .d_cutoff = 2.5};

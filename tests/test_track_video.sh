@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Ids on a real clip (vtest.avi, people walking): two offline runs give the
+# same ids frame by frame, and a --realtime run gives the ids of the offline
+# one on every frame both processed (when it dropped none: the tracker must
+# then see the same frames); prints how many ids the clip makes and how
+# many of them last.
+#   test_track_video.sh POSESTREAM_BINARY
+set -u
+bin=$1
+cache=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}
+[ -f "$cache/movenet-multipose.json" ] || { echo "SKIP: model not in $cache"; exit 77; }
+clip=$cache/vtest.avi
+[ -f "$clip" ] || { echo "SKIP: $clip missing (tools/fetch-data.sh)"; exit 77; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+run=("$bin" run --no-status --backend cpu)
+"${run[@]}" -o "$tmp/a.jsonl" "$clip" 2>/dev/null || { echo "FAIL: offline run"; exit 1; }
+"${run[@]}" -o "$tmp/b.jsonl" "$clip" 2>/dev/null || { echo "FAIL: second offline run"; exit 1; }
+"${run[@]}" -o "$tmp/r.jsonl" --realtime --duration 12 "$clip" 2>"$tmp/r.err"
+python3 - "$tmp" <<'PY'
+import json, re, sys
+from collections import Counter
+d = sys.argv[1]
+def ids(name):
+    return {j["frame"]: [p.get("id", 0) for p in j["people"]]
+            for j in map(json.loads, open(f"{d}/{name}.jsonl"))}
+a, b, r = ids("a"), ids("b"), ids("r")
+ok = a == b
+print(f"offline twice: {len(a)} frames, ids {'identical' if ok else 'DIFFER'}")
+row = next((l for l in open(f"{d}/r.err") if l.startswith("all ")), "")
+cols = row.split()
+lost = sum(int(cols[k]) for k in (3, 5, 6, 7, 8)) if row else -1  # dropped, late, skipped, cancelled, failed
+if lost == 0:
+    same = all(a[f] == r[f] for f in r)
+    print(f"real time: {len(r)} frames, ids {'as offline' if same else 'DIFFER from offline'}")
+    ok &= same
+else:
+    print(f"real time: {lost} frames not processed on this machine: comparison skipped (not a failure)")
+c = Counter(i for v in a.values() for i in v)
+people = sum(len(v) for v in a.values())
+long = [i for i, n in c.items() if n >= 20]
+print(f"ids: {len(c)} in all; {len(long)} seen on 20 frames or more, holding "
+      f"{100 * sum(c[i] for i in long) / max(people, 1):.0f}% of the {people} detections")
+print("test_track_video:", "PASS" if ok else "FAIL")
+sys.exit(0 if ok else 1)
+PY
