@@ -43,6 +43,10 @@ export PKG_CONFIG_PATH=$lib/pkgconfig
 # FFmpeg ships none static, so `pkg-config --static` asks for more than is
 # installed): Requires.private through pkg-config, then Libs.private
 pc=$lib/pkgconfig/posestream.pc
+if ! why=$(pkg-config --cflags --libs posestream 2>&1); then
+  # a machine without its dependencies' -dev packages (the GPU machine's kit)
+  echo "SKIP: pkg-config cannot resolve posestream's requirements here: $why"; exit 77
+fi
 static_deps="$(pkg-config --libs $(sed -n 's/^Requires.private: //p' "$pc")) $(sed -n 's/^Libs.private: //p' "$pc")"
 for ex in detect_image multi_stream; do
   # shellcheck disable=SC2046
