@@ -50,7 +50,9 @@ static void pool_free(stream *s) {
 }
 
 void ps_pipe_free_pool_if_idle(stream *s) {
-    if (s->reader_done && s->frames && s->n_free == s->n_frames) pool_free(s);
+    if (!s->reader_done || !s->frames || s->n_free != s->n_frames) return;
+    pool_free(s);
+    if (s->p->o.on_stream_done) s->p->o.on_stream_done(s->p->o.result_ctx, s->id);
 }
 
 void ps_pipe_settle(stream *s) {

@@ -40,6 +40,11 @@ typedef struct {
     size_t max_host;      /* bytes: the process's host-memory budget, against
                              which every stream is admitted (0: only the
                              machine's available memory counts) */
+    void (*on_stream_done)(void *ctx, int stream); /* NULL, or (result_ctx)
+                             once a stream has ended and its last frame is
+                             out: no on_result for it follows. Any pipeline
+                             thread, with the pipeline's lock held: keep it
+                             short and call nothing of the pipeline. */
 } ps_pipeline_opts;
 
 /* A stream's own settings (ps_pipeline_add_stream). */

@@ -45,6 +45,19 @@ static ps_tracker *tracker_of(ps_runtime *rt, int id) {
     return rt->trackers[id] = t;
 }
 
+/* A stream that is done: its tracker goes (the pipeline's lock held; ours
+ * is taken inside it, never the other way round). */
+static void on_stream_done(void *ctx, int stream) {
+    ps_runtime *rt = ctx;
+    pthread_mutex_lock(&rt->track_mu);
+    if (stream >= 0 && stream < rt->n_trackers && rt->trackers[stream]) {
+        ps_tracker_free(rt->trackers[stream]);
+        free(rt->trackers[stream]);
+        rt->trackers[stream] = NULL;
+    }
+    pthread_mutex_unlock(&rt->track_mu);
+}
+
 static void trackers_free(ps_runtime *rt) {
     for (int k = 0; k < rt->n_trackers; k++) {
         if (rt->trackers[k]) ps_tracker_free(rt->trackers[k]);
@@ -62,8 +75,12 @@ static void on_frame(void *ctx, int stream, const char *name, const ps_frame *f)
     ps_person people[PS_MAX_PEOPLE];
     int n = f->n_people < PS_MAX_PEOPLE ? f->n_people : PS_MAX_PEOPLE;
     memcpy(people, f->people, sizeof *people * (size_t)n);
-    ps_tracker *t = rt->params.track.enabled && !f->still ? tracker_of(rt, stream) : NULL;
-    if (t) ps_tracker_apply(t, people, n, f->width, f->height, f->pts);
+    if (rt->params.track.enabled && !f->still) {
+        pthread_mutex_lock(&rt->track_mu);
+        ps_tracker *t = tracker_of(rt, stream);
+        if (t) ps_tracker_apply(t, people, n, f->width, f->height, f->pts);
+        pthread_mutex_unlock(&rt->track_mu);
+    }
     ps_result r = {.stream = stream, .name = name, .frame = f->index, .pts = f->pts,
                    .captured_ns = f->t.captured, .output_ns = f->t.output, .width = f->width,
                    .height = f->height, .n_people = n, .people = people};
@@ -90,7 +107,8 @@ static ps_status make_pipeline(ps_runtime *rt, ps_err *err) {
                            .ring_size = p->ring_size, .keep_running = p->keep_running,
                            .max_vram = (size_t)(p->max_vram_gb * 1073741824.0),
                            .max_host = (size_t)(p->max_host_gb * 1073741824.0),
-                           .on_result = on_frame, .result_ctx = rt};
+                           .on_result = on_frame, .result_ctx = rt,
+                           .on_stream_done = on_stream_done};
     rt->pipe = ps_pipeline_create(&po, err);
     return rt->pipe ? PS_OK : err->code;
 }
@@ -101,6 +119,7 @@ ps_runtime *ps_runtime_create(const ps_runtime_params *params, ps_err *err) {
     ps_runtime *rt = calloc(1, sizeof *rt);
     if (!rt) return ps_err_set(err, PS_ERR_NOMEM, "out of memory"), NULL;
     rt->params = p;
+    pthread_mutex_init(&rt->track_mu, NULL);
     if (p.model) snprintf(rt->model_path, sizeof rt->model_path, "%s", p.model);
     rt->params.model = p.model ? rt->model_path : NULL;
     if (p.output) snprintf(rt->output, sizeof rt->output, "%s", p.output);
@@ -258,6 +277,7 @@ void ps_runtime_free(ps_runtime *rt) {
     ps_runtime_close(rt, &ignored);
     ps_pipeline_stats_free(&rt->final);
     trackers_free(rt);
+    pthread_mutex_destroy(&rt->track_mu);
     if (rt->have_det) ps_engine_detector_free(&rt->det);
     ps_engine_free(rt->engine);
     ps_model_free(rt->model);

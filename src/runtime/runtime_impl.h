@@ -24,8 +24,9 @@ struct ps_runtime {
     int input_w, input_h, batch_max;
     ps_pipeline_stats final;
     ps_tracker **trackers;     /* [n_trackers] by stream id, made on a stream's first
-                                  frame; the engine thread's alone */
+                                  frame (engine thread), freed when it is done */
     int n_trackers;
+    pthread_mutex_t track_mu;  /* trackers, between those two */
     double final_engine_mb;    /* the engine's memory as the run ended, before */
     double final_prepared_mb;  /* the streams' buffers went back */
 };
