@@ -25,7 +25,7 @@ ps_stream_params ps_stream_default_params(void) {
 }
 
 /* Stream id's tracker, made on its first frame; NULL when out of memory
- * (its people then go without ids). Engine thread only. */
+ * (its people then go without ids). rt->track_mu held. */
 static ps_tracker *tracker_of(ps_runtime *rt, int id) {
     if (id < 0) return NULL;
     if (id >= rt->n_trackers) {
@@ -45,24 +45,25 @@ static ps_tracker *tracker_of(ps_runtime *rt, int id) {
     return rt->trackers[id] = t;
 }
 
+/* Frees stream k's tracker, if it has one (rt->track_mu held). */
+static void tracker_drop(ps_runtime *rt, int k) {
+    if (k < 0 || k >= rt->n_trackers || !rt->trackers[k]) return;
+    ps_tracker_free(rt->trackers[k]);
+    free(rt->trackers[k]);
+    rt->trackers[k] = NULL;
+}
+
 /* A stream that is done: its tracker goes (the pipeline's lock held; ours
  * is taken inside it, never the other way round). */
 static void on_stream_done(void *ctx, int stream) {
     ps_runtime *rt = ctx;
     pthread_mutex_lock(&rt->track_mu);
-    if (stream >= 0 && stream < rt->n_trackers && rt->trackers[stream]) {
-        ps_tracker_free(rt->trackers[stream]);
-        free(rt->trackers[stream]);
-        rt->trackers[stream] = NULL;
-    }
+    tracker_drop(rt, stream);
     pthread_mutex_unlock(&rt->track_mu);
 }
 
 static void trackers_free(ps_runtime *rt) {
-    for (int k = 0; k < rt->n_trackers; k++) {
-        if (rt->trackers[k]) ps_tracker_free(rt->trackers[k]);
-        free(rt->trackers[k]);
-    }
+    for (int k = 0; k < rt->n_trackers; k++) tracker_drop(rt, k);
     free(rt->trackers);
     rt->trackers = NULL;
     rt->n_trackers = 0;
