@@ -44,10 +44,7 @@ static void body_done(body_out *b, int status, const char *type, serve_reply *ou
     }
 }
 
-static void error_reply(serve_reply *out, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void error_reply(serve_reply *out, int status, const char *fmt, ...) {
+void serve_error(serve_reply *out, int status, const char *fmt, ...) {
     char msg[PS_ERR_LEN + 128];
     va_list ap;
     va_start(ap, fmt);
@@ -68,7 +65,7 @@ static void stream_reply(const serve_backend *b, int id, int status, serve_reply
     int64_t start = 0;
     ps_err err;
     ps_status st = b->stream(b->ctx, id, &s, &start, &err);
-    if (st) return error_reply(out, st == PS_ERR_ARG ? 404 : 500, "%s", err.msg);
+    if (st) return serve_error(out, st == PS_ERR_ARG ? 404 : 500, "%s", err.msg);
     body_out o;
     if (body_open(&o)) ps_stream_json(&o.w, &s, start);
     body_done(&o, status, SERVE_JSON, out);
@@ -77,7 +74,7 @@ static void stream_reply(const serve_backend *b, int id, int status, serve_reply
 static void health(const serve_backend *b, int full, serve_reply *out) {
     ps_stats st;
     ps_err err;
-    if (b->stats(b->ctx, &st, &err)) return error_reply(out, 500, "%s", err.msg);
+    if (b->stats(b->ctx, &st, &err)) return serve_error(out, 500, "%s", err.msg);
     int active = 0;
     for (int k = 0; k < st.n_streams; k++)
         active += st.streams[k].state <= PS_STREAM_RUNNING;
@@ -102,7 +99,7 @@ static void health(const serve_backend *b, int full, serve_reply *out) {
 static void list(const serve_backend *b, serve_reply *out) {
     ps_stats st;
     ps_err err;
-    if (b->stats(b->ctx, &st, &err)) return error_reply(out, 500, "%s", err.msg);
+    if (b->stats(b->ctx, &st, &err)) return serve_error(out, 500, "%s", err.msg);
     body_out o;
     if (body_open(&o)) {
         ps_json_array(&o.w);
@@ -131,16 +128,16 @@ static ps_stream_params with_defaults(const serve_backend *b, const ps_stream_pa
 static void add(const serve_backend *b, const char *body, size_t len, serve_reply *out) {
     ps_err err;
     ps_stream_params *own;
-    if (!body || !len) return error_reply(out, 400, "request body: a JSON object with \"uri\"");
+    if (!body || !len) return serve_error(out, 400, "request body: a JSON object with \"uri\"");
     if (ps_stream_params_parse_one(body, len, "request body", &own, &err))
-        return error_reply(out, 400, "%s", err.msg);
+        return serve_error(out, 400, "%s", err.msg);
     char opts[8192];
     ps_stream_params sp = with_defaults(b, own, opts, sizeof opts);
     int32_t id = -1;
     ps_status st = b->add(b->ctx, &sp, &id, &err);
     ps_stream_params_free(own, 1);
-    if (st == PS_ERR_REFUSED) return error_reply(out, 409, "%s", err.msg);
-    if (st) return error_reply(out, st == PS_ERR_NOMEM ? 500 : 400, "%s", err.msg);
+    if (st == PS_ERR_REFUSED) return serve_error(out, 409, "%s", err.msg);
+    if (st) return serve_error(out, st == PS_ERR_NOMEM ? 500 : 400, "%s", err.msg);
     stream_reply(b, id, 201, out);
 }
 
@@ -150,7 +147,7 @@ static int patch_field(const cJSON *it, double *v, serve_reply *out) {
     if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) ||
         (whole ? (it->valuedouble != floor(it->valuedouble) || fabs(it->valuedouble) > 1e6)
                : (it->valuedouble < 0 || it->valuedouble > 1e7))) {
-        error_reply(out, 400, "request body: \"%s\": expected %s", it->string,
+        serve_error(out, 400, "request body: \"%s\": expected %s", it->string,
                     whole ? "a whole number" : "a number from 0 to 1e7");
         return 0;
     }
@@ -164,12 +161,12 @@ static int patch_body(const char *body, size_t len, double v[3], serve_reply *ou
     static const char *const keys[3] = {"priority", "max_latency_ms", "max_fps"};
     cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
     int ok = cJSON_IsObject(root);
-    if (!ok) error_reply(out, 400, "request body: expected a JSON object of priority, "
+    if (!ok) serve_error(out, 400, "request body: expected a JSON object of priority, "
                                    "max_latency_ms, max_fps");
     for (const cJSON *it = ok ? root->child : NULL; it && ok; it = it->next) {
         int k = 0;
         while (k < 3 && strcmp(it->string, keys[k])) k++;
-        if (k == 3) error_reply(out, 400, "request body: unknown field \"%.100s\" (priority, "
+        if (k == 3) serve_error(out, 400, "request body: unknown field \"%.100s\" (priority, "
                                           "max_latency_ms, max_fps can change)", it->string);
         ok = k < 3 && patch_field(it, &v[k], out);
     }
@@ -182,11 +179,11 @@ static void change(const serve_backend *b, int id, const char *body, size_t len,
     ps_stream_stats s;
     ps_err err;
     ps_status st = b->stream(b->ctx, id, &s, NULL, &err);
-    if (st) return error_reply(out, st == PS_ERR_ARG ? 404 : 500, "%s", err.msg);
+    if (st) return serve_error(out, st == PS_ERR_ARG ? 404 : 500, "%s", err.msg);
     double v[3] = {s.priority, s.max_latency_ms, s.max_fps};
     if (!patch_body(body, len, v, out)) return;
     if (b->set(b->ctx, id, (int32_t)v[0], v[1], v[2], &err))
-        return error_reply(out, 409, "%s", err.msg);
+        return serve_error(out, 409, "%s", err.msg);
     stream_reply(b, id, 200, out);
 }
 
@@ -196,8 +193,8 @@ static void removal(const serve_backend *b, int id, serve_reply *out) {
     ps_stream_stats s;
     ps_err err;
     ps_status st = b->stream(b->ctx, id, &s, NULL, &err);
-    if (st) return error_reply(out, st == PS_ERR_ARG ? 404 : 500, "%s", err.msg);
-    if (b->remove(b->ctx, id, &err)) return error_reply(out, 409, "%s", err.msg);
+    if (st) return serve_error(out, st == PS_ERR_ARG ? 404 : 500, "%s", err.msg);
+    if (b->remove(b->ctx, id, &err)) return serve_error(out, 409, "%s", err.msg);
     for (int waited = 0; waited < b->remove_wait_ms; waited += 20) {
         if (b->stream(b->ctx, id, &s, NULL, &err) || s.state == PS_STREAM_REMOVED) break;
         usleep(20000);
@@ -212,7 +209,7 @@ static void metrics(const serve_backend *b, serve_reply *out) {
     if (b->metrics(b->ctx, o.f, &err)) {
         fclose(o.f);
         free(o.buf);
-        return error_reply(out, 500, "%s", err.msg);
+        return serve_error(out, 500, "%s", err.msg);
     }
     body_done(&o, 200, SERVE_METRICS, out);
 }
@@ -226,14 +223,14 @@ static int path_id(const char *path) {
 }
 
 static void not_allowed(serve_reply *out, const char *method, const char *path, const char *allow) {
-    error_reply(out, 405, "%.16s %.200s: not allowed (%s)", method, path, allow);
+    serve_error(out, 405, "%.16s %.200s: not allowed (%s)", method, path, allow);
     out->allow = allow;
 }
 
 static void route_stream(const serve_backend *b, const char *method, const char *path,
                          const char *body, size_t len, serve_reply *out) {
     int id = path_id(path);
-    if (id < 0) return error_reply(out, 404, "%.200s: not a stream id", path);
+    if (id < 0) return serve_error(out, 404, "%.200s: not a stream id", path);
     if (!strcmp(method, "GET")) stream_reply(b, id, 200, out);
     else if (!strcmp(method, "PATCH")) change(b, id, body, len, out);
     else if (!strcmp(method, "DELETE")) removal(b, id, out);
@@ -253,7 +250,7 @@ void serve_route(const serve_backend *b, const char *method, const char *path, c
     } else if (!strncmp(path, STREAMS "/", strlen(STREAMS "/"))) {
         route_stream(b, method, path, body, len, out);
     } else {
-        error_reply(out, 404, "%.16s %.200s: no such endpoint", method, path);
+        serve_error(out, 404, "%.16s %.200s: no such endpoint", method, path);
     }
 }
 

@@ -46,6 +46,10 @@ void serve_route(const serve_backend *b, const char *method, const char *path, c
 
 void serve_reply_free(serve_reply *r);
 
+/* Fills out with status and the body {"error": <the message>}. */
+void serve_error(serve_reply *out, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Whether path is the results stream, and the stream id it asks for
  * (?stream=ID in query, -1: every stream); 0 with *bad set when the id is
  * malformed. */

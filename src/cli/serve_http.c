@@ -44,17 +44,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, serve_reply *r) {
 
 /* An error reply outside the API's routes (auth, limits). */
 static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *msg) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return MHD_NO;
-    ps_json w;
-    ps_json_init(&w, f);
-    ps_json_object(&w);
-    ps_json_key_string(&w, "error", msg);
-    ps_json_object_end(&w);
-    fclose(f);
-    serve_reply r = {status, SERVE_JSON, buf, len, NULL};
+    serve_reply r;
+    serve_error(&r, status, "%s", msg);
     return send_reply(c, &r);
 }
 

@@ -31,14 +31,11 @@ int64_t cli_now_ns(void) {
 /* The name of stream k as the runtime shows it (derived from its uri when
  * it was given none). */
 static void name_of(const cli_stream_job *job, ps_runtime *rt, int k, char *out, size_t cap) {
-    ps_stats st;
+    ps_stream_stats st;
     ps_err err;
     out[0] = '\0';
     if (job->names && job->names[k]) snprintf(out, cap, "%s", job->names[k]);
-    else if (!ps_runtime_stats(rt, &st, &err)) {
-        if (k < st.n_streams) snprintf(out, cap, "%s", st.streams[k].name);
-        ps_stats_free(&st);
-    }
+    else if (!ps_runtime_stream_stats(rt, k, &st, NULL, &err)) snprintf(out, cap, "%s", st.name);
 }
 
 int cli_add_stream(const cli_stream_job *job, ps_runtime *rt, int k, const char *suffix) {

@@ -201,15 +201,22 @@ ps_status ps_pipeline_add(ps_pipeline *p, const char *uri, const char *name,
     return ps_pipeline_add_stream(p, uri, &set, src_opts, NULL, err);
 }
 
+/* Stream id while it still runs (p->mu held); NULL with err saying why
+ * (unknown, or already ended or removed). */
+static stream *live_stream(ps_pipeline *p, int id, ps_err *err) {
+    stream *s = id >= 0 && id < p->n_streams ? p->streams[id] : NULL;
+    if (!s) ps_err_set(err, PS_ERR_ARG, "stream %d: no such stream", id);
+    else if (s->removing || ps_pipe_stream_done(s))
+        ps_err_set(err, PS_ERR_ARG, "stream %d (%s): already ended or removed", id, s->st.name);
+    else return s;
+    return NULL;
+}
+
 ps_status ps_pipeline_update(ps_pipeline *p, int id, const ps_stream_settings *set, ps_err *err) {
     if (check_settings(set, err)) return PS_ERR_ARG;
     pthread_mutex_lock(&p->mu);
-    stream *s = id >= 0 && id < p->n_streams ? p->streams[id] : NULL;
-    ps_status st = !s ? ps_err_set(err, PS_ERR_ARG, "stream %d: no such stream", id)
-                   : s->removing || ps_pipe_stream_done(s)
-                       ? ps_err_set(err, PS_ERR_ARG, "stream %d (%s): already ended or removed", id,
-                                    s->st.name)
-                       : PS_OK;
+    stream *s = live_stream(p, id, err);
+    ps_status st = s ? PS_OK : PS_ERR_ARG;
     if (!st) {
         s->st.settings.priority = set->priority;
         s->st.settings.max_latency_ms = set->max_latency_ms;
@@ -230,12 +237,8 @@ static void cancel_ring(stream *s) {
 
 ps_status ps_pipeline_remove(ps_pipeline *p, int id, ps_err *err) {
     pthread_mutex_lock(&p->mu);
-    stream *s = id >= 0 && id < p->n_streams ? p->streams[id] : NULL;
-    ps_status st = !s ? ps_err_set(err, PS_ERR_ARG, "stream %d: no such stream", id)
-                   : s->removing || ps_pipe_stream_done(s)
-                       ? ps_err_set(err, PS_ERR_ARG, "stream %d (%s): already ended or removed", id,
-                                    s->st.name)
-                       : PS_OK;
+    stream *s = live_stream(p, id, err);
+    ps_status st = s ? PS_OK : PS_ERR_ARG;
     if (!st) {
         s->removing = 1;
         if (s->src) ps_source_interrupt(s->src);

@@ -49,15 +49,29 @@ static void reader_open(stream *s) {
     pthread_mutex_unlock(&s->p->mu);
 }
 
-/* The device figures admission judges by (measured outside the lock: NVML
- * asks the driver) and the stream's own frame-size estimate. */
-static ps_admit_in device_figures(stream *s) {
-    ps_pipeline *p = s->p;
+/* What the process and the device measure now (outside the lock: NVML
+ * asks the driver), before any stream's own estimate. */
+static ps_admit_in device_measured(ps_pipeline *p) {
     ps_detector *d = p->detector;
     ps_admit_in in = {.kind = PS_MEM_DEVICE, .limit = p->o.max_vram};
     size_t peak = 0;
     if (d->vram) d->vram(d->ctx, &in.used, &peak);
     if (d->vram_free) in.free_now = d->vram_free(d->ctx);
+    return in;
+}
+
+/* The process's resident memory and the machine's available memory. */
+static ps_admit_in host_measured(ps_pipeline *p) {
+    return (ps_admit_in){.kind = PS_MEM_HOST, .limit = p->o.max_host,
+                         .used = ps_mem_resident(), .free_now = ps_mem_available()};
+}
+
+/* The device figures admission judges s by: the measure and its own
+ * frame-size estimate. */
+static ps_admit_in device_figures(stream *s) {
+    ps_pipeline *p = s->p;
+    ps_detector *d = p->detector;
+    ps_admit_in in = device_measured(p);
     /* a prepared frame holds 4 bytes per input pixel, a raw one the
      * decoder's full-size picture */
     size_t ring = d->prepare ? (size_t)p->o.ring_size * d->input_w * d->input_h * 4 : 0;
@@ -65,14 +79,20 @@ static ps_admit_in device_figures(stream *s) {
     return in;
 }
 
-/* The host figures: the process's resident memory, the machine's
- * available memory, and what the stream's decoder and frame pool should
- * take by their sizes. */
+/* The host figures: the measure, and what the stream's decoder and frame
+ * pool should take by their sizes. */
 static ps_admit_in host_figures(stream *s) {
-    ps_admit_in in = {.kind = PS_MEM_HOST, .limit = s->p->o.max_host,
-                      .used = ps_mem_resident(), .free_now = ps_mem_available()};
+    ps_admit_in in = host_measured(s->p);
     in.static_need = ps_source_host_estimate(s->src, s->n_frames);
     return in;
+}
+
+/* The pipeline's own figures of in's kind: base, reservations, streams
+ * counted (p->mu held). */
+static void admit_fill(ps_pipeline *p, ps_admit_in *in) {
+    in->base = p->mem[in->kind].base;
+    in->reserved = p->mem[in->kind].reserved;
+    in->active = p->mem[in->kind].active;
 }
 
 /* Takes what admission granted s in memory kind k (p->mu held). */
@@ -109,10 +129,7 @@ static ps_admit_verdict admit_once(stream *s, ps_admit_in *in, int n_kinds) {
     int measured[PS_MEM_KINDS];
     ps_admit_verdict v = PS_ADMIT_YES;
     for (int i = 0; i < n_kinds && v != PS_ADMIT_REFUSE; i++) {
-        int k = in[i].kind;
-        in[i].base = p->mem[k].base;
-        in[i].reserved = p->mem[k].reserved;
-        in[i].active = p->mem[k].active;
+        admit_fill(p, &in[i]);
         need[i] = ps_admit_need(&in[i], &measured[i]);
         ps_admit_verdict vk = ps_admit_decide(&in[i], need[i]);
         if (vk == PS_ADMIT_REFUSE) admit_refuse(s, &in[i], need[i], measured[i]);
@@ -126,10 +143,8 @@ static ps_admit_verdict admit_once(stream *s, ps_admit_in *in, int n_kinds) {
 /* Whether the measured average of the settled streams of kind in->kind
  * still fits (p->mu held); unjudged (fits) while any is unsettled. */
 static int precheck_kind(ps_pipeline *p, ps_admit_in *in, const char *uri, ps_err *err) {
-    int k = in->kind, measured = 0;
-    in->base = p->mem[k].base;
-    in->reserved = p->mem[k].reserved;
-    in->active = p->mem[k].active;
+    int measured = 0;
+    admit_fill(p, in);
     if (!in->active || in->reserved) return 1;
     size_t need = ps_admit_need(in, &measured);
     if (ps_admit_decide(in, need) != PS_ADMIT_REFUSE) return 1;
@@ -145,14 +160,8 @@ ps_status ps_pipe_admit_precheck(ps_pipeline *p, const char *uri, ps_err *err) {
     int gpu = d && p->mem[PS_MEM_DEVICE].active > 0;
     pthread_mutex_unlock(&p->mu);
     if (!d) return PS_OK; /* before the start nothing is measured */
-    ps_admit_in in[PS_MEM_KINDS] = {{.kind = PS_MEM_HOST, .limit = p->o.max_host,
-                                     .used = ps_mem_resident(), .free_now = ps_mem_available()}};
-    if (gpu) {
-        size_t peak = 0;
-        in[1] = (ps_admit_in){.kind = PS_MEM_DEVICE, .limit = p->o.max_vram};
-        if (d->vram) d->vram(d->ctx, &in[1].used, &peak);
-        if (d->vram_free) in[1].free_now = d->vram_free(d->ctx);
-    }
+    ps_admit_in in[PS_MEM_KINDS] = {host_measured(p)};
+    if (gpu) in[1] = device_measured(p);
     pthread_mutex_lock(&p->mu);
     int fits = precheck_kind(p, &in[0], uri, err) && (!gpu || precheck_kind(p, &in[1], uri, err));
     pthread_mutex_unlock(&p->mu);

@@ -35,18 +35,34 @@ static void head(FILE *f, const char *name, const char *type, const char *help) 
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* One histogram's series; labels: "" or `stream="0",name="x"` as written
- * by the caller into lbl. */
-static void histogram(FILE *f, const char *name, const char *lbl, const ps_hist *h) {
-    for (size_t i = 0; i < N_LATENCY_BOUNDS; i++)
-        fprintf(f, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, lbl, *lbl ? "," : "",
-                latency_bounds[i],
-                (unsigned long long)ps_hist_count_below(h, (int64_t)(latency_bounds[i] * 1e6 + 0.5)));
-    fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, lbl, *lbl ? "," : "",
-            (unsigned long long)h->count);
-    fprintf(f, "%s_sum%s%s%s %.6f\n", name, *lbl ? "{" : "", lbl, *lbl ? "}" : "", h->sum_us / 1e6);
-    fprintf(f, "%s_count%s%s%s %llu\n", name, *lbl ? "{" : "", lbl, *lbl ? "}" : "",
-            (unsigned long long)h->count);
+/* The labels of one series: the stream's (when s is not NULL) and, when
+ * le is, the bucket's bound. */
+static void labels(FILE *f, const ps_stream_figures *s, const char *le) {
+    if (!s && !le) return;
+    fputc('{', f);
+    if (s) stream_labels(f, s);
+    if (le) fprintf(f, "%sle=\"%s\"", s ? "," : "", le);
+    fputc('}', f);
+}
+
+/* One histogram's series, of stream s (NULL: the whole run). */
+static void histogram(FILE *f, const char *name, const ps_stream_figures *s, const ps_hist *h) {
+    for (size_t i = 0; i <= N_LATENCY_BOUNDS; i++) {
+        char le[32] = "+Inf";
+        uint64_t n = h->count;
+        if (i < N_LATENCY_BOUNDS) {
+            snprintf(le, sizeof le, "%g", latency_bounds[i]);
+            n = ps_hist_count_below(h, (int64_t)(latency_bounds[i] * 1e6 + 0.5));
+        }
+        fprintf(f, "%s_bucket", name);
+        labels(f, s, le);
+        fprintf(f, " %llu\n", (unsigned long long)n);
+    }
+    fprintf(f, "%s_sum", name);
+    labels(f, s, NULL);
+    fprintf(f, " %.6f\n%s_count", h->sum_us / 1e6, name);
+    labels(f, s, NULL);
+    fprintf(f, " %llu\n", (unsigned long long)h->count);
 }
 
 static void frames_total(FILE *f, const ps_pipeline_stats *st) {
@@ -101,15 +117,8 @@ static void stream_series(FILE *f, const ps_pipeline_stats *st) {
                "1 while the stream runs and its source is up.", up);
     head(f, "posestream_latency_seconds", "histogram",
          "End to end: frame captured (or its slot, for a file in real time) to keypoints out.");
-    for (int k = 0; k < st->n_streams; k++) {
-        char lbl[512];
-        FILE *m = fmemopen(lbl, sizeof lbl, "w");
-        if (!m) continue;
-        stream_labels(m, &st->streams[k]);
-        fclose(m);
-        lbl[sizeof lbl - 1] = '\0';
-        histogram(f, "posestream_latency_seconds", lbl, &st->streams[k].latency);
-    }
+    for (int k = 0; k < st->n_streams; k++)
+        histogram(f, "posestream_latency_seconds", &st->streams[k], &st->streams[k].latency);
 }
 
 static void streams_by_state(FILE *f, const ps_pipeline_stats *st) {
@@ -124,9 +133,9 @@ static void streams_by_state(FILE *f, const ps_pipeline_stats *st) {
 
 static void batch_series(FILE *f, const ps_pipeline_stats *st) {
     head(f, "posestream_queue_wait_seconds", "histogram", "Frame captured to taken into a batch.");
-    histogram(f, "posestream_queue_wait_seconds", "", &st->queue);
+    histogram(f, "posestream_queue_wait_seconds", NULL, &st->queue);
     head(f, "posestream_engine_batch_seconds", "histogram", "The engine's time per batch.");
-    histogram(f, "posestream_engine_batch_seconds", "", &st->engine);
+    histogram(f, "posestream_engine_batch_seconds", NULL, &st->engine);
     head(f, "posestream_batch_frames", "histogram", "Frames per batch.");
     uint64_t below = 0, frames = 0;
     for (int le = 1, b = 1; le <= PS_BATCH_SIZES; le *= 2) {
