@@ -19,7 +19,7 @@ extern "C" {
  * is stable: see "The library" in README.md (0.x: the ABI may change with
  * each minor version, which is why the SONAME carries it). */
 #define PS_VERSION_MAJOR 0
-#define PS_VERSION_MINOR 2
+#define PS_VERSION_MINOR 3
 #define PS_VERSION_PATCH 0
 
 /* Marks the library's exported functions: everything else is built hidden
@@ -31,7 +31,11 @@ extern "C" {
 #endif
 
 #define PS_NUM_KEYPOINTS 17
-#define PS_MAX_PEOPLE 6
+/* People per image: what the arrays of the API hold (PS_MAX_PEOPLE) and how
+ * many the decoder takes by default (PS_DEFAULT_PEOPLE, the graph's own
+ * TopK, so results equal TensorFlow.js's; see ps_engine_opts.max_people). */
+#define PS_MAX_PEOPLE 32
+#define PS_DEFAULT_PEOPLE 6
 #define PS_ERR_LEN 512
 
 typedef enum {
@@ -52,7 +56,7 @@ typedef struct {
     char msg[PS_ERR_LEN];
 } ps_err;
 
-/* "0.2.0": the version of the library actually loaded. */
+/* "0.3.0": the version of the library actually loaded. */
 PS_API const char *ps_version(void);
 
 /* 1 when the library was built with its CUDA backend (it may still find no
@@ -135,6 +139,11 @@ typedef struct {
                                  at least `threads` side by side, each on one
                                  thread (more frames per second: bench/NOTES.md);
                                  -1: every image on all threads in turn */
+    int32_t max_people;       /* centre peaks decoded per image, 1 to
+                                 PS_MAX_PEOPLE; 0 means PS_DEFAULT_PEOPLE (6,
+                                 as TensorFlow.js). The network's heads cover
+                                 the whole image, so more finds more people
+                                 in a crowd; the decoder's time grows with it */
 } ps_engine_opts;
 
 /* Builds an engine for one input size and batches up to max_batch, and runs
@@ -158,7 +167,7 @@ typedef struct {
 
 /* Detects people in n images (n <= max_batch): each image is letterboxed to
  * the engine's input, run through the network and decoded. people[i] receives
- * up to PS_MAX_PEOPLE people of image i, in pixels of that image, sorted by
+ * up to max_people (ps_engine_opts) people of image i, in pixels of that image, sorted by
  * score, those under min_score left out; counts[i] their number. */
 PS_API ps_status ps_engine_detect(ps_engine *engine, const ps_image *images, int32_t n,
                            float min_score, ps_person (*people)[PS_MAX_PEOPLE],
@@ -287,7 +296,8 @@ typedef struct {
     ps_track_kind kind;       /* boxes (default, as TensorFlow.js's MoveNet: on
                                  bench/NOTES.md's measure far fewer broken
                                  tracks than keypoints) or keypoints */
-    int32_t max_tracks;       /* at most this many kept (18) */
+    int32_t max_tracks;       /* at most this many kept (0, default: three times
+                                 the engine's max_people, 18 at 6 as TF.js) */
     double max_age_ms;        /* a track unmatched this long ends (1000) */
     double min_similarity;    /* to match (0.15 boxes; 0.2 is TF.js's for keypoints) */
     double keypoint_threshold; /* keypoints counted only above this score (0.3) */

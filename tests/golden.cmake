@@ -11,3 +11,12 @@ if(PS_HAVE_CUDA)
   ps_add_test(test_golden_cuda SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_golden_cuda.c
               ${CMAKE_CURRENT_LIST_DIR}/golden_util.c LABELS "gpu;golden" ARGS ${PS_TEST_DATA}/golden)
 endif()
+# More than six people: the photographs tiled 2x2, found at max_people 32
+# where the single photographs put them (CPU; and CUDA, skipping without a
+# GPU).
+ps_add_test(test_mosaic SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_mosaic.c
+            ${CMAKE_CURRENT_LIST_DIR}/golden_util.c LABELS golden ARGS ${PS_TEST_DATA}/golden cpu)
+if(PS_HAVE_CUDA)
+  add_test(NAME test_mosaic_cuda COMMAND test_mosaic ${PS_TEST_DATA}/golden cuda)
+  set_tests_properties(test_mosaic_cuda PROPERTIES LABELS "gpu;golden" SKIP_RETURN_CODE 77)
+endif()

@@ -79,6 +79,8 @@ expect "JPEG of absurd size" "$tmp/huge.jpg: .*absurd dimensions 65000x65000" "$
 head -c 20000 "$good" >"$tmp/cut.jpg"
 expect "truncated JPEG" "$tmp/cut.jpg: .*truncated" "$tmp/cut.jpg"
 
+expect "--max-people 33" "--max-people: expected a number from 1 to 32" --max-people 33 "$good"
+
 # One bad image among good ones: the good ones still come out.
 expect "bad image among good" "$tmp/none.jpg" "$good" "$tmp/none.jpg" "$golden/photo2.jpg"
 if [ "$(grep -c '"people":' "$tmp/out")" -ne 2 ]; then

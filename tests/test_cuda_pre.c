@@ -16,7 +16,6 @@
 #include "util/half.h"
 
 #define NK PS_NUM_KEYPOINTS
-#define NP PS_MAX_PEOPLE
 #define ROW PS_DECODE_ROW
 
 /* ---- checked helpers: a CUDA or library failure ends the test ---- */
@@ -312,6 +311,7 @@ static void test_from_float(const norm_set *ns) {
 typedef struct {
     float *h[PS_NUM_HEADS];
     int n, gh, gw;
+    int np; /* centres decoded per image */
 } batch;
 
 static float *head_at(const batch *b, int head, int img, int y, int x) {
@@ -332,7 +332,7 @@ static void fill_random(batch *b, int img, unsigned long long *seed) {
 /* Random heads, then seven planted people over low centre noise: equal
  * centre peaks (the lower index must come first), a two-cell plateau (both
  * are peaks), a box clipped at the border, the weakest (0.6) left out of the
- * top 6; integer regressions over a flat keypoint heat (symmetric cells tie
+ * top 6 (and in at 32, with low-noise non-peaks after it); integer regressions over a flat keypoint heat (symmetric cells tie
  * exactly: the first must win) and one keypoint with no heat at all (every
  * w is 0: cell 0). */
 static void fill_planted(batch *b, int img, unsigned long long *seed) {
@@ -377,19 +377,20 @@ static const char *field_name(int f, char *buf, size_t n) {
 static void compare_rows(const char *name, const batch *b, const float *gpu) {
     double worst = 0;
     int unequal = 0, bad = 0, at = 0;
-    float cpu[NP * ROW];
+    float cpu[PS_MAX_PEOPLE * ROW];
+    int np = b->np;
     for (int img = 0; img < b->n; img++) {
         size_t cells = (size_t)b->gh * b->gw;
         ps_heads h = {b->h[0] + img * cells, b->h[1] + img * cells * NK,
                       b->h[2] + img * cells * 2 * NK, b->h[3] + img * cells * 2 * NK,
                       b->h[4] + img * cells * 2, b->h[5] + img * cells * 2, b->gh, b->gw};
-        ps_decode_heads(&h, 4 * b->gh, 4 * b->gw, cpu);
-        const float *g = gpu + (size_t)img * NP * ROW;
-        for (int i = 0; i < NP * ROW; i++) {
+        TU_CHECK(ps_decode_heads(&h, 4 * b->gh, 4 * b->gw, np, cpu) == np);
+        const float *g = gpu + (size_t)img * np * ROW;
+        for (int i = 0; i < np * ROW; i++) {
             double d = fabs((double)g[i] - cpu[i]);
             if (isnan(g[i])) d = INFINITY;
             unequal += g[i] != cpu[i];
-            if (d > worst) worst = d, at = img * NP * ROW + i;
+            if (d > worst) worst = d, at = img * np * ROW + i;
             if (d > 1e-5 && bad++ < 6) {
                 char f[32];
                 printf("    %s: image %d person %d %s: gpu %.9g cpu %.9g\n", name, img, i / ROW,
@@ -398,15 +399,15 @@ static void compare_rows(const char *name, const batch *b, const float *gpu) {
         }
     }
     printf("%-46s max diff %.3g (image %d person %d field %d), %d values unequal, %d beyond "
-           "1e-05 %s\n", name, worst, at / (NP * ROW), at / ROW % NP, at % ROW, unequal, bad,
+           "1e-05 %s\n", name, worst, at / (np * ROW), at / ROW % np, at % ROW, unequal, bad,
            bad ? "FAIL" : "ok");
     if (bad) tu_failures++;
 }
 
 /* planted: 0 all random, 1 odd images planted (all of them when n = 1). */
-static void run_decode(int n, int gh, int gw, int planted, unsigned long long seed) {
+static void run_decode(int n, int gh, int gw, int np, int planted, unsigned long long seed) {
     ps_err err = {0};
-    batch b = {{NULL}, n, gh, gw};
+    batch b = {{NULL}, n, gh, gw, np};
     const float *dev[PS_NUM_HEADS];
     for (int hd = 0; hd < PS_NUM_HEADS; hd++)
         b.h[hd] = xmalloc(sizeof(float) * n * gh * gw * ps_head_channels[hd]);
@@ -417,15 +418,15 @@ static void run_decode(int n, int gh, int gw, int planted, unsigned long long se
     for (int hd = 0; hd < PS_NUM_HEADS; hd++)
         dev[hd] = dev_upload(b.h[hd], sizeof(float) * n * gh * gw * ps_head_channels[hd]);
     float *rows_dev;
-    size_t rows = (size_t)n * NP * ROW;
+    size_t rows = (size_t)n * np * ROW;
     CU(cudaMalloc((void **)&rows_dev, rows * sizeof(float)));
     CU(cudaMemset(rows_dev, 0xFF, rows * sizeof(float)));
-    PS(ps_cuda_decode(dev, n, gh, gw, 4 * gh, 4 * gw, rows_dev, stream, &err));
+    PS(ps_cuda_decode(dev, n, gh, gw, 4 * gh, 4 * gw, np, rows_dev, stream, &err));
     CU(cudaStreamSynchronize(stream));
     float *gpu = xmalloc(rows * sizeof(float));
     CU(cudaMemcpy(gpu, rows_dev, rows * sizeof(float), cudaMemcpyDeviceToHost));
     char name[96];
-    snprintf(name, sizeof name, "decode n %d grid %dx%d %s", n, gw, gh,
+    snprintf(name, sizeof name, "decode n %d grid %dx%d np %d %s", n, gw, gh, np,
              planted ? "planted" : "random");
     compare_rows(name, &b, gpu);
     free(gpu);
@@ -436,6 +437,8 @@ static void run_decode(int n, int gh, int gw, int planted, unsigned long long se
     }
 }
 
+/* The graph's 6 centres on every grid and batch; 1 and 32 (--max-people's
+ * ends) on one grid each way. */
 static void test_decode(void) {
     const int grids[3][2] = {{64, 64}, {64, 48}, {48, 64}}; /* gh, gw */
     const int ns[3] = {1, 3, 8};
@@ -443,7 +446,12 @@ static void test_decode(void) {
     for (int g = 0; g < 3; g++)
         for (int i = 0; i < 3; i++)
             for (int planted = 0; planted < 2; planted++)
-                run_decode(ns[i], grids[g][0], grids[g][1], planted, seed++);
+                run_decode(ns[i], grids[g][0], grids[g][1], PS_DEFAULT_PEOPLE, planted, seed++);
+    for (int np = 1; np <= PS_MAX_PEOPLE; np += PS_MAX_PEOPLE - 1)
+        for (int planted = 0; planted < 2; planted++) {
+            run_decode(1, 64, 48, np, planted, seed++);
+            run_decode(8, 48, 64, np, planted, seed++);
+        }
 }
 
 int main(void) {

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define NK PS_NUM_KEYPOINTS
-#define NP PS_MAX_PEOPLE
+#define NP PS_DEFAULT_PEOPLE /* the graph's; fixtures may set another */
 #define ROW PS_DECODE_ROW
 #define SIGMA 0.300048828125f
 
@@ -18,7 +18,8 @@
 typedef struct {
     ps_heads h;
     float *center, *heat, *regress, *offset, *scale, *boff; /* [gh,gw,C] */
-    float out[NP * ROW];
+    int np; /* centres decoded (NP unless a test says) */
+    float out[PS_MAX_PEOPLE * ROW];
 } fixture;
 
 static float *fx_alloc(int gh, int gw, int c)
@@ -41,6 +42,7 @@ static void fx_init(fixture *f, int gh, int gw)
     f->boff = fx_alloc(gh, gw, 2);
     f->h = (ps_heads){f->center, f->heat, f->regress, f->offset,
                       f->scale, f->boff, gh, gw};
+    f->np = NP;
 }
 
 static void fx_free(fixture *f)
@@ -77,7 +79,7 @@ static void fx_person(fixture *f, int y, int x, float s, float h, float w,
 
 static void fx_decode(fixture *f)
 {
-    ps_decode_heads(&f->h, 4 * f->h.gh, 4 * f->h.gw, f->out);
+    TU_CHECK(ps_decode_heads(&f->h, 4 * f->h.gh, 4 * f->h.gw, f->np, f->out) == f->np);
 }
 
 static const float *row_of(const fixture *f, int p) { return f->out + p * ROW; }
@@ -298,8 +300,9 @@ static void test_non_square(void)
 /* ---- literal transcription of the graph, for random heads ---- */
 
 /* The graph's tensors spelled out: masked centres, TopKV2 by full sort,
- * boxes, w as a full [gh, gw, 6, 17] tensor, Max, ArgMax, scores. */
-static void literal_topk(const fixture *f, int idx[NP], float val[NP])
+ * boxes, w as a full [gh, gw, np, 17] tensor, Max, ArgMax, scores; np = 6 in
+ * the graph, f->np here. */
+static void literal_topk(const fixture *f, int *idx, float *val)
 {
     int gh = f->h.gh, gw = f->h.gw, n = gh * gw;
     float *m = fx_alloc(gh, gw, 1);
@@ -311,7 +314,7 @@ static void literal_topk(const fixture *f, int idx[NP], float val[NP])
                     mp = fmaxf(mp, f->center[y * gw + x]);
         m[i] = f->center[i] * (fabsf(f->center[i] - mp) < 1.0132789611816406e-6f);
     }
-    for (int p = 0; p < NP; p++) {
+    for (int p = 0; p < f->np; p++) {
         int b = -1;
         for (int i = 0; i < n; i++) {
             int used = 0;
@@ -329,12 +332,13 @@ static void literal_topk(const fixture *f, int idx[NP], float val[NP])
 static void literal_decode(const fixture *f, float *out)
 {
     int gh = f->h.gh, gw = f->h.gw, n = gh * gw, H = 4 * gh, W = 4 * gw;
-    int idx[NP];
-    float val[NP], bx[NP][4];
+    const int np = f->np;
+    int idx[PS_MAX_PEOPLE];
+    float val[PS_MAX_PEOPLE], bx[PS_MAX_PEOPLE][4];
     literal_topk(f, idx, val);
-    float *w = fx_alloc(n, NP, NK);
+    float *w = fx_alloc(n, np, NK);
     float denom = (float)(gh < gw ? gh : gw) * SIGMA;
-    for (int p = 0; p < NP; p++) {
+    for (int p = 0; p < np; p++) {
         int cy = idx[p] / gw, cx = idx[p] % gw;
         float *sc = f->scale + 2 * idx[p], *of = f->boff + 2 * idx[p];
         float yc = (float)cy + of[0], xc = (float)cx + of[1];
@@ -350,21 +354,21 @@ static void literal_decode(const fixture *f, float *out)
                 float y = (float)(i / gw), x = (float)(i % gw);
                 float d2 = (y - ry) * (y - ry) + (x - rx) * (x - rx);
                 int in = y >= bx[p][0] && y < bx[p][2] && x >= bx[p][1] && x < bx[p][3];
-                w[(i * NP + p) * NK + k] =
+                w[(i * np + p) * NK + k] =
                     f->heat[i * NK + k] * expf(-d2 / denom) * (float)in;
             }
     }
-    for (int p = 0; p < NP; p++) {
+    for (int p = 0; p < np; p++) {
         float *row = out + p * ROW, cnt = 0.0f;
         double sum = 0.0;
         for (int k = 0; k < NK; k++) {
             int b = 0;
             for (int i = 1; i < n; i++)
-                if (w[(i * NP + p) * NK + k] > w[(b * NP + p) * NK + k])
+                if (w[(i * np + p) * NK + k] > w[(b * np + p) * NK + k])
                     b = i;
             float s = 0.0f;
-            for (int q = 0; q < NP; q++)
-                s = fmaxf(s, w[(b * NP + q) * NK + k]);
+            for (int q = 0; q < np; q++)
+                s = fmaxf(s, w[(b * np + q) * NK + k]);
             row[3 * k] = ((float)(b / gw) + f->offset[b * 2 * NK + 2 * k]) * (4.0f / H);
             row[3 * k + 1] = ((float)(b % gw) + f->offset[b * 2 * NK + 2 * k + 1]) * (4.0f / W);
             row[3 * k + 2] = s;
@@ -378,12 +382,13 @@ static void literal_decode(const fixture *f, float *out)
     free(w);
 }
 
-/* Random heads with a few strong centres; the decoder must agree with the
- * literal transcription exactly. */
-static void test_random_vs_literal(int gh, int gw, unsigned long long seed)
+/* Random heads with a few strong centres; the decoder, taking np centres,
+ * must agree with the literal transcription exactly. */
+static void test_random_vs_literal(int gh, int gw, int np, unsigned long long seed)
 {
     fixture f;
     fx_init(&f, gh, gw);
+    f.np = np;
     int n = gh * gw;
     for (int i = 0; i < n; i++) {
         f.center[i] = tu_randf(&seed, 0.0f, 0.2f);
@@ -400,12 +405,48 @@ static void test_random_vs_literal(int gh, int gw, unsigned long long seed)
     }
     for (int j = 0; j < 4; j++)
         f.center[(int)tu_randf(&seed, 0.0f, (float)n)] = tu_randf(&seed, 0.3f, 1.0f);
-    float want[NP * ROW];
+    float want[PS_MAX_PEOPLE * ROW];
     fx_decode(&f);
     literal_decode(&f, want);
     char name[64];
-    snprintf(name, sizeof name, "random %dx%d vs literal graph", gh, gw);
-    tu_close(name, f.out, want, NP * ROW, 0.0f);
+    snprintf(name, sizeof name, "random %dx%d, %d centres, vs literal graph", gh, gw, np);
+    tu_close(name, f.out, want, np * ROW, 0.0f);
+    fx_free(&f);
+}
+
+/* A crowd: 20 separate people on a 40x40 grid. At 6 centres the graph's
+ * answer, the 6 best; at PS_MAX_PEOPLE all 20, the first 6 rows with the
+ * same keypoints and boxes (each person's argmax is its own) and scores at
+ * least as high (a keypoint's score is the maximum over more people). */
+static void test_crowd(void)
+{
+    fixture f;
+    fx_init(&f, 40, 40);
+    for (int i = 0; i < 20; i++) {
+        int y = 4 + 8 * (i / 5), x = 4 + 8 * (i % 5);
+        fx_person(&f, y, x, 0.3f + 0.03f * (float)i, 6.0f, 6.0f, 0.0f, 0.0f,
+                  (float)y, (float)x);
+        for (int k = 0; k < NK; k++)
+            *at(&f, f.heat, NK, y, x, k) = 0.8f;
+    }
+    float six[NP * ROW];
+    fx_decode(&f);
+    memcpy(six, f.out, sizeof six);
+    f.np = PS_MAX_PEOPLE;
+    fx_decode(&f);
+    int found = 0, same = 1;
+    for (int p = 0; p < PS_MAX_PEOPLE; p++)
+        found += score(&f, p) > 0.2f;
+    for (int p = 0; p < NP; p++)
+        for (int i = 0; i < ROW; i++)
+            same &= i % 3 == 2 && i < 3 * NK ? f.out[p * ROW + i] >= six[p * ROW + i]
+                    : i == ROW - 1 ? f.out[p * ROW + i] >= six[p * ROW + i]
+                                   : f.out[p * ROW + i] == six[p * ROW + i];
+    printf("crowd of 20: %d found at %d centres (6 at 6), best 6 rows %s\n", found,
+           PS_MAX_PEOPLE, same ? "as at 6" : "DIFFER");
+    TU_CHECK(found == 20 && same);
+    /* the best: centre 0.87 times its keypoints' heat 0.8; row 20 a non-peak */
+    TU_CHECK(fabsf(score(&f, 0) - 0.87f * 0.8f) < 1e-5f && score(&f, 20) == 0.0f);
     fx_free(&f);
 }
 
@@ -431,7 +472,7 @@ static void test_people(void)
     }
     ps_placement pl = {0.5f, 0.25f, 16.0f, 32.0f, 500, 700};
     ps_person people[PS_MAX_PEOPLE];
-    int n = ps_decode_people(rows, 256, 256, &pl, 0.25f, people);
+    int n = ps_decode_people(rows, NP, 256, 256, &pl, 0.25f, people);
     const int want[5] = {1, 3, 4, 0, 5};
     TU_CHECK(n == 5);
     for (int i = 0; i < n && i < 5; i++) {
@@ -441,10 +482,11 @@ static void test_people(void)
     TU_CHECK(people[0].kp[0].y == 384.0f && people[0].kp[0].x == 96.0f);
     TU_CHECK(people[0].y0 == 0.0f && people[0].x0 == 32.0f);
     TU_CHECK(people[0].y1 == 640.0f && people[0].x1 == 480.0f);
-    TU_CHECK(ps_decode_people(rows, 256, 256, &pl, 0.95f, people) == 0);
+    TU_CHECK(ps_decode_people(rows, NP, 256, 256, &pl, 0.95f, people) == 0);
+    TU_CHECK(ps_decode_people(rows, 2, 256, 256, &pl, 0.25f, people) == 2); /* rows 0, 1 */
     pl.image_w = 400; /* the box reaches past the image's right edge */
     pl.image_h = 600;
-    TU_CHECK(ps_decode_people(rows, 256, 256, &pl, 0.25f, people) == 5);
+    TU_CHECK(ps_decode_people(rows, NP, 256, 256, &pl, 0.25f, people) == 5);
     TU_CHECK(people[0].x1 == 400.0f && people[0].y1 == 600.0f && people[0].x0 == 32.0f);
 }
 
@@ -460,9 +502,13 @@ int main(void)
     test_person_score();
     test_outside_box();
     test_non_square();
-    test_random_vs_literal(16, 16, 1);
-    test_random_vs_literal(8, 12, 2);
-    test_random_vs_literal(12, 8, 3);
+    test_random_vs_literal(16, 16, NP, 1);
+    test_random_vs_literal(8, 12, NP, 2);
+    test_random_vs_literal(12, 8, NP, 3);
+    test_random_vs_literal(16, 16, PS_MAX_PEOPLE, 4);
+    test_random_vs_literal(12, 8, PS_MAX_PEOPLE, 5);
+    test_random_vs_literal(8, 8, 1, 6);
+    test_crowd();
     test_people();
     return tu_finish("test_decode");
 }

@@ -60,10 +60,10 @@ static void check_line(const char *line, const char *dir, const golden_case *c) 
     TU_CHECK(o != NULL);
     if (!o) return;
     TU_CHECK(jnum(o, "width") == c->width && jnum(o, "height") == c->height);
-    float *rows = golden_read(dir, c->name, "output.f32", PS_MAX_PEOPLE * PS_DECODE_ROW * 4);
+    float *rows = golden_read(dir, c->name, "output.f32", PS_DEFAULT_PEOPLE * PS_DECODE_ROW * 4);
     ps_placement place = {c->sx, c->sy, c->pad_x, c->pad_y, c->width, c->height};
     ps_person want[PS_MAX_PEOPLE];
-    int n_want = ps_decode_people(rows, 256, 256, &place, 0.2f, want);
+    int n_want = ps_decode_people(rows, PS_DEFAULT_PEOPLE, 256, 256, &place, 0.2f, want);
     const cJSON *people = cJSON_GetObjectItemCaseSensitive(o, "people");
     int n_got = cJSON_GetArraySize(people);
     printf("%s: %d people (reference %d)\n", c->name, n_got, n_want);

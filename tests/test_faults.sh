@@ -131,6 +131,8 @@ opt "--input-size 0" "sides 32 to 4096" run --input-size 0 synthetic:64x64@5
 opt "--num-streams 99999" "at most 4096" bench --num-streams 99999
 opt "--decode gpu on the CPU" "decode gpu: needs the CUDA backend" run --backend cpu --decode gpu synthetic:64x64@5
 opt "synthetic at 0 fps" "FPS above 0" run --no-status synthetic:64x64@0
+opt "--max-people 33" "from 1 to 32" run --max-people 33 synthetic:64x64@5
+opt "--max-people 0" "from 1 to 32" bench --max-people 0 --synthetic
 clip="$model/vtest.avi"
 if [ -f "$clip" ]; then
   timeout 60 "${run[@]}" -o /dev/null --duration 2 --av-opt rtsp_transport=tcp "$clip" 2>"$tmp/err"

@@ -92,7 +92,7 @@ static void top_centres(const float *c, int gh, int gw, int cells[6]) {
 static void compare_people(const char *name, const float *got, const float *want) {
     int n_got = 0, n_want = 0, moved = 0, total = 0;
     float worst = 0;
-    for (int r = 0; r < PS_MAX_PEOPLE; r++) {
+    for (int r = 0; r < PS_DEFAULT_PEOPLE; r++) {
         const float *g = got + r * PS_DECODE_ROW, *w = want + r * PS_DECODE_ROW;
         n_got += g[PS_DECODE_ROW - 1] >= 0.2f;
         n_want += w[PS_DECODE_ROW - 1] >= 0.2f;
@@ -195,9 +195,9 @@ static void golden(const ps_model *m, const char *dir) {
             }
             free(want);
         }
-        float rows[PS_MAX_PEOPLE * PS_DECODE_ROW];
+        float rows[PS_DEFAULT_PEOPLE * PS_DECODE_ROW]; /* the graph's [6,56] */
         ps_heads hd = ps_engine_image_heads(e, i);
-        ps_decode_heads(&hd, 256, 256, rows);
+        ps_decode_heads(&hd, 256, 256, PS_DEFAULT_PEOPLE, rows);
         float *want = golden_read(dir, c->name, "output.f32", sizeof rows);
         compare_people(c->name, rows, want);
         free(want);

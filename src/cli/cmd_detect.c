@@ -24,6 +24,8 @@ static void detect_usage(FILE *f) {
           "  --no-verify         skip the sha256 check of the model files\n"
           "  --input-size N|WxH  network input, multiples of 32 (default 256)\n"
           "  --min-score S       leave out people scored under S (default 0.2)\n"
+          "  --max-people K      people found per image, 1 to 32 (default 6, as\n"
+          "                      TensorFlow.js); more for crowds\n"
           "  --batch N           images per network batch (default 8)\n"
           "  --threads N         CPU threads (default: all cores)\n"
           "  --backend NAME      auto, cuda or cpu (default auto: the GPU when usable)\n"
@@ -46,7 +48,7 @@ static int parse_opts(int argc, char **argv, detect_opts *o) {
         {"model", required_argument, 0, 'm'},     {"no-verify", no_argument, 0, 'V'},
         {"input-size", required_argument, 0, 's'}, {"min-score", required_argument, 0, 'c'},
         {"batch", required_argument, 0, 'b'},     {"threads", required_argument, 0, 't'},
-        {"backend", required_argument, 0, 'B'},
+        {"backend", required_argument, 0, 'B'},   {"max-people", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
     int c, w, h;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -76,6 +78,11 @@ static int parse_opts(int argc, char **argv, detect_opts *o) {
             break;
         case 'B':
             if (cli_parse_backend(optarg, &o->eng.backend)) return 1;
+            break;
+        case 'P':
+            o->eng.max_people = atoi(optarg);
+            if (o->eng.max_people < 1 || o->eng.max_people > PS_MAX_PEOPLE)
+                return cli_fail("--max-people: expected a number from 1 to 32");
             break;
         case 'h': detect_usage(stdout); return 0;
         default: detect_usage(stderr); return 2;

@@ -17,6 +17,8 @@ const char cli_job_options_help[] =
     "  --input-size N|WxH    network input, multiples of 32 (default: fits the\n"
     "                        streams, e.g. 256x192 for 4:3, 256x160 for 16:9)\n"
     "  --min-score S         leave out people scored under S (default 0.2)\n"
+    "  --max-people K        people found per frame, 1 to 32 (default 6, as\n"
+    "                        TensorFlow.js); more for crowds, at some decoding time\n"
     "  --batch-max N         frames per batch across streams (default 8)\n"
     "  --batch-timeout-ms MS while the engine is busy, send a partial batch\n"
     "                        this long after its first frame (default 50)\n"
@@ -72,6 +74,8 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
     if (!strcmp(name, "model")) job->rt.model = arg;
     else if (!strcmp(name, "no-verify")) job->rt.verify_model = 0;
     else if (!strcmp(name, "threads")) return int_arg(name, arg, 1, 1024, &job->rt.engine.threads);
+    else if (!strcmp(name, "max-people"))
+        return int_arg(name, arg, 1, PS_MAX_PEOPLE, &job->rt.engine.max_people);
     else if (!strcmp(name, "batch-max")) return int_arg(name, arg, 1, 1024, &job->rt.batch_max);
     else if (!strcmp(name, "batch-timeout-ms"))
         return int_arg(name, arg, 0, 60000, &job->rt.batch_timeout_ms);

@@ -27,7 +27,7 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg);
         {"no-smooth", no_argument, 0, 0}, {"track-by", required_argument, 0, 0},            \
         {"track-max-age-ms", required_argument, 0, 0},                                   \
         {"smooth-min-cutoff", required_argument, 0, 0},                                  \
-        {"smooth-beta", required_argument, 0, 0}
+        {"smooth-beta", required_argument, 0, 0}, {"max-people", required_argument, 0, 0}
 
 /* The help text of those options. */
 extern const char cli_job_options_help[];

@@ -17,6 +17,7 @@ typedef struct {
     int chunk;            /* CPU: images per network call; >= 1 */
     int side_by_side;     /* CPU: batches of >= threads images run one image per
                              thread */
+    int max_people;       /* centres decoded per image, 1..PS_MAX_PEOPLE */
 } ps_backend_config;
 
 typedef struct {

@@ -39,6 +39,10 @@ static ps_status resolve_config(const ps_engine_opts *o, ps_backend_config *cfg,
     if (cfg->chunk < 1 || cfg->chunk > cfg->max_batch) cfg->chunk = cfg->max_batch;
     if (cfg->threads < 1 || cfg->threads > 1024)
         return ps_err_set(err, PS_ERR_ARG, "threads %d: must be 1..1024", cfg->threads);
+    cfg->max_people = o && o->max_people ? o->max_people : PS_DEFAULT_PEOPLE;
+    if (cfg->max_people < 1 || cfg->max_people > PS_MAX_PEOPLE)
+        return ps_err_set(err, PS_ERR_ARG, "max_people %d: must be 1..%d", cfg->max_people,
+                          PS_MAX_PEOPLE);
     return PS_OK;
 }
 
@@ -204,11 +208,11 @@ static ps_status detect_on_host(ps_engine *e, const ps_picture *pics, int n, flo
     if (st) return st;
     for (int i = 0; i < n; i++) {
         ps_heads heads = ps_engine_image_heads(e, i);
-        ps_decode_heads(&heads, h, w, e->rows);
+        int rows = ps_decode_heads(&heads, h, w, e->cfg.max_people, e->rows);
         const ps_letterbox *lb = &e->boxes[i];
         ps_placement place = {lb->sx, lb->sy, (float)lb->pad_x, (float)lb->pad_y, pics[i].width,
                               pics[i].height};
-        counts[i] = ps_decode_people(e->rows, h, w, &place, min_score, people[i]);
+        counts[i] = ps_decode_people(e->rows, rows, h, w, &place, min_score, people[i]);
     }
     return PS_OK;
 }

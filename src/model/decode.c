@@ -1,6 +1,8 @@
 /* MoveNet MultiPose decoder: the graph's post-processing (everything after
  * the six heads in movenet-multipose.json) as plain C, plus the mapping of its
- * [6,56] rows back to people in pixels of the original image.
+ * [6,56] rows back to people in pixels of the original image. The graph's
+ * TopK takes 6 centres; here it takes np (the heads are dense over the whole
+ * grid, so a crowd has more than 6 peaks), every later step unchanged.
  *
  * The graph settles every detail MODEL.md leaves open; node names below are
  * under StatefulPartitionedCall/. gh, gw = grid size; H, W = input size
@@ -20,7 +22,6 @@
 #endif
 
 #define NK PS_NUM_KEYPOINTS
-#define NP PS_MAX_PEOPLE
 
 /* float16 constants stored in the weights file */
 #define PEAK_TOL 1.0132789611816406e-6f /* Less/y */
@@ -52,22 +53,21 @@ static float peak_value(const float *c, int gh, int gw, int y, int x)
     return fabsf(v - m) < PEAK_TOL ? v : 0.0f;
 }
 
-/* TopKV2, k = 6, sorted: the 6 largest masked values over the flat grid,
+/* TopKV2, k = np, sorted: the np largest masked values over the flat grid,
  * value descending, lower index first on ties. Non-peaks take part with
- * value 0, so with fewer than 6 peaks the rest are the lowest-index cells of
- * value 0, decoded like any other (they also count in the keypoint score
- * maximum). idx[6], val[6]; the grid has at least 6 cells (inputs are
- * multiples of 32, so at least 8x8). */
-static void top_centres(const float *c, int gh, int gw, int idx[NP],
-                        float val[NP])
+ * value 0, so with fewer than np peaks the rest are the lowest-index cells
+ * of value 0, decoded like any other (they also count in the keypoint score
+ * maximum; their own score is 0). idx[np], val[np]; np <= the grid's cells. */
+static void top_centres(const float *c, int gh, int gw, int np, int *idx,
+                        float *val)
 {
     int n = 0;
     for (int i = 0; i < gh * gw; i++) {
         float v = peak_value(c, gh, gw, i / gw, i % gw);
-        if (n == NP && !(v > val[NP - 1]))
+        if (n == np && !(v > val[np - 1]))
             continue;
         /* insert after every entry >= v: earlier indices win ties */
-        int j = n < NP ? n++ : NP - 1;
+        int j = n < np ? n++ : np - 1;
         while (j > 0 && val[j - 1] < v) {
             val[j] = val[j - 1];
             idx[j] = idx[j - 1];
@@ -152,13 +152,13 @@ static int kpt_argmax(const ps_heads *h, const centre *p, int k, float denom)
     return best;
 }
 
-/* Keypoint score: the maximum over all 6 people of w at the chosen cell
+/* Keypoint score: the maximum over all np people of w at the chosen cell
  * (Max over the people axis, then GatherNd_4). */
-static float kpt_score(const ps_heads *h, const centre ps[NP], int k, int y,
-                       int x, float denom)
+static float kpt_score(const ps_heads *h, const centre *ps, int np, int k,
+                       int y, int x, float denom)
 {
     float s = kpt_weight(h, &ps[0], k, y, x, denom);
-    for (int q = 1; q < NP; q++)
+    for (int q = 1; q < np; q++)
         s = fmaxf(s, kpt_weight(h, &ps[q], k, y, x, denom));
     return s;
 }
@@ -184,7 +184,7 @@ static float person_score(float centre_score, const float *kscore)
  * kpt_offset there (add_9, add_10), times the float32 constants 4/H and 4/W
  * (truediv_8, truediv_9, mul_11), not clipped. Box: corners * 4 / H or W per
  * axis (mul_5, truediv_6), clipped to [0, 1] (clip_by_value_4). */
-static void fill_row(const ps_heads *h, const centre ps[NP], int p,
+static void fill_row(const ps_heads *h, const centre *ps, int np, int p,
                      int input_h, int input_w, float denom, float *row)
 {
     const float sy = 4.0f / (float)input_h, sx = 4.0f / (float)input_w;
@@ -193,7 +193,7 @@ static void fill_row(const ps_heads *h, const centre ps[NP], int p,
         int cell = kpt_argmax(h, &ps[p], k, denom);
         int y = cell / h->gw, x = cell % h->gw;
         const float *off = h->kpt_offset + 2 * (NK * cell + k);
-        kscore[k] = kpt_score(h, ps, k, y, x, denom);
+        kscore[k] = kpt_score(h, ps, np, k, y, x, denom);
         row[3 * k] = ((float)y + off[0]) * sy;
         row[3 * k + 1] = ((float)x + off[1]) * sx;
         row[3 * k + 2] = kscore[k];
@@ -207,14 +207,17 @@ static void fill_row(const ps_heads *h, const centre ps[NP], int p,
     row[3 * NK + 4] = person_score(ps[p].score, kscore);
 }
 
-void ps_decode_heads(const ps_heads *heads, int input_h, int input_w,
-                     float *out)
+int ps_decode_heads(const ps_heads *heads, int input_h, int input_w, int np,
+                    float *out)
 {
-    int idx[NP];
-    float val[NP];
-    centre ps[NP];
-    top_centres(heads->center, heads->gh, heads->gw, idx, val);
-    for (int p = 0; p < NP; p++) {
+    int cells = heads->gh * heads->gw;
+    np = np < 1 ? 1 : np > PS_MAX_PEOPLE ? PS_MAX_PEOPLE : np;
+    np = np > cells ? cells : np;
+    int idx[PS_MAX_PEOPLE];
+    float val[PS_MAX_PEOPLE];
+    centre ps[PS_MAX_PEOPLE];
+    top_centres(heads->center, heads->gh, heads->gw, np, idx, val);
+    for (int p = 0; p < np; p++) {
         ps[p].cy = idx[p] / heads->gw;
         ps[p].cx = idx[p] % heads->gw;
         ps[p].score = val[p];
@@ -225,9 +228,10 @@ void ps_decode_heads(const ps_heads *heads, int input_h, int input_w,
      * Cast_11, mul_6). */
     int gmin = heads->gh < heads->gw ? heads->gh : heads->gw;
     float denom = (float)gmin * SIGMA_SCALE;
-    for (int p = 0; p < NP; p++)
-        fill_row(heads, ps, p, input_h, input_w, denom,
+    for (int p = 0; p < np; p++)
+        fill_row(heads, ps, np, p, input_h, input_w, denom,
                  out + p * PS_DECODE_ROW);
+    return np;
 }
 
 /* Normalised input coordinates -> pixels of the original image. */
@@ -259,12 +263,12 @@ static void row_to_person(const float *row, int input_h, int input_w,
     out->score = b[4];
 }
 
-int ps_decode_people(const float *rows, int input_h, int input_w,
+int ps_decode_people(const float *rows, int np, int input_h, int input_w,
                      const ps_placement *place, float min_score,
                      ps_person people[PS_MAX_PEOPLE])
 {
     int n = 0;
-    for (int r = 0; r < NP; r++) {
+    for (int r = 0; r < np && r < PS_MAX_PEOPLE; r++) {
         const float *row = rows + r * PS_DECODE_ROW;
         if (!(row[PS_DECODE_ROW - 1] >= min_score))
             continue;

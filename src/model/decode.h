@@ -1,6 +1,7 @@
 /* MoveNet MultiPose decoder: the six stride-4 heads of one image -> the
  * graph's [6,56] output (MODEL.md, "Output [1,6,56] and how the graph decodes
- * it"), computed natively rather than by interpreting the graph's ops. */
+ * it"), computed natively rather than by interpreting the graph's ops, and
+ * for any number of centres up to PS_MAX_PEOPLE, not only the graph's 6. */
 #ifndef PS_MODEL_DECODE_H
 #define PS_MODEL_DECODE_H
 
@@ -19,10 +20,13 @@ typedef struct {
     int gh, gw;               /* grid: input size / 4 */
 } ps_heads;
 
-/* Writes out[PS_MAX_PEOPLE * PS_DECODE_ROW] exactly as the graph's output:
- * rows in centre-score order, coordinates normalised to the input of size
- * input_h x input_w. */
-void ps_decode_heads(const ps_heads *heads, int input_h, int input_w,
+/* Writes out[np * PS_DECODE_ROW], np = 1..PS_MAX_PEOPLE centres: rows in
+ * centre-score order, coordinates normalised to the input of size input_h x
+ * input_w. At np = 6 exactly the graph's output; at any np the graph's steps
+ * with its TopK taking np (a keypoint's score is then the maximum over np
+ * people). np is clamped to 1..PS_MAX_PEOPLE and to the grid's cells;
+ * returns the rows written. */
+int ps_decode_heads(const ps_heads *heads, int input_h, int input_w, int np,
                      float *out);
 
 /* How the original image (image_w x image_h pixels) sits in the input:
@@ -33,11 +37,11 @@ typedef struct {
     int image_w, image_h;
 } ps_placement;
 
-/* Maps the decoded rows to people in pixels of the original image through
+/* Maps np decoded rows to people in pixels of the original image through
  * place. Keeps people with score >= min_score, sorted by score (highest first,
- * ties in row order); returns how many. Boxes are clipped to the image;
- * keypoints are not. */
-int ps_decode_people(const float *rows, int input_h, int input_w,
+ * ties in row order); returns how many (at most np). Boxes are clipped to the
+ * image; keypoints are not. */
+int ps_decode_people(const float *rows, int np, int input_h, int input_w,
                      const ps_placement *place, float min_score,
                      ps_person people[PS_MAX_PEOPLE]);
 

@@ -99,7 +99,16 @@ static ps_status check_params(const ps_runtime_params *p, ps_err *err) {
     if (!(p->max_vram_gb >= 0) || !(p->max_host_gb >= 0) || !(p->max_latency_ms >= 0))
         return ps_err_set(err, PS_ERR_ARG, "max_vram_gb, max_host_gb and max_latency_ms "
                                            "must be numbers >= 0");
+    if (p->engine.max_people < 0 || p->engine.max_people > PS_MAX_PEOPLE)
+        return ps_err_set(err, PS_ERR_ARG, "max_people %d: expected 1 to %d (0: %d)",
+                          p->engine.max_people, PS_MAX_PEOPLE, PS_DEFAULT_PEOPLE);
     return PS_OK;
+}
+
+/* max_tracks 0: three times the people a frame can hold, as TF.js keeps 18
+ * tracks for its 6, so that a crowd's tracks are not cut every frame. */
+static void resolve_tracks(ps_track_params *t, int max_people) {
+    if (t->max_tracks == 0) t->max_tracks = 3 * (max_people ? max_people : PS_DEFAULT_PEOPLE);
 }
 
 static ps_status make_pipeline(ps_runtime *rt, ps_err *err) {
@@ -120,6 +129,7 @@ ps_runtime *ps_runtime_create(const ps_runtime_params *params, ps_err *err) {
     ps_runtime *rt = calloc(1, sizeof *rt);
     if (!rt) return ps_err_set(err, PS_ERR_NOMEM, "out of memory"), NULL;
     rt->params = p;
+    resolve_tracks(&rt->params.track, p.engine.max_people);
     pthread_mutex_init(&rt->track_mu, NULL);
     if (p.model) snprintf(rt->model_path, sizeof rt->model_path, "%s", p.model);
     rt->params.model = p.model ? rt->model_path : NULL;

@@ -18,7 +18,7 @@ static const double coco_sigma[PS_NUM_KEYPOINTS] = {
     0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089};
 
 ps_track_params ps_track_default_params(void) {
-    return (ps_track_params){.enabled = 1, .kind = PS_TRACK_BOXES, .max_tracks = 18,
+    return (ps_track_params){.enabled = 1, .kind = PS_TRACK_BOXES, .max_tracks = 0,
                              .max_age_ms = 1000, .min_similarity = 0.15,
                              .keypoint_threshold = 0.3, .min_keypoints = 4,
                              .reset_on_jump = 1, .smooth = 1, .min_cutoff = 2.5,
@@ -34,6 +34,7 @@ void ps_tracker_reset(ps_tracker *t) {
 ps_status ps_tracker_init(ps_tracker *t, const ps_track_params *p) {
     memset(t, 0, sizeof *t);
     t->p = *p;
+    if (t->p.max_tracks == 0) t->p.max_tracks = 3 * PS_DEFAULT_PEOPLE; /* TF.js's 18 */
     if (t->p.max_tracks < 1) t->p.max_tracks = 1;
     if (t->p.max_tracks > PS_TRACK_MAX) t->p.max_tracks = PS_TRACK_MAX;
     t->cap = t->p.max_tracks + PS_MAX_PEOPLE;

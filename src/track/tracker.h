@@ -26,7 +26,7 @@ typedef struct {
     int started;
 } ps_tracker;
 
-/* A tracker with p (max_tracks capped to PS_TRACK_MAX); ids start at 1.
+/* A tracker with p (max_tracks 0: 18; capped to PS_TRACK_MAX); ids start at 1.
  * Returns PS_ERR_NOMEM leaving t empty (ps_tracker_free is still fine). */
 ps_status ps_tracker_init(ps_tracker *t, const ps_track_params *p);
 void ps_tracker_free(ps_tracker *t);

@@ -136,12 +136,12 @@ static ps_status alloc_slot(ps_cuda *c, ps_cuda_slot *sl, ps_err *err) {
     PS_CUDA(cudaEventCreate(&sl->ev_start), err);
     PS_CUDA(cudaEventCreate(&sl->ev_pre), err);
     PS_CUDA(cudaEventCreate(&sl->ev_end), err);
-    ps_status st = cuda_alloc(c, (void **)&sl->d_rows, n * PS_MAX_PEOPLE * PS_DECODE_ROW * 4, err);
+    size_t rows = n * (size_t)c->cfg.max_people * PS_DECODE_ROW * 4; /* bytes */
+    ps_status st = cuda_alloc(c, (void **)&sl->d_rows, rows, err);
     if (!st) st = cuda_alloc(c, (void **)&sl->d_items, n * sizeof *sl->d_items, err);
     if (!st) st = cuda_alloc(c, &sl->d_pre, n * px * 4 * 2, err);
     if (st) return st;
-    PS_CUDA(cudaHostAlloc((void **)&sl->h_rows, n * PS_MAX_PEOPLE * PS_DECODE_ROW * 4,
-                          cudaHostAllocDefault), err);
+    PS_CUDA(cudaHostAlloc((void **)&sl->h_rows, rows, cudaHostAllocDefault), err);
     PS_CUDA(cudaHostAlloc((void **)&sl->h_items, n * sizeof *sl->h_items, cudaHostAllocDefault),
             err);
     sl->boxes = calloc(n, sizeof *sl->boxes);
@@ -355,10 +355,11 @@ static ps_status enqueue(ps_cuda *c, ps_cuda_slot *sl, int n, size_t upload, ps_
     for (int h = 0; h < PS_NUM_HEADS; h++) heads[h] = ps_cuda_net_head(c->cn, (ps_head)h);
     if (!st)
         st = ps_cuda_decode(heads, n, c->cfg.input_h / 4, c->cfg.input_w / 4, c->cfg.input_h,
-                            c->cfg.input_w, sl->d_rows, c->compute, err);
+                            c->cfg.input_w, c->cfg.max_people, sl->d_rows, c->compute, err);
     if (st) return st;
-    PS_CUDA(cudaMemcpyAsync(sl->h_rows, sl->d_rows, (size_t)n * PS_MAX_PEOPLE * PS_DECODE_ROW * 4,
-                            cudaMemcpyDeviceToHost, c->compute), err);
+    size_t row_bytes = (size_t)c->cfg.max_people * PS_DECODE_ROW * 4;
+    PS_CUDA(cudaMemcpyAsync(sl->h_rows, sl->d_rows, (size_t)n * row_bytes, cudaMemcpyDeviceToHost,
+                            c->compute), err);
     PS_CUDA(cudaEventRecord(sl->ev_end, c->compute), err);
     return PS_OK;
 }
@@ -405,12 +406,12 @@ static ps_status cuda_collect(void *state, float min_score, ps_person (*people)[
     PS_CUDA(cudaEventElapsedTime(&ms, sl->ev_start, sl->ev_end), err);
     *device_ns = (int64_t)(ms * 1e6);
     *n_out = n;
-    int h = c->cfg.input_h, w = c->cfg.input_w;
+    int h = c->cfg.input_h, w = c->cfg.input_w, np = c->cfg.max_people;
     for (int i = 0; i < n; i++) {
         const ps_letterbox *lb = &sl->boxes[i];
         ps_placement place = {lb->sx, lb->sy, (float)lb->pad_x, (float)lb->pad_y, sl->pic_w[i],
                               sl->pic_h[i]};
-        counts[i] = ps_decode_people(sl->h_rows + (size_t)i * PS_MAX_PEOPLE * PS_DECODE_ROW, h, w,
+        counts[i] = ps_decode_people(sl->h_rows + (size_t)i * np * PS_DECODE_ROW, np, h, w,
                                      &place, min_score, people[i]);
     }
     if (c->calls++ % 16 == 0) sample_vram(c); /* NVML asks the driver: not every batch */

@@ -1,16 +1,17 @@
-/* GPU MoveNet decoder: the six heads of n images -> n x [6, 56] rows, the
- * same rows as model/decode.c's ps_decode_heads (read that file for what
- * each step means and which graph nodes it stands for).
+/* GPU MoveNet decoder: the six heads of n images -> n x [np, 56] rows (np
+ * centres per image, 6 in the graph), the same rows as model/decode.c's
+ * ps_decode_heads (read that file for what each step means and which graph
+ * nodes it stands for).
  *
  * One block per image:
  *   1. every thread takes cells tid, tid + DEC_THREADS, ... of the centre
  *      heatmap, masks non-peaks of the 5x5 max-pool and keeps its own sorted
- *      top 6; six block-wide "best head" rounds merge them into the top 6;
- *   2. threads 0..5 build each person's box and regressed keypoints;
+ *      top np; np block-wide "best head" rounds merge them into the top np;
+ *   2. threads 0..np-1 build each person's box and regressed keypoints;
  *   3. each warp takes (person, keypoint) pairs: the weighted argmax over the
  *      box's cells (first index wins ties), then lane 0 writes the keypoint
- *      and its score (the max over the 6 people at that cell);
- *   4. threads 0..5 write the box and the person score.
+ *      and its score (the max over the np people at that cell);
+ *   4. threads 0..np-1 write the box and the person score.
  *
  * The discrete choices (top-k, argmax, thresholds) must fall as on the CPU,
  * so the float32 arithmetic is decode.c's, op for op, through __*_rn
@@ -28,7 +29,6 @@ extern "C" {
 }
 
 #define NK PS_NUM_KEYPOINTS
-#define NP PS_MAX_PEOPLE
 #define DEC_THREADS 512
 #define DEC_WARPS (DEC_THREADS / 32)
 
@@ -96,22 +96,22 @@ __device__ static float peak_value(const float *c, int gh, int gw, int y, int x)
     return fabsf(__fsub_rn(v, m)) < PEAK_TOL ? v : 0.0f;
 }
 
-/* TopKV2 (k = 6, sorted, lower index first on ties) over the masked grid.
- * Thread 0 writes top[6]. Each thread's cells come in ascending index order,
- * so its own list breaks ties as decode.c's does; the merge then takes the
- * best remaining head of all lists six times. */
-__device__ static void top_centres(const image_heads &h, cand top[NP], cand *slot) {
-    cand mine[NP];
+/* TopKV2 (k = np, sorted, lower index first on ties) over the masked grid.
+ * Thread 0 writes top[np]. Each thread's cells come in ascending index
+ * order, so its own list breaks ties as decode.c's does; the merge then
+ * takes the best remaining head of all lists np times. */
+__device__ static void top_centres(const image_heads &h, int np, cand *top, cand *slot) {
+    cand mine[PS_MAX_PEOPLE];
     int cnt = 0;
     for (int i = threadIdx.x; i < h.gh * h.gw; i += DEC_THREADS) {
         cand c = {peak_value(h.center, h.gh, h.gw, i / h.gw, i % h.gw), i};
-        if (cnt == NP && !before(c, mine[NP - 1])) continue;
-        int j = cnt < NP ? cnt++ : NP - 1;
+        if (cnt == np && !before(c, mine[np - 1])) continue;
+        int j = cnt < np ? cnt++ : np - 1;
         for (; j > 0 && before(c, mine[j - 1]); j--) mine[j] = mine[j - 1];
         mine[j] = c;
     }
     int head = 0;
-    for (int r = 0; r < NP; r++) {
+    for (int r = 0; r < np; r++) {
         cand none = {-INFINITY, 0x7fffffff};
         cand c = head < cnt ? mine[head] : none;
         cand b = block_best(c, slot);
@@ -187,15 +187,15 @@ __device__ static int kpt_argmax(const image_heads &h, const centre &p, int k, f
 }
 
 /* Keypoint k of person p: position (grid cell + kpt_offset, times 4/H or
- * 4/W) and score (max of w over the 6 people there) into row, the score
+ * 4/W) and score (max of w over the np people there) into row, the score
  * also into *kscore. One thread. */
-__device__ static void write_keypoint(const image_heads &h, const centre *ps, int k, int cell,
-                                      float denom, float sy, float sx, float *row,
+__device__ static void write_keypoint(const image_heads &h, const centre *ps, int np, int k,
+                                      int cell, float denom, float sy, float sx, float *row,
                                       float *kscore) {
     int y = cell / h.gw, x = cell % h.gw;
     const float *off = h.offset + 2 * (NK * cell + k);
     float s = kpt_weight(h, ps[0], k, y, x, denom);
-    for (int q = 1; q < NP; q++) s = fmaxf(s, kpt_weight(h, ps[q], k, y, x, denom));
+    for (int q = 1; q < np; q++) s = fmaxf(s, kpt_weight(h, ps[q], k, y, x, denom));
     row[3 * k] = __fmul_rn(__fadd_rn((float)y, off[0]), sy);
     row[3 * k + 1] = __fmul_rn(__fadd_rn((float)x, off[1]), sx);
     row[3 * k + 2] = s;
@@ -223,13 +223,13 @@ __device__ static void write_box_score(const centre &p, const float kscore[NK], 
     row[3 * NK + 4] = __fmul_rn(__fdiv_rn(1.0f, fmaxf(n, 1.0f)), __double2float_rn(sum));
 }
 
-/* grid n, block DEC_THREADS: image blockIdx.x -> rows [6, 56]. */
+/* grid n, block DEC_THREADS: image blockIdx.x -> rows [np, 56]. */
 static __global__ void __launch_bounds__(DEC_THREADS)
-    decode_kernel(batch_heads b, int gh, int gw, int input_h, int input_w, float *rows) {
+    decode_kernel(batch_heads b, int gh, int gw, int input_h, int input_w, int np, float *rows) {
     __shared__ cand slot[DEC_WARPS];
-    __shared__ cand top[NP];
-    __shared__ centre ps[NP];
-    __shared__ float kscore[NP][NK];
+    __shared__ cand top[PS_MAX_PEOPLE];
+    __shared__ centre ps[PS_MAX_PEOPLE];
+    __shared__ float kscore[PS_MAX_PEOPLE][NK];
     size_t cells = (size_t)gh * gw, img = blockIdx.x;
     const image_heads h = {b.h[PS_HEAD_CENTER] + img * cells,
                            b.h[PS_HEAD_KPT_HEAT] + img * cells * NK,
@@ -239,40 +239,43 @@ static __global__ void __launch_bounds__(DEC_THREADS)
                            b.h[PS_HEAD_BOX_OFFSET] + img * cells * 2,
                            gh,
                            gw};
-    float *out = rows + img * NP * PS_DECODE_ROW;
+    float *out = rows + img * np * PS_DECODE_ROW;
 
-    top_centres(h, top, slot);
+    top_centres(h, np, top, slot);
     __syncthreads();
-    if (threadIdx.x < NP) make_centre(h, top[threadIdx.x], &ps[threadIdx.x]);
+    if (threadIdx.x < np) make_centre(h, top[threadIdx.x], &ps[threadIdx.x]);
     __syncthreads();
 
     const float denom = __fmul_rn((float)min(gh, gw), SIGMA_SCALE);
     const float sy = __fdiv_rn(4.0f, (float)input_h), sx = __fdiv_rn(4.0f, (float)input_w);
-    for (int pk = threadIdx.x / 32; pk < NP * NK; pk += DEC_WARPS) {
+    for (int pk = threadIdx.x / 32; pk < np * NK; pk += DEC_WARPS) {
         int p = pk / NK, k = pk % NK;
         int cell = kpt_argmax(h, ps[p], k, denom);
         if (threadIdx.x % 32 == 0)
-            write_keypoint(h, ps, k, cell, denom, sy, sx, out + p * PS_DECODE_ROW, &kscore[p][k]);
+            write_keypoint(h, ps, np, k, cell, denom, sy, sx, out + p * PS_DECODE_ROW,
+                           &kscore[p][k]);
     }
     __syncthreads();
-    if (threadIdx.x < NP)
+    if (threadIdx.x < np)
         write_box_score(ps[threadIdx.x], kscore[threadIdx.x], input_h, input_w,
                         out + threadIdx.x * PS_DECODE_ROW);
 }
 
 ps_status ps_cuda_decode(const float *const heads[PS_NUM_HEADS], int n, int gh, int gw,
-                         int input_h, int input_w, float *rows_dev, ps_cuda_stream s,
+                         int input_h, int input_w, int np, float *rows_dev, ps_cuda_stream s,
                          ps_err *err) {
-    if (!heads || !rows_dev || n < 1 || gh < 1 || gw < 1 || gh * gw < NP || input_h < 1 ||
-        input_w < 1)
-        return ps_err_set(err, PS_ERR_ARG, "CUDA decode: bad batch (n %d, grid %dx%d, input %dx%d)",
-                          n, gw, gh, input_w, input_h);
+    if (!heads || !rows_dev || n < 1 || gh < 1 || gw < 1 || np < 1 || np > PS_MAX_PEOPLE ||
+        gh * gw < np || input_h < 1 || input_w < 1)
+        return ps_err_set(err, PS_ERR_ARG,
+                          "CUDA decode: bad batch (n %d, grid %dx%d, %d people, input %dx%d)", n,
+                          gw, gh, np, input_w, input_h);
     batch_heads b;
     for (int i = 0; i < PS_NUM_HEADS; i++) {
         if (!heads[i]) return ps_err_set(err, PS_ERR_ARG, "CUDA decode: head %d missing", i);
         b.h[i] = heads[i];
     }
-    decode_kernel<<<n, DEC_THREADS, 0, (cudaStream_t)s>>>(b, gh, gw, input_h, input_w, rows_dev);
+    decode_kernel<<<n, DEC_THREADS, 0, (cudaStream_t)s>>>(b, gh, gw, input_h, input_w, np,
+                                                          rows_dev);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess)
         return ps_err_set(err, PS_ERR_BACKEND, "CUDA decode: %s", cudaGetErrorString(e));

@@ -1,7 +1,7 @@
 /* GPU preprocessing and decoding around the network (see cuda_net.h):
  * pictures (RGB24, YUV420P, NV12; device memory) -> letterbox + colour
  * conversion + normalisation -> the FP16 input tensor; the six heads -> the
- * MoveNet decoder's [6, 56] rows per image. Host-side C API over kernels. */
+ * MoveNet decoder's [np, 56] rows per image. Host-side C API over kernels. */
 #ifndef PS_ENGINE_CUDA_PRE_H
 #define PS_ENGINE_CUDA_PRE_H
 
@@ -46,10 +46,11 @@ ps_status ps_cuda_input_from_float(const float *src_dev, int n, int h, int w, vo
                                    ps_err *err);
 
 /* Enqueues the decoder (model/decode.c's ps_decode_heads, same arithmetic)
- * for n images: heads[h] are compact FP32 NHWC [n, gh, gw, C_h] device
- * arrays; rows_dev receives [n, 6, 56] floats. */
+ * for n images and np centres each (1..PS_MAX_PEOPLE, at most gh * gw):
+ * heads[h] are compact FP32 NHWC [n, gh, gw, C_h] device arrays; rows_dev
+ * receives [n, np, 56] floats. */
 ps_status ps_cuda_decode(const float *const heads[PS_NUM_HEADS], int n, int gh, int gw,
-                         int input_h, int input_w, float *rows_dev, ps_cuda_stream s,
+                         int input_h, int input_w, int np, float *rows_dev, ps_cuda_stream s,
                          ps_err *err);
 
 #ifdef __cplusplus
