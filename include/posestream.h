@@ -314,6 +314,28 @@ typedef struct {
 /* The defaults above (those of TensorFlow.js's MoveNet tracker). */
 PS_API ps_track_params ps_track_default_params(void);
 
+/* ---- Drawing: annotated video, snapshots, previews (per stream) ----
+ * Each person's skeleton (COCO's limbs, coloured by body part, left warm
+ * and right cool), keypoints, box and a "#id .score" label, drawn on the
+ * stream's own frames at their own size (frames decoded on the GPU are
+ * copied down only for the streams drawn on). Frames that were not
+ * processed are drawn with the last poses before them. */
+typedef struct {
+    const char *video_dir;     /* an existing folder: stream<ID>.mp4 per stream,
+                                  H.264 (MPEG-4 Part 2 where FFmpeg has no
+                                  libx264), every frame of the source at its
+                                  rate; NULL (default): none */
+    const char *snapshot_dir;  /* an existing folder: stream<ID>-<FRAME>.jpg
+                                  every snapshot_every_s of video; NULL: none */
+    double snapshot_every_s;
+    int32_t height;            /* of the video and snapshots (0: the source's) */
+    int32_t previews;          /* 1: streams can be watched (ps_runtime_preview_open) */
+    float min_score;           /* keypoints drawn above this score (0: 0.3) */
+} ps_annotate_params;
+
+/* One watcher of a stream's preview: JPEG pictures at its own rate. */
+typedef struct ps_preview ps_preview;
+
 typedef struct {
     const char *model;        /* see ps_model_find; NULL: the cache */
     int32_t verify_model;     /* check the pinned checksums (default 1) */
@@ -345,6 +367,7 @@ typedef struct {
     ps_result_fn on_result;   /* NULL, or called for every processed frame */
     void *user;               /* for on_result */
     ps_track_params track;    /* ids and smoothing (see above) */
+    ps_annotate_params annotate; /* drawing (see above; default: none) */
 } ps_runtime_params;
 
 PS_API ps_runtime_params ps_runtime_default_params(void);
@@ -604,6 +627,23 @@ PS_API void ps_stats_json(ps_json *w, const ps_stats *st);
  * process_resident_memory_bytes, posestream_build_info. Any thread.
  * Returns PS_ERR_IO when f failed. */
 PS_API ps_status ps_runtime_write_metrics(ps_runtime *rt, FILE *f, ps_err *err);
+
+/* ---- Previews (with ps_runtime_params.annotate.previews) ----
+ * A watcher of stream id: JPEG pictures of its drawn frames, at most fps a
+ * second, height pixels high (0: the stream's own; never larger). Frames are
+ * copied and encoded only while someone watches, at the rate asked. Any
+ * thread. Returns NULL with err naming the stream when it is unknown, has
+ * ended, or previews are off. */
+PS_API ps_preview *ps_runtime_preview_open(ps_runtime *rt, int32_t stream, double fps,
+                                           int32_t height, ps_err *err);
+
+/* Waits up to timeout_ms for the watcher's next picture and copies it into
+ * *jpeg (grown with realloc; *cap its size). Returns its bytes, 0 when none
+ * came in time, -1 when the stream has ended. */
+PS_API int64_t ps_preview_next(ps_preview *p, uint8_t **jpeg, size_t *cap, int32_t timeout_ms);
+
+/* Ends the watch; safe after the runtime is freed. */
+PS_API void ps_preview_close(ps_preview *p);
 
 /* ---- What this machine's decoders sustain ---- */
 

@@ -16,3 +16,9 @@ set_tests_properties(test_serve PROPERTIES LABELS "cli;serve" SKIP_RETURN_CODE 7
 add_test(NAME test_prometheus
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_prometheus.sh $<TARGET_FILE:posestream>)
 set_tests_properties(test_prometheus PROPERTIES LABELS "cli;serve" SKIP_RETURN_CODE 77)
+# Annotated video and snapshots of vtest.avi decoded back with FFmpeg
+# (issue 16).
+add_test(NAME test_annotate
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_annotate.sh $<TARGET_FILE:posestream>
+                 ${CMAKE_SOURCE_DIR}/src/sink/draw.c)
+set_tests_properties(test_annotate PROPERTIES LABELS "cli" SKIP_RETURN_CODE 77)

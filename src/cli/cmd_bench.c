@@ -142,6 +142,7 @@ static int bench_option(bench_opts *b, const char *name, const char *arg) {
 
 static int parse_bench(int argc, char **argv, bench_opts *b) {
     int c, idx;
+    b->job.argc = argc, b->job.argv = argv;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", bench_longs, &idx)) != -1) {
         int r = -1;

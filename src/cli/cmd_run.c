@@ -113,6 +113,7 @@ static int run_option(cli_stream_job *job, const char *name, const char *arg) {
 
 static int parse_run(int argc, char **argv, cli_stream_job *job, const char **output) {
     int c, idx;
+    job->argc = argc, job->argv = argv;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", run_longs, &idx)) != -1) {
         int r = -1;

@@ -94,6 +94,7 @@ static int serve_option(serve_opts *o, const char *name, const char *arg) {
 
 static int parse_serve(int argc, char **argv, serve_opts *o) {
     int c, idx;
+    o->job.argc = argc, o->job.argv = argv;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", serve_longs, &idx)) != -1) {
         int r = -1;

@@ -46,6 +46,14 @@ const char cli_job_options_help[] =
     "  --smooth-min-cutoff HZ, --smooth-beta B  the filter's settings (2.5, 300;\n"
     "                        lower cut-off: smoother, more lag; higher beta: less\n"
     "                        lag when moving)\n"
+    "  --annotate DIR        write each stream's video with the poses drawn on it\n"
+    "                        to DIR/stream<ID>.mp4 (H.264; every frame, at the\n"
+    "                        source's rate and size; frames not processed show\n"
+    "                        the last poses)\n"
+    "  --annotate-height H   draw on frames scaled to this height (default: the\n"
+    "                        source's)\n"
+    "  --snapshot-every S DIR  a JPEG of each stream, poses drawn, every S seconds\n"
+    "                        of video: DIR/stream<ID>-<FRAME>.jpg\n"
     "  --log-level L         error, warn (default), info or debug: what the library\n"
     "                        and FFmpeg say on stderr (FFmpeg's errors are info)\n";
 
@@ -70,12 +78,26 @@ static int int_arg(const char *name, const char *arg, int lo, int hi, int *out) 
     return 1;
 }
 
+/* --snapshot-every S DIR: S from getopt, DIR the next word (skipped). */
+static int snapshot_option(cli_stream_job *job, const char *arg) {
+    if (cli_parse_number("snapshot-every", arg, 0.001, 1e6, 0, &job->rt.annotate.snapshot_every_s))
+        return -1;
+    if (!job->argv || optind >= job->argc || job->argv[optind][0] == '-')
+        return cli_fail("--snapshot-every S DIR: the folder is missing"), -1;
+    job->rt.annotate.snapshot_dir = job->argv[optind++];
+    return 1;
+}
+
 int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
     if (!strcmp(name, "model")) job->rt.model = arg;
     else if (!strcmp(name, "no-verify")) job->rt.verify_model = 0;
     else if (!strcmp(name, "threads")) return int_arg(name, arg, 1, 1024, &job->rt.engine.threads);
     else if (!strcmp(name, "max-people"))
         return int_arg(name, arg, 1, PS_MAX_PEOPLE, &job->rt.engine.max_people);
+    else if (!strcmp(name, "annotate")) job->rt.annotate.video_dir = arg;
+    else if (!strcmp(name, "annotate-height"))
+        return int_arg(name, arg, 2, 8192, &job->rt.annotate.height);
+    else if (!strcmp(name, "snapshot-every")) return snapshot_option(job, arg);
     else if (!strcmp(name, "batch-max")) return int_arg(name, arg, 1, 1024, &job->rt.batch_max);
     else if (!strcmp(name, "batch-timeout-ms"))
         return int_arg(name, arg, 0, 60000, &job->rt.batch_timeout_ms);

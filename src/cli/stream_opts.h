@@ -10,8 +10,9 @@
 void cli_job_defaults(cli_stream_job *job);
 
 /* Handles one option shared by run and bench (long name `name`, argument
- * `arg`). Returns 1 if handled, 0 if not one of them, -1 after printing an
- * error for a bad value. */
+ * `arg`; --snapshot-every takes its folder from job->argv at optind).
+ * Returns 1 if handled, 0 if not one of them, -1 after printing an error for
+ * a bad value. */
 int cli_job_option(cli_stream_job *job, const char *name, const char *arg);
 
 /* getopt_long entries (flag 0, val 0) of the options cli_job_option takes
@@ -27,7 +28,9 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg);
         {"no-smooth", no_argument, 0, 0}, {"track-by", required_argument, 0, 0},            \
         {"track-max-age-ms", required_argument, 0, 0},                                   \
         {"smooth-min-cutoff", required_argument, 0, 0},                                  \
-        {"smooth-beta", required_argument, 0, 0}, {"max-people", required_argument, 0, 0}
+        {"smooth-beta", required_argument, 0, 0}, {"max-people", required_argument, 0, 0}, \
+        {"annotate", required_argument, 0, 0}, {"annotate-height", required_argument, 0, 0}, \
+        {"snapshot-every", required_argument, 0, 0}
 
 /* The help text of those options. */
 extern const char cli_job_options_help[];

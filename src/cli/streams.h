@@ -21,6 +21,8 @@ typedef struct cli_stream_job {
     double snapshot_s;    /* > 0: copy the figures this long after the start */
     struct cli_churn *churn; /* NULL, or streams to add and remove while it runs */
     int output_errors_continue; /* a failing output: go on without it (else stop) */
+    int argc;             /* the command line, for the one option with two */
+    char **argv;          /* values (--snapshot-every S DIR) */
 } cli_stream_job;
 
 typedef struct {

@@ -53,13 +53,15 @@ static void tracker_drop(ps_runtime *rt, int k) {
     rt->trackers[k] = NULL;
 }
 
-/* A stream that is done: its tracker goes (the pipeline's lock held; ours
- * is taken inside it, never the other way round). */
+/* A stream that is done: its tracker goes and its annotator finishes (the
+ * pipeline's lock held; ours are taken inside it, never the other way
+ * round). */
 static void on_stream_done(void *ctx, int stream) {
     ps_runtime *rt = ctx;
     pthread_mutex_lock(&rt->track_mu);
     tracker_drop(rt, stream);
     pthread_mutex_unlock(&rt->track_mu);
+    ps_rt_annot_done(rt, stream);
 }
 
 static void trackers_free(ps_runtime *rt) {
@@ -86,6 +88,7 @@ static void on_frame(void *ctx, int stream, const char *name, const ps_frame *f)
                    .captured_ns = f->t.captured, .output_ns = f->t.output, .width = f->width,
                    .height = f->height, .n_people = n, .people = people};
     if (rt->results) ps_results_write(rt->results, &r);
+    if (ps_rt_annot_enabled(rt)) ps_rt_annot_result(rt, stream, f->index, people, n);
     if (rt->params.on_result) rt->params.on_result(&r, rt->params.user);
 }
 
@@ -102,7 +105,7 @@ static ps_status check_params(const ps_runtime_params *p, ps_err *err) {
     if (p->engine.max_people < 0 || p->engine.max_people > PS_MAX_PEOPLE)
         return ps_err_set(err, PS_ERR_ARG, "max_people %d: expected 1 to %d (0: %d)",
                           p->engine.max_people, PS_MAX_PEOPLE, PS_DEFAULT_PEOPLE);
-    return PS_OK;
+    return ps_rt_annot_check(&p->annotate, err);
 }
 
 /* max_tracks 0: three times the people a frame can hold, as TF.js keeps 18
@@ -131,6 +134,7 @@ ps_runtime *ps_runtime_create(const ps_runtime_params *params, ps_err *err) {
     rt->params = p;
     resolve_tracks(&rt->params.track, p.engine.max_people);
     pthread_mutex_init(&rt->track_mu, NULL);
+    pthread_mutex_init(&rt->annot_mu, NULL);
     if (p.model) snprintf(rt->model_path, sizeof rt->model_path, "%s", p.model);
     rt->params.model = p.model ? rt->model_path : NULL;
     if (p.output) snprintf(rt->output, sizeof rt->output, "%s", p.output);
@@ -172,8 +176,11 @@ ps_status ps_runtime_add_stream(ps_runtime *rt, const ps_stream_params *sp, int3
     ps_stream_settings set;
     ps_source_opts so;
     split_stream(rt, sp, name, sizeof name, &set, &so);
+    struct ps_annotator *a;
     int got = -1;
-    ps_status st = ps_pipeline_add_stream(rt->pipe, sp->uri, &set, &so, &got, err);
+    ps_status st = ps_rt_annot_prepare(rt, &a, &so, err);
+    if (!st) st = ps_pipeline_add_stream(rt->pipe, sp->uri, &set, &so, &got, err);
+    ps_rt_annot_added(rt, a, st ? -1 : got);
     if (!st && id) *id = got;
     return st;
 }
@@ -276,6 +283,7 @@ ps_status ps_runtime_close(ps_runtime *rt, ps_err *err) {
     ps_runtime_engine_mb(rt, &rt->final_engine_mb, &rt->final_prepared_mb);
     ps_pipeline_free(rt->pipe); /* joins the threads: nothing writes results after */
     rt->pipe = NULL;
+    ps_rt_annot_close(rt);      /* waits for the annotated files */
     rt->closed = 1;
     ps_status st = ps_results_close(rt->results, err);
     rt->results = NULL;
@@ -289,6 +297,7 @@ void ps_runtime_free(ps_runtime *rt) {
     ps_pipeline_stats_free(&rt->final);
     trackers_free(rt);
     pthread_mutex_destroy(&rt->track_mu);
+    pthread_mutex_destroy(&rt->annot_mu);
     if (rt->have_det) ps_engine_detector_free(&rt->det);
     ps_engine_free(rt->engine);
     ps_model_free(rt->model);

@@ -27,9 +27,26 @@ struct ps_runtime {
                                   frame (engine thread), freed when it is done */
     int n_trackers;
     pthread_mutex_t track_mu;  /* trackers, between those two */
+    struct ps_annotator **annots; /* [n_annots] by stream id (runtime_annotate.c) */
+    int n_annots;
+    pthread_mutex_t annot_mu;  /* annots */
     double final_engine_mb;    /* the engine's memory as the run ended, before */
     double final_prepared_mb;  /* the streams' buffers went back */
 };
+
+/* Annotators (runtime_annotate.c): whether the runtime draws; checking its
+ * folders; one made for a stream about to be added (*out NULL when it does
+ * not draw), kept once the stream has its id (id < 0: the add failed);
+ * results, a stream done, and all of them at the close. */
+int ps_rt_annot_enabled(const ps_runtime *rt);
+ps_status ps_rt_annot_check(const ps_annotate_params *p, ps_err *err);
+ps_status ps_rt_annot_prepare(ps_runtime *rt, struct ps_annotator **out, ps_source_opts *so,
+                              ps_err *err);
+void ps_rt_annot_added(ps_runtime *rt, struct ps_annotator *a, int id);
+void ps_rt_annot_result(ps_runtime *rt, int stream, int64_t index, const ps_person *people,
+                        int n);
+void ps_rt_annot_done(ps_runtime *rt, int k);
+void ps_rt_annot_close(ps_runtime *rt);
 
 /* The engine's memory and, of it, the frames prepared on arrival, MB. */
 void ps_runtime_engine_mb(const ps_runtime *rt, double *engine_mb, double *prepared_mb);

@@ -381,10 +381,21 @@ static double avs_frame_pts(avs_source *a) {
 /* Scales the decoded frame into f and stamps it; in real-time mode first
  * waits for its slot. Returns PS_READ_FRAME, PS_READ_END (interrupted while
  * waiting) or PS_READ_ERROR. */
+/* A GPU frame the tap wants, copied down for it (the engine still gets it
+ * on the GPU). A failed copy only costs the tap that frame. */
+static void avs_tap_gpu(avs_source *a, AVFrame *fr) {
+    if (av_hwframe_transfer_data(a->down, fr, 0) == 0)
+        ps_source_tap_take(&a->base, (const uint8_t *const *)a->down->data, a->down->linesize,
+                           a->down->width, a->down->height, a->down->format);
+    av_frame_unref(a->down);
+}
+
 /* Hands a decoded frame on: a GPU frame stays on the GPU when the engine
  * takes raw pictures, else is copied down; host frames are scaled/copied. */
+
 static ps_read_result avs_convert(avs_source *a, AVFrame *fr, ps_frame *f, ps_err *err) {
     if (fr->format == AV_PIX_FMT_CUDA) {
+        if (a->base.opts.raw && ps_source_tap_wants(&a->base)) avs_tap_gpu(a, fr);
         if (a->base.opts.raw && ps_av_hw_hold(fr, f) == 0) return PS_READ_FRAME;
         int r = av_hwframe_transfer_data(a->down, fr, 0);
         if (r < 0) {

@@ -275,10 +275,20 @@ static ps_read_result copy_planes(ps_source *s, const uint8_t *const planes[4],
     return PS_READ_FRAME;
 }
 
+int ps_source_tap_wants(ps_source *s) {
+    return s->opts.tap.wants && s->opts.tap.wants(s->opts.tap.ctx, s->index);
+}
+
+void ps_source_tap_take(ps_source *s, const uint8_t *const planes[4], const int strides[4], int w,
+                        int h, enum AVPixelFormat fmt) {
+    s->opts.tap.take(s->opts.tap.ctx, s->index, s->fps, planes, strides, w, h, fmt);
+}
+
 ps_read_result ps_source_scale(ps_source *s, const uint8_t *const planes[4],
                                const int strides[4], int w, int h,
                                enum AVPixelFormat fmt, ps_frame *f,
                                ps_err *err) {
+    if (ps_source_tap_wants(s)) ps_source_tap_take(s, planes, strides, w, h, fmt);
     if (s->opts.raw && (fmt == AV_PIX_FMT_YUV420P || fmt == AV_PIX_FMT_NV12))
         return copy_planes(s, planes, strides, w, h, fmt, f, err);
     ps_letterbox lb = ps_letterbox_fit(w, h, s->opts.fit_w, s->opts.fit_h);

@@ -12,6 +12,19 @@ typedef struct ps_source ps_source;
 
 /* ps_decode_mode (posestream.h) says where FFmpeg sources decode. */
 
+/* Full-size copies of frames as decoded, for drawing on (annotated video,
+ * snapshots, previews). wants() is asked for each frame first (cheap: a GPU
+ * frame is copied down only when it says yes), then take() gets the
+ * picture: FFmpeg planes of pixel format av_format (an enum AVPixelFormat),
+ * valid during the call. Both run on the reader thread; fps is the source's
+ * nominal rate (0 unknown). */
+typedef struct {
+    int (*wants)(void *ctx, int64_t index);
+    void (*take)(void *ctx, int64_t index, double fps, const uint8_t *const planes[4],
+                 const int strides[4], int w, int h, int av_format);
+    void *ctx;
+} ps_source_tap;
+
 typedef struct {
     int fit_w, fit_h; /* frames are scaled (aspect kept) to fit this box: the
                          network input size */
@@ -41,6 +54,7 @@ typedef struct {
                          connecting again (waiting 0.5 s, 1 s, 2 s ... up
                          to 10 s between tries); -1 for ever, 0 (default)
                          never */
+    ps_source_tap tap; /* wants NULL (default): no copies */
 } ps_source_opts;
 
 typedef enum {

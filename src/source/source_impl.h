@@ -64,6 +64,14 @@ ps_read_result ps_source_scale(ps_source *s, const uint8_t *const planes[4],
                                enum AVPixelFormat fmt, ps_frame *f,
                                ps_err *err);
 
+/* Whether opts.tap wants the frame about to be stamped. */
+int ps_source_tap_wants(ps_source *s);
+
+/* Hands the picture about to be stamped to opts.tap (take only; ask
+ * ps_source_tap_wants first). */
+void ps_source_tap_take(ps_source *s, const uint8_t *const planes[4], const int strides[4], int w,
+                        int h, enum AVPixelFormat fmt);
+
 /* Stamps a scaled frame: index (then counts it), pts, captured, decoded. */
 void ps_source_stamp(ps_source *s, ps_frame *f, double pts, int64_t captured);
 
