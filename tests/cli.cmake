@@ -22,3 +22,6 @@ add_test(NAME test_annotate
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_annotate.sh $<TARGET_FILE:posestream>
                  ${CMAKE_SOURCE_DIR}/src/sink/draw.c)
 set_tests_properties(test_annotate PROPERTIES LABELS "cli" SKIP_RETURN_CODE 77)
+# The live page of `posestream serve` in headless Chromium (issue 16).
+add_test(NAME test_page COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_page.sh $<TARGET_FILE:posestream>)
+set_tests_properties(test_page PROPERTIES LABELS "cli;serve" SKIP_RETURN_CODE 77)

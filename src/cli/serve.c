@@ -168,6 +168,9 @@ static ps_status rt_stream(void *ctx, int32_t id, ps_stream_stats *out, int64_t 
 static ps_status rt_metrics(void *ctx, FILE *f, ps_err *err) {
     return ps_runtime_write_metrics(ctx, f, err);
 }
+static ps_preview *rt_preview(void *ctx, int32_t id, double fps, int32_t height, ps_err *err) {
+    return ps_runtime_preview_open(ctx, id, fps, height, err);
+}
 
 /* The runtime, its first streams added and started; NULL after saying why. */
 static ps_runtime *start_runtime(serve_opts *o, serve_hub *hub) {
@@ -177,6 +180,7 @@ static ps_runtime *start_runtime(serve_opts *o, serve_hub *hub) {
     p.output = o->output;
     p.on_result = serve_hub_on_result;
     p.user = hub;
+    p.annotate.previews = 1;
     ps_runtime *rt = ps_runtime_create(&p, &err);
     if (!rt) return cli_fail(err.msg), NULL;
     for (int k = 0; k < o->job.n_uris; k++)
@@ -216,6 +220,7 @@ static int serve_run(serve_opts *o, serve_hub *hub) {
     if (!rt) return 1;
     serve_backend b = {.ctx = rt, .add = rt_add, .remove = rt_remove, .set = rt_set,
                        .stats = rt_stats, .stream = rt_stream, .metrics = rt_metrics,
+                       .preview = rt_preview,
                        .defaults = o->job.src, .remove_wait_ms = 5000};
     serve_http_opts ho = {.host = o->host, .port = o->port,
                           .token = o->token_file ? o->token : NULL,

@@ -21,6 +21,8 @@ typedef struct {
     /* one stream (PS_ERR_ARG: unknown), and the run's start */
     ps_status (*stream)(void *ctx, int32_t id, ps_stream_stats *out, int64_t *start_ns, ps_err *err);
     ps_status (*metrics)(void *ctx, FILE *f, ps_err *err);
+    /* a watcher of stream id's preview (NULL with err: unknown, ended, off) */
+    ps_preview *(*preview)(void *ctx, int32_t id, double fps, int32_t height, ps_err *err);
     /* the settings every stream added through the API starts from (the
      * command's --realtime, --loop, --reconnect, --av-opt) */
     ps_stream_params defaults;

@@ -9,9 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/serve_page.h"
+
 struct serve_http {
     struct MHD_Daemon *daemon;
     serve_http_opts o;
+    int stopping; /* set before the daemon stops: previews end */
 };
 
 /* One request's body as it arrives. */
@@ -49,10 +52,14 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
     return send_reply(c, &r);
 }
 
-static int authorized(const serve_http *s, struct MHD_Connection *c) {
+/* The token from the Authorization header, or for a GET from ?token= (the
+ * page's images cannot send headers). */
+static int authorized(const serve_http *s, struct MHD_Connection *c, const char *method) {
     if (!s->o.token) return 1;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    return h && !strncmp(h, "Bearer ", 7) && serve_token_equal(h + 7, s->o.token);
+    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+    if (h && !strncmp(h, "Bearer ", 7)) return serve_token_equal(h + 7, s->o.token);
+    return q && !strcmp(method, "GET") && serve_token_equal(q, s->o.token);
 }
 
 /* POST and PATCH take JSON only ("application/json", parameters allowed). */
@@ -86,6 +93,61 @@ static enum MHD_Result send_events(serve_http *s, struct MHD_Connection *c, int 
     return ok;
 }
 
+static ssize_t mjpeg_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    size_t n = serve_mjpeg_read(cls, buf, max);
+    return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void mjpeg_free(void *cls) {
+    serve_mjpeg_free(cls);
+}
+
+/* A number query argument in [lo, hi], else def; *bad when malformed. */
+static double query_number(struct MHD_Connection *c, const char *key, double def, double lo,
+                           double hi, int *bad) {
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+    if (!v) return def;
+    char *end;
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d >= lo && d <= hi)) *bad = 1;
+    return d;
+}
+
+static enum MHD_Result send_preview(serve_http *s, struct MHD_Connection *c, int stream) {
+    int bad = 0;
+    double fps = query_number(c, "fps", 5, 0.1, 30, &bad);
+    double height = query_number(c, "height", 360, 16, 2160, &bad);
+    if (bad) return send_error(c, 400, "preview: ?fps= from 0.1 to 30, ?height= from 16 to 2160");
+    ps_err err;
+    ps_preview *p = s->o.backend->preview
+                        ? s->o.backend->preview(s->o.backend->ctx, stream, fps, (int)height, &err)
+                        : NULL;
+    if (!p) return send_error(c, 404, s->o.backend->preview ? err.msg : "previews are off");
+    serve_mjpeg *m = serve_mjpeg_new(p, &s->stopping);
+    if (!m) return ps_preview_close(p), send_error(c, 503, "out of memory");
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                                                  mjpeg_read, m, mjpeg_free);
+    if (!resp) return serve_mjpeg_free(m), MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "multipart/x-mixed-replace; boundary=frame");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static enum MHD_Result send_page(struct MHD_Connection *c) {
+    size_t len;
+    const char *html = serve_page_html(&len);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)html, MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+    enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 /* Gathers the body; returns 1 while more is to come. */
 static int gather(request *rq, const char *data, size_t *size) {
     if (!*size) return 0;
@@ -105,7 +167,9 @@ static int gather(request *rq, const char *data, size_t *size) {
 
 static enum MHD_Result answer(serve_http *s, struct MHD_Connection *c, const char *url,
                               const char *method, const request *rq) {
-    if (!authorized(s, c)) return send_error(c, 401, "a valid Authorization: Bearer token is needed");
+    if (!strcmp(url, "/") && !strcmp(method, "GET")) return send_page(c); /* no secrets in it */
+    if (!authorized(s, c, method))
+        return send_error(c, 401, "a valid Authorization: Bearer token is needed");
     if (rq->too_big) return send_error(c, 413, "request body over 64 KiB");
     if (!json_body_ok(c, method))
         return send_error(c, 415, "POST and PATCH take Content-Type: application/json");
@@ -115,6 +179,10 @@ static enum MHD_Result answer(serve_http *s, struct MHD_Connection *c, const cha
         if (bad) return send_error(c, 400, "?stream=: expected a stream id");
         if (strcmp(method, "GET")) return send_error(c, 405, "/api/v1/results: GET only");
         return send_events(s, c, stream);
+    }
+    if (serve_is_preview(url, &stream)) {
+        if (strcmp(method, "GET")) return send_error(c, 405, "preview: GET only");
+        return send_preview(s, c, stream);
     }
     serve_reply r;
     serve_route(s->o.backend, method, url, rq->body, rq->len, &r);
@@ -173,6 +241,7 @@ void serve_http_quiesce(serve_http *s) {
 
 void serve_http_stop(serve_http *s) {
     if (!s) return;
+    __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
     MHD_stop_daemon(s->daemon);
     free(s);
 }

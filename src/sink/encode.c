@@ -15,6 +15,7 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
+#include "source/av_log.h"
 #include "util/log.h"
 #include "util/status.h"
 
@@ -103,6 +104,7 @@ static void video_free(ps_video_out *v) {
 }
 
 ps_video_out *ps_video_out_open(const char *path, int w, int h, double fps, ps_err *err) {
+    ps_av_init(); /* FFmpeg's messages through the library's log */
     ps_video_out *v = calloc(1, sizeof *v);
     if (!v) return ps_err_set(err, PS_ERR_NOMEM, "%s: out of memory", path), NULL;
     snprintf(v->path, sizeof v->path, "%s", path);
@@ -177,6 +179,7 @@ struct ps_jpeg {
 };
 
 ps_jpeg *ps_jpeg_new(void) {
+    ps_av_init(); /* FFmpeg's messages through the library's log */
     return calloc(1, sizeof(ps_jpeg));
 }
 
