@@ -628,6 +628,13 @@ PS_API void ps_stats_json(ps_json *w, const ps_stats *st);
  * Returns PS_ERR_IO when f failed. */
 PS_API ps_status ps_runtime_write_metrics(ps_runtime *rt, FILE *f, ps_err *err);
 
+/* Stream id's end-to-end latencies as a distribution (id -1: every
+ * stream's): counts[i] = frames whose latency was at most bounds_ms[i]
+ * (bounds ascending), within the histogram's 1/64 resolution. Any thread;
+ * also after the close. Returns PS_ERR_ARG for an unknown id. */
+PS_API ps_status ps_runtime_latency_counts(ps_runtime *rt, int32_t id, const double *bounds_ms,
+                                           int32_t n, uint64_t *counts, ps_err *err);
+
 /* ---- Previews (with ps_runtime_params.annotate.previews) ----
  * A watcher of stream id: JPEG pictures of its drawn frames, at most fps a
  * second, height pixels high (0: the stream's own; never larger). Frames are

@@ -25,3 +25,7 @@ set_tests_properties(test_annotate PROPERTIES LABELS "cli" SKIP_RETURN_CODE 77)
 # The live page of `posestream serve` in headless Chromium (issue 16).
 add_test(NAME test_page COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_page.sh $<TARGET_FILE:posestream>)
 set_tests_properties(test_page PROPERTIES LABELS "cli;serve" SKIP_RETURN_CODE 77)
+# bench --html's report parsed back (issue 16).
+add_test(NAME test_bench_html
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_bench_html.sh $<TARGET_FILE:posestream>)
+set_tests_properties(test_bench_html PROPERTIES LABELS "cli" SKIP_RETURN_CODE 77)

@@ -3,11 +3,31 @@
 #include "cli/bench_groups.h"
 
 #include <stdio.h>
+#include <string.h>
+
+bench_verdict bench_verdicts[BENCH_MAX_VERDICTS];
+int bench_n_verdicts;
+
+void bench_verdict_line(const char *what, const char *value, const char *unit, const char *bound,
+                        const char *verdict) {
+    int pad = 10 - (int)strlen(bound);
+    printf("  %-38s %9s %-8s (%s)%*s  %s\n", what, value, unit, bound, pad > 0 ? pad : 0, "",
+           verdict);
+    if (bench_n_verdicts == BENCH_MAX_VERDICTS) return;
+    bench_verdict *v = &bench_verdicts[bench_n_verdicts++];
+    snprintf(v->what, sizeof v->what, "%s", what);
+    snprintf(v->value, sizeof v->value, "%s", value);
+    snprintf(v->unit, sizeof v->unit, "%s", unit);
+    snprintf(v->bound, sizeof v->bound, "%s", bound);
+    snprintf(v->verdict, sizeof v->verdict, "%s", verdict);
+}
 
 int bench_criterion(const char *what, double value, const char *unit, double bound, int at_least) {
     int ok = at_least ? value >= bound : value <= bound;
-    printf("  %-38s %9.2f %-8s (%s %.2f)  %s\n", what, value, unit, at_least ? "min" : "max",
-           bound, ok ? "PASS" : "FAIL");
+    char v[32], b[32];
+    snprintf(v, sizeof v, "%.2f", value);
+    snprintf(b, sizeof b, "%s %.2f", at_least ? "min" : "max", bound);
+    bench_verdict_line(what, v, unit, b, ok ? "PASS" : "FAIL");
     return ok;
 }
 

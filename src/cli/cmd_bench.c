@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/bench_groups.h"
+#include "cli/bench_html.h"
 #include "cli/churn.h"
 #include "cli/cli.h"
 #include "cli/stream_list.h"
@@ -22,6 +23,7 @@ typedef struct {
     int n_videos;
     double max_latency_ms, max_vram_gb, max_drop_pct, min_delivered_pct, warmup_s;
     const char *json;
+    const char *html;
     const char *streams_file; /* --streams: the streams instead of N alike */
     ps_decode_ceiling ceil; /* measured when decode_only or ceiling */
     cli_churn churn;      /* --add, --remove */
@@ -69,6 +71,9 @@ static void bench_usage(FILE *f) {
             "  --ceiling             measure that ceiling first (8 s), then run, and put\n"
             "                        the stream count next to it\n"
             "  --json FILE           every figure, machine-readable\n"
+            "  --html FILE           a report to look at: the criteria, throughput and\n"
+            "                        GPU/decoder use over time, each stream's latency\n"
+            "                        distribution (one page, inline SVG)\n"
             "  --verbose             the per-stream report too\n"
             "%s"
             "  -h, --help            this text\n",
@@ -81,6 +86,7 @@ static const struct option bench_longs[] = {
     {"duration", required_argument, 0, 0}, {"resolution", required_argument, 0, 0},
     {"fps", required_argument, 0, 0},     {"max-latency-ms", required_argument, 0, 0},
     {"max-vram-gb", required_argument, 0, 0}, {"json", required_argument, 0, 0},
+    {"html", required_argument, 0, 0},
     {"verbose", no_argument, 0, 0},       {"help", no_argument, 0, 'h'},
     {"warmup", required_argument, 0, 0},  {"max-drop-pct", required_argument, 0, 0},
     {"min-delivered-pct", required_argument, 0, 0}, {"decode-only", no_argument, 0, 0},
@@ -120,6 +126,7 @@ static int bench_option(bench_opts *b, const char *name, const char *arg) {
     else if (!strcmp(name, "max-drop-pct")) rc = positive(name, arg, &b->max_drop_pct);
     else if (!strcmp(name, "min-delivered-pct")) rc = positive(name, arg, &b->min_delivered_pct);
     else if (!strcmp(name, "json")) b->json = arg;
+    else if (!strcmp(name, "html")) b->html = arg, b->job.series = 1;
     else if (!strcmp(name, "resolution")) snprintf(b->resolution, sizeof b->resolution, "%s", arg);
     else if (!strcmp(name, "duration")) rc = positive(name, arg, &b->job.duration_s);
     else if (!strcmp(name, "max-latency-ms")) rc = positive(name, arg, &b->max_latency_ms);
@@ -252,20 +259,21 @@ static int print_criteria(const bench_opts *b, const cli_stream_outcome *o) {
     snprintf(what, sizeof what, "delivered after %.0f s, worst stream", b->warmup_s);
     ok &= bench_criterion(what, d.worst_pct, "%", b->min_delivered_pct, 1);
     ok &= bench_criterion("delivered after it, of nominal", d.total_pct, "%", b->min_delivered_pct, 1);
+    char bound[32], value[32];
+    snprintf(bound, sizeof bound, "max %.2f", b->max_vram_gb);
     if (st->vram_peak_mb >= 0)
         ok &= bench_criterion("peak VRAM", st->vram_peak_mb / 1024, "GB", b->max_vram_gb, 0);
     else
-        printf("  %-38s %9s %-8s (max %.2f)  not applicable (CPU backend)\n", "peak VRAM", "-",
-               "", b->max_vram_gb);
+        bench_verdict_line("peak VRAM", "-", "", bound, "not applicable (CPU backend)");
     int fails = (int)st->engine_failures + st->engine_fatal;
-    printf("  %-38s %9llu %-8s (max 0)       %s\n", "engine failures",
-           (unsigned long long)st->engine_failures, "batches", fails ? "FAIL" : "PASS");
+    snprintf(value, sizeof value, "%llu", (unsigned long long)st->engine_failures);
+    bench_verdict_line("engine failures", value, "batches", "max 0", fails ? "FAIL" : "PASS");
     if (fails) printf("    %s%s\n", st->engine_fatal ? "could not go on: " : "last: ", st->engine_error);
     int bad = 0;
     for (int k = 0; k < st->n_streams; k++)
         bad += st->streams[k].state == PS_STREAM_FAILED || st->streams[k].state == PS_STREAM_REFUSED;
-    printf("  %-38s %9d %-8s (max 0)       %s\n", "failed or refused streams", bad, "",
-           bad ? "FAIL" : "PASS");
+    snprintf(value, sizeof value, "%d", bad);
+    bench_verdict_line("failed or refused streams", value, "", "max 0", bad ? "FAIL" : "PASS");
     print_failed(st);
     ok &= bench_live_criteria(st, &o->snapshot, b->warmup_s, b->churn.add || b->churn.remove);
     return ok && !fails && !bad;
@@ -374,6 +382,12 @@ static void json_delivery(ps_json *w, const cli_stream_outcome *o) {
     ps_json_key_number(w, "total_of_nominal_pct", d.total_pct, 3);
     ps_json_key_number(w, "slowest_first_frame_s", d.first_s, 3);
     ps_json_object_end(w);
+}
+
+static int html_failed(const char *path) {
+    char msg[4300];
+    snprintf(msg, sizeof msg, "--html %s: cannot write: %s", path, strerror(errno));
+    return cli_fail(msg);
 }
 
 /* Opens --json's file; NULL after printing why. */
@@ -488,6 +502,7 @@ int cmd_bench(int argc, char **argv) {
             int pass = print_table(&b, &out);
             if (b.verbose) ps_stats_print_summary(stdout, &out.stats);
             if (b.json) rc = write_json(&b, &out, pass);
+            if (b.html && bench_html_write(b.html, &out)) rc = html_failed(b.html);
             if (!pass || out.churn_failed) rc = 1;
             cli_stream_outcome_free(&out);
         }

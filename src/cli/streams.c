@@ -3,6 +3,7 @@
  * run adds: signals, the live status, --duration, the churn of bench. */
 #include "cli/streams.h"
 
+#include <math.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -142,6 +143,39 @@ static void draw_status(status_lines *s, ps_runtime *rt, int64_t now) {
     s->last = now;
 }
 
+/* Once a second (job->series): throughput since the last sample, and the
+ * GPU's and decoders' use. */
+typedef struct {
+    int64_t last;
+    uint64_t processed;
+} series_state;
+
+static uint64_t processed_total(const ps_stats *st) {
+    uint64_t n = 0;
+    for (int k = 0; k < st->n_streams; k++) n += st->streams[k].processed;
+    return n;
+}
+
+static void sample_series(series_state *s, ps_runtime *rt, cli_stream_outcome *out, int64_t now,
+                          int64_t start) {
+    ps_stats st;
+    ps_err err;
+    if (now - s->last < 1000000000 || ps_runtime_stats(rt, &st, &err)) return;
+    cli_sample *grown = realloc(out->samples, sizeof *grown * (size_t)(out->n_samples + 1));
+    if (grown) {
+        uint64_t n = processed_total(&st);
+        int32_t gpu, dec;
+        ps_runtime_utilization(rt, &gpu, &dec);
+        double dt = s->last ? (double)(now - s->last) / 1e9 : (double)(now - start) / 1e9;
+        grown[out->n_samples++] = (cli_sample){(double)(now - start) / 1e9,
+                                               (double)(n - s->processed) / dt, gpu, dec};
+        out->samples = grown;
+        s->processed = n;
+    }
+    s->last = now;
+    ps_stats_free(&st);
+}
+
 /* Polls until the run ends, the duration passes, a signal or an output
  * failure; draws the status lines and adds and removes streams
  * (job->churn) meanwhile. */
@@ -150,10 +184,12 @@ static void watch(const cli_stream_job *job, ps_runtime *rt, cli_stream_outcome 
     int stopping = 0;
     status_lines lines = {0};
     util_sampler util = {0};
+    series_state series = {0};
     ps_err err;
     while (!ps_runtime_wait(rt, job->churn ? 20 : 100)) {
         int64_t now = cli_now_ns();
         sample_util(&util, rt, now);
+        if (job->series) sample_series(&series, rt, out, now, start);
         if (job->churn && !stopping && cli_churn_step(job->churn, job, rt, (now - start) / 1e9))
             out->churn_failed = 1; /* the error is printed */
         if (!stopping) stopping = check_stop(job, rt, out, now, start);
@@ -217,6 +253,18 @@ static ps_runtime *start_runtime(const cli_stream_job *job) {
     return rt;
 }
 
+/* Each stream's latency distribution at CLI_LATENCY_BOUNDS bounds. */
+static void latency_counts(ps_runtime *rt, cli_stream_outcome *out) {
+    for (int i = 0; i < CLI_LATENCY_BOUNDS; i++) out->bounds_ms[i] = 0.5 * pow(10, i / 8.0);
+    int n = out->stats.n_streams;
+    out->latency_counts = calloc((size_t)(n ? n : 1), sizeof(uint64_t) * CLI_LATENCY_BOUNDS);
+    ps_err err;
+    for (int k = 0; out->latency_counts && k < n; k++)
+        ps_runtime_latency_counts(rt, out->stats.streams[k].id, out->bounds_ms,
+                                  CLI_LATENCY_BOUNDS, out->latency_counts + k * CLI_LATENCY_BOUNDS,
+                                  &err);
+}
+
 int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
     memset(out, 0, sizeof *out);
     cli_signals saved;
@@ -237,6 +285,7 @@ int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
         snprintf(out->output_error, sizeof out->output_error, "%s", err.msg);
     }
     int rc = ps_runtime_stats(rt, &out->stats, &err) ? cli_fail(err.msg) : 0;
+    if (!rc && job->series) latency_counts(rt, out);
     ps_runtime_free(rt);
     return rc;
 }
@@ -244,4 +293,6 @@ int cli_run_streams(const cli_stream_job *job, cli_stream_outcome *out) {
 void cli_stream_outcome_free(cli_stream_outcome *out) {
     ps_stats_free(&out->stats);
     ps_stats_free(&out->snapshot);
+    free(out->samples);
+    free(out->latency_counts);
 }

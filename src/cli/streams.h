@@ -21,9 +21,20 @@ typedef struct cli_stream_job {
     double snapshot_s;    /* > 0: copy the figures this long after the start */
     struct cli_churn *churn; /* NULL, or streams to add and remove while it runs */
     int output_errors_continue; /* a failing output: go on without it (else stop) */
+    int series;           /* record the figures over time and each stream's
+                             latency distribution (bench --html) */
     int argc;             /* the command line, for the one option with two */
     char **argv;          /* values (--snapshot-every S DIR) */
 } cli_stream_job;
+
+/* The figures of one second of the run (job->series). */
+typedef struct {
+    double t_s;           /* since the start */
+    double fps;           /* frames processed per second over the second before */
+    double gpu, decoder;  /* percent busy (-1 unknown) */
+} cli_sample;
+
+#define CLI_LATENCY_BOUNDS 36 /* 0.5 ms to 12 s, eight a decade */
 
 typedef struct {
     ps_stats stats;       /* at the end */
@@ -35,6 +46,11 @@ typedef struct {
     double cpu_pct;       /* process CPU time over wall time, percent of one core */
     ps_stats snapshot;    /* at job->snapshot_s (n_streams 0: not taken) */
     int64_t stop_ns;      /* when the duration ended it (0: the sources ended) */
+    cli_sample *samples;  /* job->series: one per second */
+    int n_samples;
+    double bounds_ms[CLI_LATENCY_BOUNDS];
+    uint64_t *latency_counts; /* job->series: [stats.n_streams][CLI_LATENCY_BOUNDS],
+                                 cumulative (ps_runtime_latency_counts) */
 } cli_stream_outcome;
 
 /* Runs the job to its end. Returns 0, or 1 after printing an error when the

@@ -156,3 +156,28 @@ void ps_stats_free(ps_stats *st) {
     free(st->streams);
     memset(st, 0, sizeof *st);
 }
+
+/* counts[i] of h at bounds_ms[i]. */
+static void count_below(const ps_hist *h, const double *bounds_ms, int32_t n, uint64_t *counts) {
+    for (int32_t i = 0; i < n; i++)
+        counts[i] = ps_hist_count_below(h, (int64_t)(bounds_ms[i] * 1e3 + 0.5));
+}
+
+ps_status ps_runtime_latency_counts(ps_runtime *rt, int32_t id, const double *bounds_ms,
+                                    int32_t n, uint64_t *counts, ps_err *err) {
+    if (!rt || n < 0 || (n && (!bounds_ms || !counts)))
+        return ps_err_set(err, PS_ERR_ARG, "latency counts: bad arguments");
+    ps_pipeline_stats live;
+    const ps_pipeline_stats *st = &rt->final;
+    if (!rt->closed) {
+        ps_status s = ps_pipeline_stats_get(rt->pipe, &live, err);
+        if (s) return s;
+        st = &live;
+    }
+    ps_status s = PS_OK;
+    if (id < -1 || id >= st->n_streams)
+        s = ps_err_set(err, PS_ERR_ARG, "stream %d: no such stream", id);
+    else count_below(id < 0 ? &st->latency : &st->streams[id].latency, bounds_ms, n, counts);
+    if (!rt->closed) ps_pipeline_stats_free(&live);
+    return s;
+}
