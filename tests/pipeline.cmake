@@ -2,3 +2,5 @@
 # `pipeline`: tools/test.sh runs these under ThreadSanitizer too.
 ps_add_test(test_pipeline SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pipeline.c
             ${CMAKE_CURRENT_LIST_DIR}/clipgen.c LABELS "unit;pipeline")
+# The annotator's reader, engine, worker and watcher threads (issue 16).
+ps_add_test(test_annotator SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_annotator.c LABELS "unit;pipeline")

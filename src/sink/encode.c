@@ -1,5 +1,5 @@
 /* Annotated video and JPEG pictures through libavcodec / libavformat (see
- * encode.h). Video: libx264 (preset veryfast, CRF 23, one thread per
+ * encode.h). Video: libx264 (preset superfast, CRF 23, one thread per
  * stream: streams encode side by side), MP4 with its index at the front
  * (+faststart) so that a browser plays it while it loads; MPEG-4 Part 2 at
  * a fixed quantiser where libx264 is missing. JPEG: the mjpeg encoder on
@@ -58,7 +58,7 @@ static ps_status open_encoder(ps_video_out *v, int w, int h, double fps, ps_err 
     v->enc->thread_count = 1;
     if (v->fmt->oformat->flags & AVFMT_GLOBALHEADER) v->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     if (c->id == AV_CODEC_ID_H264) {
-        av_opt_set(v->enc->priv_data, "preset", "veryfast", 0);
+        av_opt_set(v->enc->priv_data, "preset", "superfast", 0);
         av_opt_set(v->enc->priv_data, "crf", "23", 0);
     } else {
         v->enc->flags |= AV_CODEC_FLAG_QSCALE;
