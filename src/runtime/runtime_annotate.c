@@ -49,10 +49,24 @@ ps_status ps_rt_annot_prepare(ps_runtime *rt, ps_annotator **out, ps_source_opts
     return PS_OK;
 }
 
+/* Lets go of the annotators of streams that are over and whose files are
+ * closed, so a long-running serve with streams coming and going keeps only
+ * its live ones. */
+static void reap(ps_runtime *rt) {
+    pthread_mutex_lock(&rt->annot_mu);
+    for (int k = 0; k < rt->n_annots; k++)
+        if (rt->annots[k] && ps_annotator_idle(rt->annots[k])) {
+            ps_annotator_release(rt->annots[k]); /* its worker has exited: no wait */
+            rt->annots[k] = NULL;
+        }
+    pthread_mutex_unlock(&rt->annot_mu);
+}
+
 /* Keeps a for stream id and starts it; a failed add (id < 0) drops it. */
 void ps_rt_annot_added(ps_runtime *rt, ps_annotator *a, int id) {
     if (!a) return;
     ps_err err;
+    reap(rt);
     pthread_mutex_lock(&rt->annot_mu);
     if (id >= rt->n_annots) {
         int n = id + 16;

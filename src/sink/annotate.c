@@ -19,7 +19,7 @@
 #include "util/status.h"
 
 #define QUEUE_MAX 16    /* copied frames waiting for their results */
-#define RESULTS_MAX 64  /* results waiting for their frames */
+#define RESULTS_MAX QUEUE_MAX /* results waiting for their frames: only queued ones */
 #define FULL_WAIT_NS 1000000000LL /* a full queue holds the reader this long, then drops */
 
 typedef struct {
@@ -56,7 +56,7 @@ struct ps_annotator {
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* worker: work or finish; reader: room; watchers: pictures */
     pthread_t worker;
-    int worker_started, stream, started, finished, refs;
+    int worker_started, worker_exited, stream, started, finished, refs;
     item q[QUEUE_MAX];
     int q_head, q_n;
     poses res[RESULTS_MAX];
@@ -262,7 +262,10 @@ static void send_previews(ps_annotator *a, const item *it) {
     pthread_mutex_lock(&a->mu);
     for (ps_preview *w = a->watchers; w; w = w->next) {
         if (now < w->next_ns) continue;
-        w->next_ns = now + (int64_t)(1e9 / w->fps);
+        /* the rate asked on average: the next turn counts from this one's,
+         * not from the frame that came a little after it */
+        int64_t step = (int64_t)(1e9 / w->fps);
+        w->next_ns = w->next_ns + step > now ? w->next_ns + step : now + step;
         w->busy = 1; /* ps_preview_close waits for it */
         pthread_mutex_unlock(&a->mu);
         ps_err err;
@@ -316,7 +319,17 @@ static void *worker_main(void *arg) {
     a->video = NULL;
     if (a->lost) ps_log(PS_LOG_WARN, "stream %d: %lld frames not annotated (drawing fell behind)",
                         a->stream, (long long)a->lost);
+    pthread_mutex_lock(&a->mu);
+    a->worker_exited = 1;
+    pthread_mutex_unlock(&a->mu);
     return NULL;
+}
+
+int ps_annotator_idle(ps_annotator *a) {
+    pthread_mutex_lock(&a->mu);
+    int idle = a->finished && (!a->worker_started || a->worker_exited);
+    pthread_mutex_unlock(&a->mu);
+    return idle;
 }
 
 /* Starts the worker once (mu held). */

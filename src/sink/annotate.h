@@ -31,6 +31,9 @@ void ps_annotator_result(ps_annotator *a, int64_t index, const ps_person *people
  * by the worker, without waiting here. */
 void ps_annotator_finish(ps_annotator *a);
 
+/* Finished and its files closed: releasing it now does not wait. */
+int ps_annotator_idle(ps_annotator *a);
+
 /* Drops the caller's reference (the creator's, or a watcher's through
  * ps_preview_close); the last one joins the worker and frees. */
 void ps_annotator_release(ps_annotator *a);
