@@ -12,6 +12,7 @@
 
 #include "bench_util.h"
 #include "model/decode.h"
+#include "model/net.h"
 #include "util/clock.h"
 #ifdef POSESTREAM_HAVE_CUDA
 #include <cuda_runtime_api.h>

@@ -27,6 +27,7 @@ typedef struct {
     ps_yuv img;
     uint8_t *buf;
     int src_w, src_h;   /* the source frame's size: people are in its pixels */
+    double fps;         /* the source's rate (the video's) */
     int video, snapshot, preview; /* where it goes */
 } item;
 
@@ -153,7 +154,7 @@ static void tap_take(void *ctx, int64_t index, double fps, const uint8_t *const 
     item it = {.index = index};
     if (copy_picture(a, &it, planes, strides, w, h, fmt)) return;
     pthread_mutex_lock(&a->mu);
-    a->fps = fps > 0 ? fps : 25;
+    a->fps = it.fps = fps > 0 ? fps : 25;
     it.video = a->video_dir[0] != 0;
     it.snapshot = a->snapshot_dir[0] && index >= a->next_snapshot;
     if (it.snapshot) a->next_snapshot = index + (int64_t)(a->p.snapshot_every_s * a->fps + 0.5);
@@ -233,7 +234,7 @@ static void write_video(ps_annotator *a, const item *it) {
     if (!a->video) {
         char path[1100];
         snprintf(path, sizeof path, "%s/stream%d.mp4", a->video_dir, a->stream);
-        a->video = ps_video_out_open(path, it->img.width, it->img.height, a->fps, &err);
+        a->video = ps_video_out_open(path, it->img.width, it->img.height, it->fps, &err);
     }
     if (!a->video || ps_video_out_write(a->video, &it->img, it->index, &err)) {
         output_failed(a, "annotated video", &err);
