@@ -336,6 +336,26 @@ typedef struct {
 /* One watcher of a stream's preview: JPEG pictures at its own rate. */
 typedef struct ps_preview ps_preview;
 
+/* ---- Results to an MQTT broker ----
+ * One message per processed frame on <prefix>/<stream name>/poses (the
+ * results line's JSON), a retained <prefix>/<stream name>/state when a
+ * stream starts running, goes down and reconnects, ends, fails or is
+ * removed, and <prefix>/status "online", with "offline" as the last will.
+ * In topics, '/', '+' and '#' of a stream's name become '_'. The engine
+ * never waits for the broker: while it is slow or away the oldest messages
+ * go, counted per stream (ps_stream_stats.mqtt_dropped). */
+typedef struct {
+    const char *url;          /* mqtt://[user[:password]@]host[:port]/prefix
+                                 (mqtts:// for TLS, port 8883); NULL: none */
+    const char *ca_file;      /* mqtts: the CA certificates to trust (NULL:
+                                 the system's) */
+    int32_t qos;              /* of the poses messages: 0 (default) or 1 */
+    int32_t queue;            /* messages held for the broker (0: 4096) */
+    int32_t required;         /* 1: ps_runtime_start fails when the broker
+                                 cannot be reached or refuses the login; 0:
+                                 the run goes on without it, said once */
+} ps_mqtt_params;
+
 typedef struct {
     const char *model;        /* see ps_model_find; NULL: the cache */
     int32_t verify_model;     /* check the pinned checksums (default 1) */
@@ -368,6 +388,7 @@ typedef struct {
     void *user;               /* for on_result */
     ps_track_params track;    /* ids and smoothing (see above) */
     ps_annotate_params annotate; /* drawing (see above; default: none) */
+    ps_mqtt_params mqtt;      /* results to a broker (see above; default: none) */
 } ps_runtime_params;
 
 PS_API ps_runtime_params ps_runtime_default_params(void);
@@ -539,6 +560,8 @@ typedef struct {
     int32_t down;             /* down now, or when it ended */
     double vram_mb, host_mb;  /* memory admission counts it for */
     int32_t vram_measured, host_measured; /* those were measured, not estimated */
+    uint64_t mqtt_dropped;    /* its results not published (broker slow, away or
+                                 refusing; 0 without MQTT) */
 } ps_stream_stats;
 
 /* The figures summed over the streams of one priority (latency over their
@@ -578,6 +601,11 @@ typedef struct {
     double peak_rss_mb;       /* the process's peak resident memory */
     int32_t n_priorities;     /* the priorities present, highest first */
     ps_priority_stats priorities[PS_MAX_PRIORITIES];
+    struct {
+        int32_t on;           /* results go to a broker */
+        char url[512];        /* its URL, the password masked */
+        uint64_t published, dropped, outages;
+    } mqtt;
 } ps_stats;
 
 /* Copies the figures now into st (st->streams allocated: free with

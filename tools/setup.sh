@@ -4,14 +4,14 @@
 # model into the cache (tools/fetch-model.sh). curl and prometheus are for
 # the tests of `posestream serve`; ffmpeg (ffprobe) decodes the annotated
 # video back and chromium (driven through python3-websocket) loads the live
-# page in its tests.
+# page in its tests; mosquitto is the broker the MQTT tests start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(build-essential cmake pkg-config libcjson-dev libdnnl-dev libjpeg-dev libpng-dev
           libssl-dev npm libavformat-dev libavcodec-dev libswscale-dev libavutil-dev clang
           libffmpeg-nvenc-dev python3 locales libmicrohttpd-dev curl prometheus ffmpeg chromium
-          python3-websocket)
+          python3-websocket libmosquitto-dev mosquitto mosquitto-clients)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

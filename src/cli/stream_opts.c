@@ -54,6 +54,14 @@ const char cli_job_options_help[] =
     "                        source's)\n"
     "  --snapshot-every S DIR  a JPEG of each stream, poses drawn, every S seconds\n"
     "                        of video: DIR/stream<ID>-<FRAME>.jpg\n"
+    "  --mqtt URL            results to an MQTT broker too:\n"
+    "                        mqtt://[user:pass@]host[:port]/prefix (mqtts:// for\n"
+    "                        TLS); <prefix>/<stream>/poses per frame, a retained\n"
+    "                        <prefix>/<stream>/state, <prefix>/status\n"
+    "  --mqtt-ca FILE        mqtts: the CA certificates to trust\n"
+    "  --mqtt-qos N          0 (default) or 1 for the poses messages\n"
+    "  --mqtt-required       stop at the start when the broker is unreachable or\n"
+    "                        refuses the login (default: go on without it, said)\n"
     "  --log-level L         error, warn (default), info or debug: what the library\n"
     "                        and FFmpeg say on stderr (FFmpeg's errors are info)\n";
 
@@ -98,6 +106,10 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
     else if (!strcmp(name, "annotate-height"))
         return int_arg(name, arg, 2, 8192, &job->rt.annotate.height);
     else if (!strcmp(name, "snapshot-every")) return snapshot_option(job, arg);
+    else if (!strcmp(name, "mqtt")) job->rt.mqtt.url = arg;
+    else if (!strcmp(name, "mqtt-ca")) job->rt.mqtt.ca_file = arg;
+    else if (!strcmp(name, "mqtt-qos")) return int_arg(name, arg, 0, 1, &job->rt.mqtt.qos);
+    else if (!strcmp(name, "mqtt-required")) job->rt.mqtt.required = 1;
     else if (!strcmp(name, "batch-max")) return int_arg(name, arg, 1, 1024, &job->rt.batch_max);
     else if (!strcmp(name, "batch-timeout-ms"))
         return int_arg(name, arg, 0, 60000, &job->rt.batch_timeout_ms);

@@ -30,7 +30,9 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg);
         {"smooth-min-cutoff", required_argument, 0, 0},                                  \
         {"smooth-beta", required_argument, 0, 0}, {"max-people", required_argument, 0, 0}, \
         {"annotate", required_argument, 0, 0}, {"annotate-height", required_argument, 0, 0}, \
-        {"snapshot-every", required_argument, 0, 0}
+        {"snapshot-every", required_argument, 0, 0}, {"mqtt", required_argument, 0, 0},    \
+        {"mqtt-ca", required_argument, 0, 0}, {"mqtt-qos", required_argument, 0, 0},       \
+        {"mqtt-required", no_argument, 0, 0}
 
 /* The help text of those options. */
 extern const char cli_job_options_help[];

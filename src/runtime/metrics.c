@@ -177,6 +177,25 @@ static void process_series(FILE *f, const ps_runtime *rt) {
     }
 }
 
+/* The MQTT sink's counts, when results go to a broker. */
+static void mqtt_series(FILE *f, const ps_runtime *rt, const ps_pipeline_stats *st) {
+    uint64_t published, dropped, outages;
+    if (!ps_rt_mqtt_totals(rt, &published, &dropped, &outages)) return;
+    head(f, "posestream_mqtt_messages_total", "counter", "Messages for the MQTT broker, by outcome.");
+    fprintf(f, "posestream_mqtt_messages_total{outcome=\"published\"} %llu\n"
+               "posestream_mqtt_messages_total{outcome=\"dropped\"} %llu\n",
+            (unsigned long long)published, (unsigned long long)dropped);
+    head(f, "posestream_mqtt_outages_total", "counter", "Times the connection to the broker broke.");
+    fprintf(f, "posestream_mqtt_outages_total %llu\n", (unsigned long long)outages);
+    head(f, "posestream_mqtt_dropped_total", "counter",
+         "A stream's results not published: the broker slow, away or refusing.");
+    for (int k = 0; k < st->n_streams; k++) {
+        fputs("posestream_mqtt_dropped_total{", f);
+        stream_labels(f, &st->streams[k]);
+        fprintf(f, "} %llu\n", (unsigned long long)ps_rt_mqtt_dropped(rt, st->streams[k].id));
+    }
+}
+
 ps_status ps_runtime_write_metrics(ps_runtime *rt, FILE *f, ps_err *err) {
     ps_pipeline_stats st;
     ps_status s = !rt ? ps_err_set(err, PS_ERR_ARG, "metrics: no runtime")
@@ -187,6 +206,7 @@ ps_status ps_runtime_write_metrics(ps_runtime *rt, FILE *f, ps_err *err) {
     streams_by_state(f, use);
     batch_series(f, use);
     process_series(f, rt);
+    mqtt_series(f, rt, use);
     if (!rt->closed) ps_pipeline_stats_free(&st);
     return ferror(f) ? ps_err_set(err, PS_ERR_IO, "metrics: writing failed") : PS_OK;
 }

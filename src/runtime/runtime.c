@@ -89,6 +89,7 @@ static void on_frame(void *ctx, int stream, const char *name, const ps_frame *f)
                    .height = f->height, .n_people = n, .people = people};
     if (rt->results) ps_results_write(rt->results, &r);
     if (ps_rt_annot_enabled(rt)) ps_rt_annot_result(rt, stream, f->index, people, n);
+    if (rt->mqtt) ps_rt_mqtt_result(rt, &r);
     if (rt->params.on_result) rt->params.on_result(&r, rt->params.user);
 }
 
@@ -135,6 +136,7 @@ ps_runtime *ps_runtime_create(const ps_runtime_params *params, ps_err *err) {
     resolve_tracks(&rt->params.track, p.engine.max_people);
     pthread_mutex_init(&rt->track_mu, NULL);
     pthread_mutex_init(&rt->annot_mu, NULL);
+    pthread_mutex_init(&rt->mqtt_mu, NULL);
     if (p.model) snprintf(rt->model_path, sizeof rt->model_path, "%s", p.model);
     rt->params.model = p.model ? rt->model_path : NULL;
     if (p.output) snprintf(rt->output, sizeof rt->output, "%s", p.output);
@@ -142,6 +144,7 @@ ps_runtime *ps_runtime_create(const ps_runtime_params *params, ps_err *err) {
     ps_status st = PS_OK;
     if (p.output && !(rt->results = ps_results_open(p.output, err))) st = err->code;
     if (!st && !(rt->model = ps_model_find(rt->params.model, p.verify_model, err))) st = err->code;
+    if (!st) st = ps_rt_mqtt_open(rt, err);
     if (!st) st = make_pipeline(rt, err);
     if (st) {
         ps_runtime_free(rt);
@@ -281,6 +284,7 @@ ps_status ps_runtime_close(ps_runtime *rt, ps_err *err) {
     if (rt->pipe && ps_pipeline_stats_get(rt->pipe, &rt->final, &ignored))
         memset(&rt->final, 0, sizeof rt->final);
     ps_runtime_engine_mb(rt, &rt->final_engine_mb, &rt->final_prepared_mb);
+    ps_rt_mqtt_stop(rt, &rt->final); /* the final states, before the pipeline goes */
     ps_pipeline_free(rt->pipe); /* joins the threads: nothing writes results after */
     rt->pipe = NULL;
     ps_rt_annot_close(rt);      /* waits for the annotated files */
@@ -298,6 +302,8 @@ void ps_runtime_free(ps_runtime *rt) {
     trackers_free(rt);
     pthread_mutex_destroy(&rt->track_mu);
     pthread_mutex_destroy(&rt->annot_mu);
+    ps_rt_mqtt_free(rt);
+    pthread_mutex_destroy(&rt->mqtt_mu);
     if (rt->have_det) ps_engine_detector_free(&rt->det);
     ps_engine_free(rt->engine);
     ps_model_free(rt->model);

@@ -30,6 +30,10 @@ struct ps_runtime {
     struct ps_annotator **annots; /* [n_annots] by stream id (runtime_annotate.c) */
     int n_annots;
     pthread_mutex_t annot_mu;  /* annots */
+    struct ps_mqtt *mqtt;      /* NULL: no broker (runtime_mqtt.c) */
+    char (*mqtt_states)[16];   /* [n_mqtt_states] by stream id: the state last published */
+    int n_mqtt_states;
+    pthread_mutex_t mqtt_mu;   /* mqtt_states */
     double final_engine_mb;    /* the engine's memory as the run ended, before */
     double final_prepared_mb;  /* the streams' buffers went back */
 };
@@ -47,6 +51,19 @@ void ps_rt_annot_result(ps_runtime *rt, int stream, int64_t index, const ps_pers
                         int n);
 void ps_rt_annot_done(ps_runtime *rt, int k);
 void ps_rt_annot_close(ps_runtime *rt);
+
+/* MQTT (runtime_mqtt.c): opened at create (an error when the build has
+ * none), each result, the final states and the stop at the close, freed
+ * with the runtime; its counts into the public figures. */
+ps_status ps_rt_mqtt_open(ps_runtime *rt, ps_err *err);
+void ps_rt_mqtt_result(ps_runtime *rt, const ps_result *r);
+void ps_rt_mqtt_stop(ps_runtime *rt, const ps_pipeline_stats *final);
+void ps_rt_mqtt_free(ps_runtime *rt);
+void ps_rt_mqtt_figures(const ps_runtime *rt, ps_stats *st);
+/* 0 without a broker; else 1 and the counts. */
+int ps_rt_mqtt_totals(const ps_runtime *rt, uint64_t *published, uint64_t *dropped,
+                      uint64_t *outages);
+uint64_t ps_rt_mqtt_dropped(const ps_runtime *rt, int id);
 
 /* The engine's memory and, of it, the frames prepared on arrival, MB. */
 void ps_runtime_engine_mb(const ps_runtime *rt, double *engine_mb, double *prepared_mb);

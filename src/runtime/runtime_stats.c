@@ -120,6 +120,7 @@ ps_status ps_runtime_convert(const ps_runtime *rt, const ps_pipeline_stats *in, 
     snprintf(out->engine_error, sizeof out->engine_error, "%s", in->engine_error);
     out->vram_base_mb = (double)in->vram_base / 1048576.0;
     engine_figures(rt, out);
+    ps_rt_mqtt_figures(rt, out);
     return PS_OK;
 }
 

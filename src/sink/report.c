@@ -115,6 +115,16 @@ static void summary_events(FILE *f, const ps_stats *st) {
                        "every %d%s frame\n", s->id, s->name, s->stride,
                     s->stride == 2 ? "nd" : s->stride == 3 ? "rd" : "th");
     }
+    if (st->mqtt.on) {
+        fprintf(f, "mqtt %s: %llu messages published, %llu dropped, %llu outages", st->mqtt.url,
+                (unsigned long long)st->mqtt.published, (unsigned long long)st->mqtt.dropped,
+                (unsigned long long)st->mqtt.outages);
+        for (int k = 0, n = 0; k < st->n_streams; k++)
+            if (st->streams[k].mqtt_dropped)
+                fprintf(f, "%s stream %d: %llu", n++ ? "," : "; dropped by", st->streams[k].id,
+                        (unsigned long long)st->streams[k].mqtt_dropped);
+        fputc('\n', f);
+    }
     if (st->engine_failures || st->engine_fatal)
         fprintf(f, "engine: %llu batches failed%s: %s\n", (unsigned long long)st->engine_failures,
                 st->engine_fatal ? ", could not go on (the run stopped)" : ", recovered each time",
@@ -194,6 +204,7 @@ void ps_stream_json(ps_json *w, const ps_stream_stats *s, int64_t start_ns) {
     ps_json_key_uint(w, "lost_outage", s->lost_outage);
     ps_json_key_bool(w, "down", s->down);
     ps_json_key_int(w, "expected", s->expected);
+    ps_json_key_uint(w, "mqtt_dropped", s->mqtt_dropped);
     ps_json_key_number(w, "start_s", s->first_ns ? (double)(s->first_ns - start_ns) / 1e9 : -1.0, 3);
     json_latency(w, "latency", &s->latency);
     ps_json_object_end(w);
@@ -232,5 +243,14 @@ void ps_stats_json(ps_json *w, const ps_stats *st) {
     ps_json_key_uint(w, "engine_failures", st->engine_failures);
     ps_json_key_bool(w, "engine_fatal", st->engine_fatal);
     ps_json_key_string(w, "engine_error", st->engine_error);
+    if (st->mqtt.on) {
+        ps_json_key(w, "mqtt");
+        ps_json_object(w);
+        ps_json_key_string(w, "url", st->mqtt.url);
+        ps_json_key_uint(w, "published", st->mqtt.published);
+        ps_json_key_uint(w, "dropped", st->mqtt.dropped);
+        ps_json_key_uint(w, "outages", st->mqtt.outages);
+        ps_json_object_end(w);
+    }
     ps_json_object_end(w);
 }
