@@ -29,3 +29,6 @@ set_tests_properties(test_page PROPERTIES LABELS "cli;serve" SKIP_RETURN_CODE 77
 add_test(NAME test_bench_html
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_bench_html.sh $<TARGET_FILE:posestream>)
 set_tests_properties(test_bench_html PROPERTIES LABELS "cli" SKIP_RETURN_CODE 77)
+# Results to Debian's mosquitto on a loopback port (issue 17).
+add_test(NAME test_mqtt COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_mqtt.sh $<TARGET_FILE:posestream>)
+set_tests_properties(test_mqtt PROPERTIES LABELS "cli" SKIP_RETURN_CODE 77)

@@ -62,6 +62,8 @@ const char cli_job_options_help[] =
     "  --mqtt-qos N          0 (default) or 1 for the poses messages\n"
     "  --mqtt-required       stop at the start when the broker is unreachable or\n"
     "                        refuses the login (default: go on without it, said)\n"
+    "  --mqtt-queue N        messages held while the broker is slow or away\n"
+    "                        (default 4096); beyond, the oldest go, counted\n"
     "  --log-level L         error, warn (default), info or debug: what the library\n"
     "                        and FFmpeg say on stderr (FFmpeg's errors are info)\n";
 
@@ -110,6 +112,7 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
     else if (!strcmp(name, "mqtt-ca")) job->rt.mqtt.ca_file = arg;
     else if (!strcmp(name, "mqtt-qos")) return int_arg(name, arg, 0, 1, &job->rt.mqtt.qos);
     else if (!strcmp(name, "mqtt-required")) job->rt.mqtt.required = 1;
+    else if (!strcmp(name, "mqtt-queue")) return int_arg(name, arg, 1, 1000000, &job->rt.mqtt.queue);
     else if (!strcmp(name, "batch-max")) return int_arg(name, arg, 1, 1024, &job->rt.batch_max);
     else if (!strcmp(name, "batch-timeout-ms"))
         return int_arg(name, arg, 0, 60000, &job->rt.batch_timeout_ms);
