@@ -142,6 +142,28 @@ static void test_numbers(void) {
     }
 }
 
+/* The writer's own fixed-point formatting (used away from ties) against
+ * printf's, on a million values of every magnitude the results carry,
+ * exact ties and values a hair from them included. */
+static void test_numbers_vs_printf(void) {
+    unsigned long long seed = 42;
+    int differ = 0, n = 0;
+    for (int i = 0; i < 1000000; i++) {
+        int d = i % 10;
+        double scale = pow(10, (double)(i % 13) - 4), v = tu_randf(&seed, -1, 1) * scale;
+        if (i % 7 == 0) v = (floor(v * pow(10, d)) + 0.5) / pow(10, d); /* a tie, or nearly */
+        if (i % 11 == 0) v = nextafter(v, v > 0 ? INFINITY : -INFINITY);
+        char *text = number_text(v, d), want[80];
+        snprintf(want, sizeof want, "%.*f", d, v);
+        if (strcmp(text, want) && differ++ < 5)
+            printf("number %.17g at %d: %s, printf %s\n", v, d, text, want);
+        free(text);
+        n++;
+    }
+    printf("numbers against printf: %d of %d differ\n", differ, n);
+    TU_CHECK(differ == 0);
+}
+
 static void test_scalars(void) {
     capture c;
     cap_open(&c);
@@ -443,6 +465,7 @@ static void test_locale(void) {
 int main(void) {
     test_strings();
     test_numbers();
+    test_numbers_vs_printf();
     test_scalars();
     test_nesting();
     test_result();

@@ -78,12 +78,7 @@ ps_status ps_rt_mqtt_open(ps_runtime *rt, ps_err *err) {
 }
 
 void ps_rt_mqtt_result(ps_runtime *rt, const ps_result *r) {
-    char small[16384];
-    size_t n = ps_result_to_json(r, small, sizeof small);
-    char *line = n < sizeof small ? small : malloc(n + 1);
-    if (line != small && line) ps_result_to_json(r, line, n + 1);
-    if (line) ps_mqtt_poses(rt->mqtt, r->stream, r->name, line, n);
-    if (line != small) free(line);
+    ps_mqtt_poses(rt->mqtt, r);
 }
 
 void ps_rt_mqtt_stop(ps_runtime *rt, const ps_pipeline_stats *final) {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sink/json.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/status.h"
@@ -23,9 +24,12 @@
 #define DEFAULT_QUEUE 4096
 #define POLL_NS 500000000LL
 
+/* A message; a frame's results are kept as they are and made into JSON by
+ * the sink's thread (poses non-NULL), so the engine's thread only copies. */
 typedef struct {
     char *topic, *payload;
     int len, stream, retain, qos;
+    ps_result *poses;         /* with its people and name after it */
 } msg;
 
 struct ps_mqtt {
@@ -123,12 +127,13 @@ static void count_drop(ps_mqtt *m, int stream) {
 static void free_msg(msg *x) {
     free(x->topic);
     free(x->payload);
+    free(x->poses);
 }
 
 /* Appends, dropping the oldest when full; NULL topic or payload counts as
  * dropped (out of memory). */
 static void push(ps_mqtt *m, msg x) {
-    if (!x.topic || !x.payload || m->refused) {
+    if (!x.topic || !(x.payload || x.poses) || m->refused) {
         count_drop(m, x.stream);
         free_msg(&x);
         return;
@@ -161,16 +166,40 @@ static char *dup_bytes(const char *s, size_t len) {
     return d;
 }
 
-void ps_mqtt_poses(ps_mqtt *m, int id, const char *name, const char *json, size_t len) {
-    msg x = {topic_of(m, name, "poses"), dup_bytes(json, len), (int)len, id, 0, m->p.qos};
+/* r, its people and its name in one block. */
+static ps_result *copy_result(const ps_result *r) {
+    size_t people = sizeof *r->people * (size_t)r->n_people, name = strlen(r->name) + 1;
+    ps_result *c = malloc(sizeof *c + people + name);
+    if (!c) return NULL;
+    *c = *r;
+    ps_person *p = (ps_person *)(c + 1);
+    memcpy(p, r->people, people);
+    c->people = p;
+    c->name = memcpy((char *)p + people, r->name, name);
+    return c;
+}
+
+void ps_mqtt_poses(ps_mqtt *m, const ps_result *r) {
+    msg x = {topic_of(m, r->name, "poses"), NULL, 0, r->stream, 0, m->p.qos, copy_result(r)};
     pthread_mutex_lock(&m->mu);
     push(m, x);
     pthread_mutex_unlock(&m->mu);
 }
 
+/* The results line of x->poses into x->payload (the sink's thread). */
+static int format_poses(msg *x) {
+    char small[8192];
+    size_t n = ps_result_to_json(x->poses, small, sizeof small);
+    if (!(x->payload = malloc(n + 1))) return -1;
+    if (n < sizeof small) memcpy(x->payload, small, n + 1);
+    else ps_result_to_json(x->poses, x->payload, n + 1);
+    x->len = (int)n;
+    return n ? 0 : -1;
+}
+
 void ps_mqtt_state(ps_mqtt *m, const char *name, const char *json) {
     size_t len = strlen(json);
-    msg x = {topic_of(m, name, "state"), dup_bytes(json, len), (int)len, -1, 1, 1};
+    msg x = {topic_of(m, name, "state"), dup_bytes(json, len), (int)len, -1, 1, 1, NULL};
     pthread_mutex_lock(&m->mu);
     push(m, x);
     pthread_mutex_unlock(&m->mu);
@@ -249,7 +278,8 @@ static void send_one(ps_mqtt *m) {
     m->q_n--;
     m->outstanding++;
     pthread_mutex_unlock(&m->mu);
-    int rc = mosquitto_publish(m->mosq, NULL, x.topic, x.len, x.payload, x.qos, x.retain);
+    int rc = x.poses && format_poses(&x) ? MOSQ_ERR_NOMEM
+             : mosquitto_publish(m->mosq, NULL, x.topic, x.len, x.payload, x.qos, x.retain);
     pthread_mutex_lock(&m->mu);
     if (rc != MOSQ_ERR_SUCCESS) {
         if (m->outstanding > 0) m->outstanding--;

@@ -24,8 +24,9 @@ typedef void (*ps_mqtt_poll_fn)(void *ctx);
  * Returns NULL with err naming the (masked) URL and the reason. */
 ps_mqtt *ps_mqtt_open(const ps_mqtt_params *p, ps_mqtt_poll_fn poll, void *ctx, ps_err *err);
 
-/* Queues frame's results line (json, len bytes) of stream id, named name. */
-void ps_mqtt_poses(ps_mqtt *m, int id, const char *name, const char *json, size_t len);
+/* Queues a copy of frame r's results; its JSON line is made on the sink's
+ * thread, so the caller (the engine's thread) only copies. */
+void ps_mqtt_poses(ps_mqtt *m, const ps_result *r);
 
 /* Queues stream name's retained state message. */
 void ps_mqtt_state(ps_mqtt *m, const char *name, const char *json);
