@@ -261,6 +261,7 @@ static void row_to_person(const float *row, int input_h, int input_w,
     out->y1 = fminf(fmaxf(unplace_y(pl, b[2], input_h), 0.0f), h);
     out->x1 = fminf(fmaxf(unplace_x(pl, b[3], input_w), 0.0f), w);
     out->score = b[4];
+    out->id = 0; /* untracked: the tracker, where one runs, sets it */
 }
 
 int ps_decode_people(const float *rows, int np, int input_h, int input_w,

@@ -387,14 +387,26 @@ ps_status ps_pipeline_stream_get(ps_pipeline *p, int id, ps_stream_figures *out,
     return known ? PS_OK : ps_err_set(err, PS_ERR_ARG, "stream %d: no such stream", id);
 }
 
+/* Room for the streams' figures, allocated outside p->mu (a few MB with
+ * hundreds of streams: page faults and their zeroing would hold up every
+ * reader); returns with p->mu held and room for all, or NULL unlocked. */
+static ps_stream_figures *lock_with_room(ps_pipeline *p) {
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        int n = p->n_streams;
+        pthread_mutex_unlock(&p->mu);
+        ps_stream_figures *room = malloc(sizeof *room * (size_t)(n ? n : 1));
+        if (!room) return NULL;
+        pthread_mutex_lock(&p->mu);
+        if (p->n_streams <= n) return room;
+        pthread_mutex_unlock(&p->mu); /* streams were added meanwhile */
+        free(room);
+    }
+}
+
 ps_status ps_pipeline_stats_get(ps_pipeline *p, ps_pipeline_stats *st, ps_err *err) {
     memset(st, 0, sizeof *st);
-    pthread_mutex_lock(&p->mu);
-    st->streams = calloc(p->n_streams ? (size_t)p->n_streams : 1, sizeof *st->streams);
-    if (!st->streams) {
-        pthread_mutex_unlock(&p->mu);
-        return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
-    }
+    if (!(st->streams = lock_with_room(p))) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     stats_copy_streams(p, st);
     st->latency = p->latency;
     st->engine = p->engine;
