@@ -71,7 +71,8 @@ static double gpu_us(float *const *heads, int np, int rounds) {
         size_t one = (size_t)GRID * GRID * head_ch[k] * sizeof(float);
         char *p;
         if (cudaMalloc((void **)&p, one * BATCH) != cudaSuccess) return -1;
-        for (int i = 0; i < BATCH; i++) cudaMemcpy(p + one * i, heads[k], one, cudaMemcpyHostToDevice);
+        for (int i = 0; i < BATCH; i++)
+            cudaMemcpy(p + one * i, heads[k], one, cudaMemcpyHostToDevice);
         d[k] = (const float *)p;
     }
     float *rows;

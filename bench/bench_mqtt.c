@@ -48,7 +48,10 @@ static void make_people(ps_person *p, int64_t frame) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) return fprintf(stderr, "usage: bench_mqtt URL [--streams N] [--fps F] [--seconds S]\n"), 2;
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_mqtt URL [--streams N] [--fps F] [--seconds S]\n");
+        return 2;
+    }
     int streams = 100, seconds = 20;
     double fps = 30;
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -90,7 +93,8 @@ int main(int argc, char **argv) {
                      .people = people};
     printf("%d streams x %.0f fps for %.1f s: %zu messages (%zu bytes each)\n", streams, fps, wall,
            n, ps_result_to_json(&one, line, sizeof line));
-    printf("engine thread per frame (a copy into the queue): p50 %.1f us, p99 %.1f us, max %.1f us\n",
+    printf("engine thread per frame (a copy into the queue): p50 %.1f us, p99 %.1f us, "
+           "max %.1f us\n",
            cost[n / 2], cost[(size_t)(0.99 * (double)(n - 1))], cost[n - 1]);
     printf("sink and libmosquitto threads: %.3f cores (the producing thread: %.3f)\n",
            (all - mine) / wall, mine / wall);

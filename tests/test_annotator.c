@@ -48,7 +48,8 @@ static void *engine(void *arg) {
     feed *fd = arg;
     for (int i = 0; i < FRAMES; i += 2) {
         usleep(10000);
-        ps_person p = {.score = 0.9f, .x0 = 10, .y0 = 8, .x1 = 40 + (float)i / 4, .y1 = 50, .id = 3};
+        ps_person p = {.score = 0.9f, .x0 = 10, .y0 = 8, .x1 = 40 + (float)i / 4, .y1 = 50,
+                       .id = 3};
         for (int k = 0; k < PS_NUM_KEYPOINTS; k++)
             p.kp[k] = (ps_keypoint){20 + (float)k, 10 + 2 * (float)k, 0.8f};
         ps_annotator_result(fd->a, i, &p, 1);

@@ -96,7 +96,8 @@ static int match_tile(const found *single, int t, const int at[2], const found *
         int best = -1;
         float best_d = INFINITY;
         for (int j = 0; j < mosaic->n; j++) {
-            float d = taken[j] ? INFINITY : distance(&single->people[i], &mosaic->people[j], dx, dy);
+            float d = taken[j] ? INFINITY
+                               : distance(&single->people[i], &mosaic->people[j], dx, dy);
             if (d < best_d) best_d = d, best = j;
         }
         int hit = best >= 0 && best_d <= TOL;

@@ -18,7 +18,7 @@ cache=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}
 clip=$cache/vtest.avi
 [ -f "$clip" ] || { echo "SKIP: $clip missing (tools/fetch-data.sh)"; exit 77; }
 broker=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-for t in "$broker" mosquitto_sub mosquitto_passwd ffmpeg python3; do
+for t in "$broker" mosquitto_sub mosquitto_pub mosquitto_passwd ffmpeg python3; do
   command -v "$t" >/dev/null || { echo "SKIP: $t missing (tools/setup.sh installs it)"; exit 77; }
 done
 tmp=$(mktemp -d)
@@ -28,6 +28,21 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 failures=0
 check() { # check NAME EXPRESSION: the expression in bash
   if bash -c "$2"; then echo "ok    $1"; else echo "FAIL  $1"; failures=$((failures + 1)); fi
+}
+wait_line() { # wait_line FILE PATTERN: up to 20 s for a line matching it
+  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+subscribe() { # subscribe FILE: a subscriber to ps/#, returning once it receives
+  mosquitto_sub -h 127.0.0.1 -p "$port" -t 'ps/#' -v >"$1" 2>&1 &
+  pids+=($!)
+  sub_pid=$!
+  for _ in $(seq 100); do
+    mosquitto_pub -h 127.0.0.1 -p "$port" -t ps/probe -m probe 2>/dev/null
+    grep -q "^ps/probe" "$1" && return 0
+    sleep 0.1
+  done
+  echo "FAIL: the subscriber never received"; exit 1
 }
 start_broker() { # start_broker CONF: until its port answers
   "$broker" -c "$1" >>"$tmp/broker.log" 2>&1 &
@@ -47,14 +62,11 @@ ffmpeg -v error -t 4 -i "$clip" -c copy "$tmp/a.avi" && ffmpeg -v error -ss 20 -
 
 # 1. two clips, every message
 start_broker "$tmp/open.conf"
-mosquitto_sub -h 127.0.0.1 -p "$port" -t 'ps/#' -v >"$tmp/sub.txt" 2>&1 &
-sub_pid=$!
-pids+=($sub_pid)
-sleep 0.5
+subscribe "$tmp/sub.txt"
 "$bin" run --no-status --backend cpu --mqtt "mqtt://127.0.0.1:$port/ps" -o "$tmp/r/" \
   "$tmp/a.avi" "$tmp/b.avi" 2>"$tmp/run1.err"
 rc=$?
-sleep 1
+wait_line "$tmp/sub.txt" "^ps/status offline" # the last message the run sends
 kill $sub_pid
 check "two clips: exit status 0" "[ $rc -eq 0 ]"
 python3 - "$tmp" <<'PY' || failures=$((failures + 1))
@@ -78,8 +90,7 @@ sys.exit(0 if ok and status == ["online", "offline"] else 1)
 PY
 
 # 2. the broker killed mid-run and started again
-mosquitto_sub -h 127.0.0.1 -p "$port" -t 'ps/#' -v >"$tmp/sub2.txt" 2>&1 &
-pids+=($!)
+subscribe "$tmp/sub2.txt"
 "$bin" run --no-status --backend cpu --duration 9 --mqtt "mqtt://127.0.0.1:$port/ps" \
   --mqtt-queue 5 -o /dev/null synthetic:160x120@10 2>"$tmp/run2.err" &
 run_pid=$!
@@ -88,11 +99,10 @@ kill -9 $broker_pid
 wait $broker_pid 2>/dev/null
 sleep 2
 start_broker "$tmp/open.conf"
-mosquitto_sub -h 127.0.0.1 -p "$port" -t 'ps/#' -v >"$tmp/sub3.txt" 2>&1 &
-pids+=($!)
+subscribe "$tmp/sub3.txt"
 wait $run_pid
 rc=$?
-sleep 0.5
+wait_line "$tmp/sub3.txt" "^ps/status offline"
 after=$(grep -c '/poses ' "$tmp/sub3.txt")
 lost=$(sed -n 's/^mqtt .* \([0-9]*\) dropped.*/\1/p' "$tmp/run2.err")
 outages=$(grep -c "connection lost" "$tmp/run2.err")

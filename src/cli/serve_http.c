@@ -80,17 +80,25 @@ static void events_free(void *cls) {
     serve_client_free(cls);
 }
 
-static enum MHD_Result send_events(serve_http *s, struct MHD_Connection *c, int stream) {
-    serve_client *cl = serve_client_new(s->o.hub, stream);
-    if (!cl) return send_error(c, 503, "shutting down");
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
-                                                                  events_read, cl, events_free);
-    if (!resp) return serve_client_free(cl), MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+/* A 200 whose body comes from read(cls) until it ends; free(cls) after,
+ * also when the response cannot be made. */
+static enum MHD_Result send_stream(struct MHD_Connection *c, const char *type,
+                                   MHD_ContentReaderCallback read, void *cls,
+                                   MHD_ContentReaderFreeCallback free_cls) {
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, read, cls, free_cls);
+    if (!resp) return free_cls(cls), MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return ok;
+}
+
+static enum MHD_Result send_events(serve_http *s, struct MHD_Connection *c, int stream) {
+    serve_client *cl = serve_client_new(s->o.hub, stream);
+    if (!cl) return send_error(c, 503, "shutting down");
+    return send_stream(c, "text/event-stream", events_read, cl, events_free);
 }
 
 static ssize_t mjpeg_read(void *cls, uint64_t pos, char *buf, size_t max) {
@@ -126,14 +134,7 @@ static enum MHD_Result send_preview(serve_http *s, struct MHD_Connection *c, int
     if (!p) return send_error(c, 404, s->o.backend->preview ? err.msg : "previews are off");
     serve_mjpeg *m = serve_mjpeg_new(p, &s->stopping);
     if (!m) return ps_preview_close(p), send_error(c, 503, "out of memory");
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
-                                                                  mjpeg_read, m, mjpeg_free);
-    if (!resp) return serve_mjpeg_free(m), MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "multipart/x-mixed-replace; boundary=frame");
-    MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return ok;
+    return send_stream(c, "multipart/x-mixed-replace; boundary=frame", mjpeg_read, m, mjpeg_free);
 }
 
 static enum MHD_Result send_page(struct MHD_Connection *c) {

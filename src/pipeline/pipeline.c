@@ -87,16 +87,12 @@ ps_pipeline *ps_pipeline_create(const ps_pipeline_opts *opts, ps_err *err) {
     p->forming = calloc((size_t)p->o.batch_max, sizeof *p->forming);
     p->pending = calloc((size_t)p->o.batch_max, sizeof *p->pending);
     /* timed waits use the monotonic clock, like every timestamp */
-    pthread_condattr_t mono;
-    pthread_condattr_init(&mono);
-    pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->sched_cv, &mono);
+    ps_cond_init_mono(&p->sched_cv);
     pthread_cond_init(&p->space_cv, NULL);
     pthread_cond_init(&p->engine_cv, NULL);
-    pthread_cond_init(&p->done_cv, &mono);
-    pthread_cond_init(&p->state_cv, &mono);
-    pthread_condattr_destroy(&mono);
+    ps_cond_init_mono(&p->done_cv);
+    ps_cond_init_mono(&p->state_cv);
     ps_hist_init(&p->engine);
     ps_hist_init(&p->queue);
     ps_hist_init(&p->latency);
@@ -253,7 +249,7 @@ ps_status ps_pipeline_remove(ps_pipeline *p, int id, ps_err *err) {
 
 int ps_pipeline_wait_opened(ps_pipeline *p, int timeout_ms) {
     int64_t deadline = ps_now_ns() + (int64_t)timeout_ms * 1000000;
-    struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+    struct timespec ts = ps_timespec_at(deadline);
     pthread_mutex_lock(&p->mu);
     int opening;
     for (;;) {
@@ -344,7 +340,7 @@ void ps_pipeline_cancel(ps_pipeline *p) {
 
 int ps_pipeline_wait(ps_pipeline *p, int timeout_ms) {
     int64_t deadline = ps_now_ns() + (int64_t)timeout_ms * 1000000;
-    struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+    struct timespec ts = ps_timespec_at(deadline);
     pthread_mutex_lock(&p->mu);
     while (p->started == 2 && !p->engine_done) {
         if (timeout_ms < 0) pthread_cond_wait(&p->done_cv, &p->mu);

@@ -190,7 +190,7 @@ static int should_dispatch(const ps_pipeline *p, int64_t now, int sources_done) 
 static void sched_wait(ps_pipeline *p) {
     if (p->n_forming > 0 && p->n_pending == 0 && p->engine_busy) {
         int64_t deadline = p->forming_t0 + (int64_t)p->o.batch_timeout_ms * 1000000;
-        struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+        struct timespec ts = ps_timespec_at(deadline);
         pthread_cond_timedwait(&p->sched_cv, &p->mu, &ts);
     } else {
         pthread_cond_wait(&p->sched_cv, &p->mu);

@@ -181,7 +181,7 @@ static int reader_admit(stream *s) {
         ps_admit_verdict v = admit_once(s, in, gpu ? 2 : 1);
         if (v == PS_ADMIT_WAIT) {
             int64_t t = ps_now_ns() + (int64_t)ADMIT_POLL_MS * 1000000;
-            struct timespec ts = {(time_t)(t / 1000000000), (long)(t % 1000000000)};
+            struct timespec ts = ps_timespec_at(t);
             pthread_cond_timedwait(&p->state_cv, &p->mu, &ts);
         }
         pthread_mutex_unlock(&p->mu);

@@ -45,7 +45,8 @@ static void publish_changes(ps_runtime *rt, const ps_pipeline_stats *st) {
     if (st->n_streams > rt->n_mqtt_states) {
         char (*grown)[16] = realloc(rt->mqtt_states, sizeof *grown * (size_t)st->n_streams);
         if (!grown) return;
-        memset(grown + rt->n_mqtt_states, 0, sizeof *grown * (size_t)(st->n_streams - rt->n_mqtt_states));
+        memset(grown + rt->n_mqtt_states, 0,
+               sizeof *grown * (size_t)(st->n_streams - rt->n_mqtt_states));
         rt->mqtt_states = grown;
         rt->n_mqtt_states = st->n_streams;
     }

@@ -83,11 +83,7 @@ ps_annotator *ps_annotator_create(const ps_annotate_params *p, ps_err *err) {
     if (p->video_dir) snprintf(a->video_dir, sizeof a->video_dir, "%s", p->video_dir);
     if (p->snapshot_dir) snprintf(a->snapshot_dir, sizeof a->snapshot_dir, "%s", p->snapshot_dir);
     pthread_mutex_init(&a->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* ps_now_ns's clock */
-    pthread_cond_init(&a->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    ps_cond_init_mono(&a->cv);
     a->refs = 1;
     a->latest = a->last_taken = -1;
     return a;
@@ -142,7 +138,7 @@ static int copy_picture(ps_annotator *a, item *it, const uint8_t *const planes[4
 static int wait_room(ps_annotator *a) {
     int64_t until = ps_now_ns() + FULL_WAIT_NS;
     while (a->q_n == QUEUE_MAX && !a->finished) {
-        struct timespec ts = {until / 1000000000LL, until % 1000000000LL};
+        struct timespec ts = ps_timespec_at(until);
         if (ps_now_ns() >= until || pthread_cond_timedwait(&a->cv, &a->mu, &ts)) break;
     }
     return a->q_n < QUEUE_MAX;
@@ -411,7 +407,7 @@ ps_preview *ps_annotator_watch(ps_annotator *a, double fps, int height, ps_err *
 int64_t ps_preview_next(ps_preview *w, uint8_t **jpeg, size_t *cap, int32_t timeout_ms) {
     ps_annotator *a = w->a;
     int64_t until = ps_now_ns() + (int64_t)timeout_ms * 1000000;
-    struct timespec ts = {until / 1000000000LL, until % 1000000000LL};
+    struct timespec ts = ps_timespec_at(until);
     pthread_mutex_lock(&a->mu);
     while (w->seq == w->taken && !a->finished &&
            pthread_cond_timedwait(&a->cv, &a->mu, &ts) == 0) {

@@ -162,7 +162,8 @@ ps_status ps_video_out_close(ps_video_out *v, ps_err *err) {
     int r = avcodec_send_frame(v->enc, NULL);
     if (r < 0) st = av_fail(err, v->path, "flushing the encoder", r);
     if (!st) st = drain(v, err);
-    if (!st && (r = av_write_trailer(v->fmt)) < 0) st = av_fail(err, v->path, "writing the index", r);
+    if (!st && (r = av_write_trailer(v->fmt)) < 0)
+        st = av_fail(err, v->path, "writing the index", r);
     if (!st && (r = avio_closep(&v->fmt->pb)) < 0) st = av_fail(err, v->path, "closing", r);
     video_free(v);
     return st;
@@ -215,7 +216,8 @@ static ps_status jpeg_setup(ps_jpeg *j, int in_w, int in_h, int out_w, int out_h
                             SWS_BILINEAR, NULL, NULL, NULL);
     j->frame = av_frame_alloc();
     j->pkt = av_packet_alloc();
-    if (!j->sws || !j->frame || !j->pkt) return ps_err_set(err, PS_ERR_NOMEM, "JPEG: out of memory");
+    if (!j->sws || !j->frame || !j->pkt)
+        return ps_err_set(err, PS_ERR_NOMEM, "JPEG: out of memory");
     j->frame->format = AV_PIX_FMT_YUVJ420P;
     j->frame->width = out_w;
     j->frame->height = out_h;
@@ -230,12 +232,13 @@ static size_t jpeg_take(ps_jpeg *j, uint8_t **buf, size_t *cap, ps_err *err) {
     int r = avcodec_receive_packet(j->enc, j->pkt);
     if (r < 0) return ps_err_set(err, PS_ERR_BACKEND, "JPEG encoding: %s", av_err2str(r)), 0;
     size_t n = (size_t)j->pkt->size;
-    if (n > *cap) {
-        uint8_t *grown = realloc(*buf, n);
-        if (!grown) return av_packet_unref(j->pkt), ps_err_set(err, PS_ERR_NOMEM, "JPEG: out of memory"), 0;
-        *buf = grown;
-        *cap = n;
+    uint8_t *grown = n > *cap ? realloc(*buf, n) : *buf;
+    if (!grown) {
+        av_packet_unref(j->pkt);
+        ps_err_set(err, PS_ERR_NOMEM, "JPEG: out of memory");
+        return 0;
     }
+    if (n > *cap) *buf = grown, *cap = n;
     memcpy(*buf, j->pkt->data, n);
     av_packet_unref(j->pkt);
     return n;

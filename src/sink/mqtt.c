@@ -79,7 +79,8 @@ ps_status ps_mqtt_parse_url(const char *url, char *host, size_t cap, int *port, 
                             char *pass, char *prefix, int *tls, char *masked, ps_err *err) {
     mask(url, masked, 512);
     *tls = !strncmp(url, "mqtts://", 8);
-    if (!*tls && strncmp(url, "mqtt://", 7)) return url_fail(err, masked, "expected mqtt:// or mqtts://");
+    if (!*tls && strncmp(url, "mqtt://", 7))
+        return url_fail(err, masked, "expected mqtt:// or mqtts://");
     const char *p = url + (*tls ? 8 : 7), *slash = strchr(p, '/'), *at = strchr(p, '@');
     if (at && slash && at > slash) at = NULL;
     user[0] = pass[0] = '\0';
@@ -267,7 +268,7 @@ static void on_publish(struct mosquitto *mosq, void *ctx, int mid) {
 /* Waits (mu held) until a message can go out, or 100 ms. */
 static void wait_turn(ps_mqtt *m) {
     int64_t until = ps_now_ns() + 100000000LL;
-    struct timespec ts = {until / 1000000000LL, until % 1000000000LL};
+    struct timespec ts = ps_timespec_at(until);
     pthread_cond_timedwait(&m->cv, &m->mu, &ts);
 }
 
@@ -324,7 +325,8 @@ static ps_status setup_client(ps_mqtt *m, ps_err *err) {
     char will[300];
     snprintf(will, sizeof will, "%s/status", m->prefix);
     int rc = mosquitto_will_set(m->mosq, will, 7, "offline", 1, true);
-    if (!rc && m->user[0]) rc = mosquitto_username_pw_set(m->mosq, m->user, m->pass[0] ? m->pass : NULL);
+    if (!rc && m->user[0])
+        rc = mosquitto_username_pw_set(m->mosq, m->user, m->pass[0] ? m->pass : NULL);
     if (!rc && m->tls) rc = mosquitto_tls_set(m->mosq, m->ca_file[0] ? m->ca_file : NULL,
                                               m->ca_file[0] ? NULL : "/etc/ssl/certs", NULL, NULL,
                                               NULL);
@@ -379,11 +381,7 @@ static ps_mqtt *mqtt_new(const ps_mqtt_params *p, ps_err *err) {
     m->q_cap = p->queue > 0 ? p->queue : DEFAULT_QUEUE;
     m->q = calloc((size_t)m->q_cap, sizeof *m->q);
     pthread_mutex_init(&m->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* ps_now_ns's clock */
-    pthread_cond_init(&m->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    ps_cond_init_mono(&m->cv);
     if (p->ca_file) snprintf(m->ca_file, sizeof m->ca_file, "%s", p->ca_file);
     m->p.ca_file = NULL; /* our copy is used */
     if (!m->q) return mqtt_free(m), ps_err_set(err, PS_ERR_NOMEM, "MQTT: out of memory"), NULL;
