@@ -167,8 +167,9 @@ typedef struct {
 
 /* Detects people in n images (n <= max_batch): each image is letterboxed to
  * the engine's input, run through the network and decoded. people[i] receives
- * up to max_people (ps_engine_opts) people of image i, in pixels of that image, sorted by
- * score, those under min_score left out; counts[i] their number. */
+ * up to max_people (ps_engine_opts) people of image i, in pixels of that
+ * image, sorted by score, those under min_score left out, id 0; counts[i]
+ * their number. */
 PS_API ps_status ps_engine_detect(ps_engine *engine, const ps_image *images, int32_t n,
                            float min_score, ps_person (*people)[PS_MAX_PEOPLE],
                            int32_t *counts, ps_err *err);

@@ -53,7 +53,8 @@ static void publish_changes(ps_runtime *rt, const ps_pipeline_stats *st) {
     for (int k = 0; k < st->n_streams; k++) {
         const ps_stream_figures *s = &st->streams[k];
         const char *now = shown(s);
-        if (s->state == PS_STREAM_OPENING || !strcmp(rt->mqtt_states[k], now)) continue;
+        int before_start = s->state == PS_STREAM_OPENING || s->state == PS_STREAM_OPENED;
+        if (before_start || !strcmp(rt->mqtt_states[k], now)) continue;
         snprintf(rt->mqtt_states[k], sizeof rt->mqtt_states[k], "%s", now);
         publish_state(rt, s, now);
     }
