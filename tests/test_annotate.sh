@@ -9,10 +9,9 @@
 set -u
 bin=$1
 draw_c=$2
-cache=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}
-[ -f "$cache/movenet-multipose.json" ] || { echo "SKIP: model not in $cache"; exit 77; }
-clip=$cache/vtest.avi
-[ -f "$clip" ] || { echo "SKIP: $clip missing (tools/fetch-data.sh)"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+need_model
+need_clip
 for t in ffmpeg ffprobe python3; do
   command -v $t >/dev/null || { echo "SKIP: $t missing (tools/setup.sh installs it)"; exit 77; }
 done

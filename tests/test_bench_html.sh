@@ -5,8 +5,8 @@
 #   test_bench_html.sh POSESTREAM_BINARY
 set -u
 bin=$1
-cache=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}
-[ -f "$cache/movenet-multipose.json" ] || { echo "SKIP: model not in $cache"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+need_model
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$bin" bench --synthetic --num-streams 3 --resolution 320x180 --fps 10 --duration 4 \

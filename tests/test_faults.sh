@@ -11,8 +11,9 @@
 #   test_faults.sh POSESTREAM_BINARY
 set -u
 bin=$1
-model=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}
-[ -f "$model/movenet-multipose.json" ] || { echo "SKIP: model not in $model"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+need_model
+model=$ps_cache
 tmp=$(mktemp -d)
 listener=
 trap 'rm -rf "$tmp"; [ -n "$listener" ] && kill "$listener" 2>/dev/null' EXIT

@@ -13,10 +13,9 @@
 #   test_mqtt.sh POSESTREAM_BINARY
 set -u
 bin=$1
-cache=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}
-[ -f "$cache/movenet-multipose.json" ] || { echo "SKIP: model not in $cache"; exit 77; }
-clip=$cache/vtest.avi
-[ -f "$clip" ] || { echo "SKIP: $clip missing (tools/fetch-data.sh)"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+need_model
+need_clip
 broker=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 for t in "$broker" mosquitto_sub mosquitto_pub mosquitto_passwd ffmpeg python3; do
   command -v "$t" >/dev/null || { echo "SKIP: $t missing (tools/setup.sh installs it)"; exit 77; }
@@ -24,7 +23,7 @@ done
 tmp=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 failures=0
 check() { # check NAME EXPRESSION: the expression in bash
   if bash -c "$2"; then echo "ok    $1"; else echo "FAIL  $1"; failures=$((failures + 1)); fi

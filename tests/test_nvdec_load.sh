@@ -13,8 +13,8 @@ set -u
 bin=$1
 clip=${POSESTREAM_TEST_CLIP:-}
 streams=${NVDEC_LOAD_STREAMS:-64}
-model=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}
-[ -f "$model/movenet-multipose.json" ] || { echo "SKIP: model not in $model"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+need_model
 [ -n "$clip" ] && [ -f "$clip" ] || { echo "SKIP: no clip (set POSESTREAM_TEST_CLIP)"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

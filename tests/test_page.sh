@@ -8,8 +8,8 @@
 #   test_page.sh POSESTREAM_BINARY
 set -u
 bin=$1
-cache=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}
-[ -f "$cache/movenet-multipose.json" ] || { echo "SKIP: model not in $cache"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+need_model
 browser=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$browser" ] || { echo "SKIP: chromium missing (tools/setup.sh installs it)"; exit 77; }
 py=/usr/bin/python3 # Debian's, where python3-websocket is

@@ -5,14 +5,13 @@
 #   test_prometheus.sh POSESTREAM_BINARY
 set -u
 bin=$1
-model=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}
-[ -f "$model/movenet-multipose.json" ] || { echo "SKIP: model not in $model"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+need_model
 prom=$(command -v prometheus) || { echo "SKIP: prometheus is not installed (tools/setup.sh)"; exit 77; }
 command -v curl >/dev/null || { echo "SKIP: curl is not installed (tools/setup.sh)"; exit 77; }
 tmp=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 pport=$(free_port)
 

@@ -7,8 +7,8 @@
 #   test_serve.sh POSESTREAM_BINARY
 set -u
 bin=$1
-model=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}
-[ -f "$model/movenet-multipose.json" ] || { echo "SKIP: model not in $model"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+need_model
 command -v curl >/dev/null || { echo "SKIP: curl is not installed (tools/setup.sh)"; exit 77; }
 tmp=$(mktemp -d)
 pid=
@@ -16,7 +16,7 @@ trap 'rm -rf "$tmp"; [ -n "$pid" ] && kill "$pid" 2>/dev/null' EXIT
 failures=0
 ok() { printf 'ok    %s\n' "$*"; }
 fail() { printf 'FAIL  %s\n' "$*"; failures=$((failures + 1)); }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 url=http://127.0.0.1:$port
 # req METHOD PATH [BODY [CONTENT-TYPE]]: the body to $tmp/body, prints the status
 req() {

@@ -8,10 +8,9 @@
 #   test_track_video.sh POSESTREAM_BINARY
 set -u
 bin=$1
-cache=${POSESTREAM_MODEL_DIR:-$HOME/.cache/posestream}
-[ -f "$cache/movenet-multipose.json" ] || { echo "SKIP: model not in $cache"; exit 77; }
-clip=$cache/vtest.avi
-[ -f "$clip" ] || { echo "SKIP: $clip missing (tools/fetch-data.sh)"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+need_model
+need_clip
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 run=("$bin" run --no-status --backend cpu)

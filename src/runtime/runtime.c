@@ -12,6 +12,7 @@
 #include "engine/engine.h"
 #include "pipeline/stream_spec.h"
 #include "util/log.h"
+#include "util/memory.h"
 #include "util/status.h"
 
 ps_runtime_params ps_runtime_default_params(void) {
@@ -29,12 +30,9 @@ ps_stream_params ps_stream_default_params(void) {
 static ps_tracker *tracker_of(ps_runtime *rt, int id) {
     if (id < 0) return NULL;
     if (id >= rt->n_trackers) {
-        int n = id + 16;
-        ps_tracker **grown = realloc(rt->trackers, sizeof *grown * (size_t)n);
+        ps_tracker **grown = ps_grow_zeroed(rt->trackers, &rt->n_trackers, id + 16, sizeof *grown);
         if (!grown) return NULL;
-        memset(grown + rt->n_trackers, 0, sizeof *grown * (size_t)(n - rt->n_trackers));
         rt->trackers = grown;
-        rt->n_trackers = n;
     }
     ps_tracker *t = rt->trackers[id];
     if (!t && (t = malloc(sizeof *t)) && ps_tracker_init(t, &rt->params.track)) {

@@ -11,6 +11,7 @@
 #include "runtime/runtime_impl.h"
 #include "sink/annotate.h"
 #include "util/log.h"
+#include "util/memory.h"
 #include "util/status.h"
 
 int ps_rt_annot_enabled(const ps_runtime *rt) {
@@ -69,13 +70,8 @@ void ps_rt_annot_added(ps_runtime *rt, ps_annotator *a, int id) {
     reap(rt);
     pthread_mutex_lock(&rt->annot_mu);
     if (id >= rt->n_annots) {
-        int n = id + 16;
-        ps_annotator **grown = realloc(rt->annots, sizeof *grown * (size_t)n);
-        if (grown) {
-            memset(grown + rt->n_annots, 0, sizeof *grown * (size_t)(n - rt->n_annots));
-            rt->annots = grown;
-            rt->n_annots = n;
-        }
+        ps_annotator **grown = ps_grow_zeroed(rt->annots, &rt->n_annots, id + 16, sizeof *grown);
+        if (grown) rt->annots = grown;
     }
     int kept = id >= 0 && id < rt->n_annots;
     if (kept) rt->annots[id] = a;

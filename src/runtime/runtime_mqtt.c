@@ -9,6 +9,7 @@
 #include "runtime/runtime_impl.h"
 #include "sink/json.h"
 #include "util/log.h"
+#include "util/memory.h"
 #include "util/status.h"
 #ifdef POSESTREAM_HAVE_MQTT
 #include "sink/mqtt.h"
@@ -42,14 +43,10 @@ static void publish_state(ps_runtime *rt, const ps_stream_figures *s, const char
 
 /* Publishes the states that changed since the last call (mqtt_mu held). */
 static void publish_changes(ps_runtime *rt, const ps_pipeline_stats *st) {
-    if (st->n_streams > rt->n_mqtt_states) {
-        char (*grown)[16] = realloc(rt->mqtt_states, sizeof *grown * (size_t)st->n_streams);
-        if (!grown) return;
-        memset(grown + rt->n_mqtt_states, 0,
-               sizeof *grown * (size_t)(st->n_streams - rt->n_mqtt_states));
-        rt->mqtt_states = grown;
-        rt->n_mqtt_states = st->n_streams;
-    }
+    char (*grown)[16] = ps_grow_zeroed(rt->mqtt_states, &rt->n_mqtt_states, st->n_streams,
+                                       sizeof *grown);
+    if (!grown) return;
+    rt->mqtt_states = grown;
     for (int k = 0; k < st->n_streams; k++) {
         const ps_stream_figures *s = &st->streams[k];
         const char *now = shown(s);

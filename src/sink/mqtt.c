@@ -18,6 +18,7 @@
 #include "sink/json.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/memory.h"
 #include "util/status.h"
 
 #define MAX_OUTSTANDING 256
@@ -115,12 +116,9 @@ static void count_drop(ps_mqtt *m, int stream) {
     m->dropped_total++;
     if (stream < 0) return;
     if (stream >= m->n_dropped) {
-        int n = stream + 64;
-        uint64_t *grown = realloc(m->dropped, sizeof *grown * (size_t)n);
+        uint64_t *grown = ps_grow_zeroed(m->dropped, &m->n_dropped, stream + 64, sizeof *grown);
         if (!grown) return;
-        memset(grown + m->n_dropped, 0, sizeof *grown * (size_t)(n - m->n_dropped));
         m->dropped = grown;
-        m->n_dropped = n;
     }
     m->dropped[stream]++;
 }

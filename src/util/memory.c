@@ -1,7 +1,9 @@
-/* Host memory figures from /proc (see memory.h). */
+/* Host memory figures from /proc, and growing by-id tables (see memory.h). */
 #include "util/memory.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 size_t ps_mem_resident(void) {
@@ -23,4 +25,13 @@ size_t ps_mem_available(void) {
         if (sscanf(line, "MemAvailable: %lu kB", &kb) == 1) break;
     fclose(f);
     return (size_t)kb * 1024;
+}
+
+void *ps_grow_zeroed(void *arr, int *n, int need, size_t size) {
+    if (need <= *n) return arr;
+    char *grown = realloc(arr, size * (size_t)need);
+    if (!grown) return NULL;
+    memset(grown + size * (size_t)*n, 0, size * (size_t)(need - *n));
+    *n = need;
+    return grown;
 }
