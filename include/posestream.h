@@ -37,6 +37,7 @@ extern "C" {
 #define PS_MAX_PEOPLE 32
 #define PS_DEFAULT_PEOPLE 6
 #define PS_ERR_LEN 512
+#define PS_MAX_GPUS 16 /* GPUs one runtime drives at most */
 
 typedef enum {
     PS_OK = 0,
@@ -144,6 +145,9 @@ typedef struct {
                                  as TensorFlow.js). The network's heads cover
                                  the whole image, so more finds more people
                                  in a crowd; the decoder's time grows with it */
+    int32_t gpu;              /* CUDA backend: the device, by its number among
+                                 those visible (CUDA_VISIBLE_DEVICES); 0 (default)
+                                 the first */
 } ps_engine_opts;
 
 /* Builds an engine for one input size and batches up to max_batch, and runs

@@ -249,7 +249,7 @@ static void test_remove_frees_vram(const ps_model *m, const char *clip) {
 int main(int argc, char **argv) {
     const char *clip = argc > 1 ? argv[1] : getenv("POSESTREAM_TEST_CLIP");
     ps_err err;
-    if (ps_source_gpu_prepare(&err)) TU_SKIP("%s", err.msg);
+    if (ps_source_gpu_prepare(0, &err)) TU_SKIP("%s", err.msg);
     ps_model *m = golden_model();
     char dir[] = "/tmp/ps_nvdec_XXXXXX";
     if (!mkdtemp(dir)) return 1;

@@ -18,6 +18,7 @@ typedef struct {
     int side_by_side;     /* CPU: batches of >= threads images run one image per
                              thread */
     int max_people;       /* centres decoded per image, 1..PS_MAX_PEOPLE */
+    int gpu;              /* GPU backends: the device (CUDA ordinal) */
 } ps_backend_config;
 
 typedef struct {
@@ -76,6 +77,8 @@ typedef struct {
      * the prepared-input buffers (part of memory()). */
     size_t (*vram_free)(void *state);
     size_t (*prepared_bytes)(void *state);
+    /* Optional: the device's total memory (bytes). */
+    size_t (*vram_total)(void *state);
 } ps_backend_ops;
 
 /* PS_ERR_ARG naming n unless 1 <= n <= max_batch: the one batch-size check

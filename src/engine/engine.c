@@ -39,6 +39,10 @@ static ps_status resolve_config(const ps_engine_opts *o, ps_backend_config *cfg,
     if (cfg->chunk < 1 || cfg->chunk > cfg->max_batch) cfg->chunk = cfg->max_batch;
     if (cfg->threads < 1 || cfg->threads > 1024)
         return ps_err_set(err, PS_ERR_ARG, "threads %d: must be 1..1024", cfg->threads);
+    cfg->gpu = o ? o->gpu : 0;
+    if (cfg->gpu < 0 || cfg->gpu >= PS_MAX_GPUS)
+        return ps_err_set(err, PS_ERR_ARG, "gpu %d: expected a CUDA device number 0..%d",
+                          cfg->gpu, PS_MAX_GPUS - 1);
     cfg->max_people = o && o->max_people ? o->max_people : PS_DEFAULT_PEOPLE;
     if (cfg->max_people < 1 || cfg->max_people > PS_MAX_PEOPLE)
         return ps_err_set(err, PS_ERR_ARG, "max_people %d: must be 1..%d", cfg->max_people,
@@ -287,6 +291,10 @@ void ps_engine_vram(const ps_engine *e, size_t *current, size_t *peak) {
 
 size_t ps_engine_vram_free(const ps_engine *e) {
     return e->ops->vram_free ? e->ops->vram_free(e->state) : 0;
+}
+
+size_t ps_engine_vram_total(const ps_engine *e) {
+    return e->ops->vram_total ? e->ops->vram_total(e->state) : 0;
 }
 
 size_t ps_engine_prepared_bytes(const ps_engine *e) {

@@ -55,6 +55,9 @@ void ps_engine_vram(const ps_engine *e, size_t *current, size_t *peak);
 size_t ps_engine_vram_free(const ps_engine *e);
 size_t ps_engine_prepared_bytes(const ps_engine *e);
 
+/* The device's total memory (0 on the CPU). */
+size_t ps_engine_vram_total(const ps_engine *e);
+
 /* Percent busy of the GPU and of its video decoders (NVML); -1 unknown. */
 void ps_engine_utilization(const ps_engine *e, int *gpu, int *decoder);
 

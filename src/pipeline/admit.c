@@ -43,3 +43,34 @@ void ps_admit_explain(const ps_admit_in *in, size_t need, int measured, char *bu
                  "reserve)", host ? "machine" : "device", in->free_now / MB,
                  host ? "available" : "free", PS_ADMIT_DEVICE_MARGIN / MB);
 }
+
+void ps_ledger_init(ps_mem_ledger *l) {
+    *l = (ps_mem_ledger){0};
+    pthread_mutex_init(&l->mu, NULL);
+}
+
+void ps_ledger_destroy(ps_mem_ledger *l) {
+    pthread_mutex_destroy(&l->mu);
+}
+
+void ps_ledger_set_base(ps_mem_ledger *l, size_t base) {
+    pthread_mutex_lock(&l->mu);
+    if (!l->based) l->base = base;
+    l->based = 1;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void ps_ledger_change(ps_mem_ledger *l, long long reserved, int active) {
+    pthread_mutex_lock(&l->mu);
+    l->reserved = (size_t)((long long)l->reserved + reserved);
+    l->active += active;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void ps_ledger_fill(ps_mem_ledger *l, ps_admit_in *in) {
+    pthread_mutex_lock(&l->mu);
+    in->base = l->base;
+    in->reserved = l->reserved;
+    in->active = l->active;
+    pthread_mutex_unlock(&l->mu);
+}

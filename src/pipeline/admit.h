@@ -13,6 +13,7 @@
 #ifndef PS_PIPELINE_ADMIT_H
 #define PS_PIPELINE_ADMIT_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 typedef enum { PS_ADMIT_YES = 0, PS_ADMIT_WAIT, PS_ADMIT_REFUSE } ps_admit_verdict;
@@ -43,6 +44,27 @@ size_t ps_admit_need(const ps_admit_in *in, int *measured);
 
 /* The verdict for a stream needing `need` bytes. */
 ps_admit_verdict ps_admit_decide(const ps_admit_in *in, size_t need);
+
+/* What admission holds in one kind of memory: the process's use before any
+ * stream ran, the estimates of streams not yet settled, the streams
+ * counted. Each pipeline keeps its own; pipelines sharing the process's
+ * host memory (one per GPU) share one, so that each judges by every
+ * stream's use. Its own lock is taken last (callers may hold theirs). */
+typedef struct {
+    pthread_mutex_t mu;
+    int based;       /* base was set (by the first pipeline to start) */
+    size_t base, reserved;
+    int active;
+} ps_mem_ledger;
+
+void ps_ledger_init(ps_mem_ledger *l);
+void ps_ledger_destroy(ps_mem_ledger *l);
+/* Sets the base unless it was set before. */
+void ps_ledger_set_base(ps_mem_ledger *l, size_t base);
+/* Adds `reserved` bytes (may be negative) and `active` streams. */
+void ps_ledger_change(ps_mem_ledger *l, long long reserved, int active);
+/* Copies base, reserved and active into in. */
+void ps_ledger_fill(ps_mem_ledger *l, ps_admit_in *in);
 
 /* One line saying why a stream needing `need` was refused (for its error):
  * the figures, the kind of memory and which limit it passes. */

@@ -40,6 +40,11 @@ typedef struct ps_detector {
     ps_status (*recover)(void *ctx, int n, ps_err *err);
     /* Optional: free device memory now (bytes; 0 when unknown). */
     size_t (*vram_free)(void *ctx);
+    /* Optional: percent busy of its GPU and of the GPU's video decoders now
+     * (-1: unknown), for placing streams on the least loaded GPU. */
+    void (*utilization)(void *ctx, int *gpu, int *decoder);
+    /* Optional: the device's total memory (bytes; 0 unknown). */
+    size_t (*vram_total)(void *ctx);
 } ps_detector;
 
 /* A detector over a ps_engine (which must outlive it). Frames arrive already

@@ -110,6 +110,14 @@ static size_t engine_vram_free(void *vctx) {
     return ps_engine_vram_free(((engine_ctx *)vctx)->engine);
 }
 
+static void engine_utilization(void *vctx, int *gpu, int *decoder) {
+    ps_engine_utilization(((engine_ctx *)vctx)->engine, gpu, decoder);
+}
+
+static size_t engine_vram_total(void *vctx) {
+    return ps_engine_vram_total(((engine_ctx *)vctx)->engine);
+}
+
 static size_t engine_memory(void *vctx) {
     return ps_engine_memory(((engine_ctx *)vctx)->engine);
 }
@@ -134,7 +142,7 @@ ps_status ps_engine_detector(ps_engine *engine, float min_score, ps_detector *de
                          strcmp(ps_engine_backend(engine), "cpu") != 0,
                          async ? engine_submit : NULL, async ? engine_collect : NULL,
                          ps_engine_prepares(engine) ? engine_prepare : NULL, engine_recover,
-                         engine_vram_free};
+                         engine_vram_free, engine_utilization, engine_vram_total};
     if (!c || !c->pics || !c->people || !c->counts) {
         ps_engine_detector_free(det);
         return ps_err_set(err, PS_ERR_NOMEM, "out of memory");

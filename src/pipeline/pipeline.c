@@ -57,7 +57,7 @@ void ps_pipe_free_pool_if_idle(stream *s) {
 
 void ps_pipe_settle(stream *s) {
     for (int k = 0; k < PS_MEM_KINDS; k++) {
-        s->p->mem[k].reserved -= s->reserve[k];
+        if (s->reserve[k]) ps_ledger_change(s->p->mem[k], -(long long)s->reserve[k], 0);
         s->reserve[k] = 0;
     }
     pthread_cond_broadcast(&s->p->state_cv); /* waiting streams judge again */
@@ -66,7 +66,7 @@ void ps_pipe_settle(stream *s) {
 void ps_pipe_leave(stream *s) {
     ps_pipe_settle(s);
     for (int k = 0; k < PS_MEM_KINDS; k++) {
-        if (s->counted[k]) s->p->mem[k].active--;
+        if (s->counted[k]) ps_ledger_change(s->p->mem[k], 0, -1);
         s->counted[k] = 0;
     }
 }
@@ -84,6 +84,11 @@ ps_pipeline *ps_pipeline_create(const ps_pipeline_opts *opts, ps_err *err) {
         return NULL;
     }
     p->o = *opts;
+    for (int k = 0; k < PS_MEM_KINDS; k++) {
+        ps_ledger_init(&p->own_mem[k]);
+        p->mem[k] = &p->own_mem[k];
+    }
+    if (opts->host_ledger) p->mem[PS_MEM_HOST] = opts->host_ledger;
     p->forming = calloc((size_t)p->o.batch_max, sizeof *p->forming);
     p->pending = calloc((size_t)p->o.batch_max, sizeof *p->pending);
     /* timed waits use the monotonic clock, like every timestamp */
@@ -295,8 +300,10 @@ ps_status ps_pipeline_start(ps_pipeline *p, ps_detector *detector, ps_err *err) 
     }
     p->detector = detector;
     if (p->o.batch_max > detector->max_batch) p->o.batch_max = detector->max_batch;
-    if (detector->vram) detector->vram(detector->ctx, &p->mem[PS_MEM_DEVICE].base, &vram_peak);
-    p->mem[PS_MEM_HOST].base = ps_mem_resident();
+    size_t vram_base = 0;
+    if (detector->vram) detector->vram(detector->ctx, &vram_base, &vram_peak);
+    ps_ledger_set_base(p->mem[PS_MEM_DEVICE], vram_base);
+    ps_ledger_set_base(p->mem[PS_MEM_HOST], ps_mem_resident());
     p->start_ns = ps_now_ns();
     p->started = 1;
     pthread_cond_broadcast(&p->state_cv); /* the readers go */
@@ -415,11 +422,47 @@ ps_status ps_pipeline_stats_get(ps_pipeline *p, ps_pipeline_stats *st, ps_err *e
     st->finished = p->started == 2 ? p->engine_done : 1;
     st->engine_failures = p->engine_failures;
     st->engine_fatal = p->engine_fatal;
-    st->vram_base = p->mem[PS_MEM_DEVICE].base;
-    st->host_base = p->mem[PS_MEM_HOST].base;
+    ps_admit_in dev = {0}, host = {0};
+    ps_ledger_fill(p->mem[PS_MEM_DEVICE], &dev);
+    ps_ledger_fill(p->mem[PS_MEM_HOST], &host);
+    st->vram_base = dev.base;
+    st->host_base = host.base;
     snprintf(st->engine_error, sizeof st->engine_error, "%s", p->engine_error);
     pthread_mutex_unlock(&p->mu);
     return PS_OK;
+}
+
+void ps_pipeline_load_get(ps_pipeline *p, ps_pipeline_load *out) {
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&p->mu);
+    for (int k = 0; k < p->n_streams; k++) {
+        const stream *s = p->streams[k];
+        if (ps_pipe_stream_done(s) || s->removing) continue;
+        out->streams++;
+        out->settled += s->st.state == PS_STREAM_RUNNING && !s->reserve[PS_MEM_DEVICE] &&
+                        !s->reserve[PS_MEM_HOST];
+    }
+    out->engine_us = p->engine.sum_us;
+    out->processed = p->latency.count;
+    out->start_ns = p->start_ns;
+    out->fatal = p->engine_fatal;
+    snprintf(out->error, sizeof out->error, "%s", out->fatal ? p->engine_error : "");
+    pthread_mutex_unlock(&p->mu);
+    out->now_ns = ps_now_ns();
+    ps_ledger_fill(p->mem[PS_MEM_DEVICE], &out->device);
+    out->device.kind = PS_MEM_DEVICE;
+    out->device.limit = p->o.max_vram;
+}
+
+int ps_pipeline_idle(ps_pipeline *p) {
+    pthread_mutex_lock(&p->mu);
+    int idle = 1;
+    for (int k = 0; k < p->n_streams && idle; k++) {
+        const stream *s = p->streams[k];
+        idle = s->reader_done && (!s->frames || s->n_free == s->n_frames);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return idle;
 }
 
 void ps_pipeline_stats_free(ps_pipeline_stats *st) {
@@ -444,5 +487,6 @@ void ps_pipeline_free(ps_pipeline *p) {
     pthread_cond_destroy(&p->engine_cv);
     pthread_cond_destroy(&p->done_cv);
     pthread_cond_destroy(&p->state_cv);
+    for (int k = 0; k < PS_MEM_KINDS; k++) ps_ledger_destroy(&p->own_mem[k]);
     free(p);
 }

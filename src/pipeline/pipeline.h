@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "pipeline/admit.h"
 #include "pipeline/detector.h"
 #include "source/source.h"
 #include "util/hist.h"
@@ -45,6 +46,9 @@ typedef struct {
                              out: no on_result for it follows. Any pipeline
                              thread, with the pipeline's lock held: keep it
                              short and call nothing of the pipeline. */
+    ps_mem_ledger *host_ledger; /* NULL, or the host-memory ledger it shares with
+                             other pipelines of the process (admit.h); it must
+                             outlive the pipeline */
 } ps_pipeline_opts;
 
 /* A stream's own settings (ps_pipeline_add_stream). */
@@ -197,6 +201,26 @@ void ps_pipeline_stats_free(ps_pipeline_stats *st);
  * PS_ERR_ARG for an unknown id. */
 ps_status ps_pipeline_stream_get(ps_pipeline *p, int id, ps_stream_figures *out, int64_t *start_ns,
                                  ps_err *err);
+
+/* What placing streams on several pipelines (fleet.h) looks at, cheaply:
+ * the streams not done, those of them running with their memory settled,
+ * the engine's time so far, device memory as admission holds it (used and
+ * free_now are for the caller to measure), whether the engine failed. */
+typedef struct {
+    int streams, settled;
+    double engine_us;    /* sum of the batches' engine time */
+    uint64_t processed;  /* frames through the engine */
+    int64_t start_ns, now_ns;
+    ps_admit_in device;  /* base, reserved, active, limit */
+    int fatal;           /* the engine could not go on */
+    char error[PS_ERR_LEN]; /* then why */
+} ps_pipeline_load;
+
+void ps_pipeline_load_get(ps_pipeline *p, ps_pipeline_load *out);
+
+/* 1 when every stream added has ended and handed back all its frames (also
+ * with none). */
+int ps_pipeline_idle(ps_pipeline *p);
 
 /* Stops, joins every thread and frees everything. */
 void ps_pipeline_free(ps_pipeline *p);

@@ -90,11 +90,9 @@ struct ps_pipeline {
     uint64_t engine_failures;
     int engine_fatal, failures_in_row;
     char engine_error[PS_ERR_LEN];
-    struct {
-        size_t base;      /* the process's use at the start */
-        size_t reserved;  /* sum of the streams' reserve */
-        int active;       /* streams counted, running */
-    } mem[PS_MEM_KINDS];  /* device memory (GPU-decoding streams), host (all) */
+    ps_mem_ledger own_mem[PS_MEM_KINDS];
+    ps_mem_ledger *mem[PS_MEM_KINDS]; /* device memory (GPU-decoding streams): its
+                          own; host (all streams): its own or the opts' shared one */
 };
 
 /* Copies the figures s's source keeps itself (corrupt packets, reconnects)

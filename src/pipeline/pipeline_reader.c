@@ -90,17 +90,14 @@ static ps_admit_in host_figures(stream *s) {
 /* The pipeline's own figures of in's kind: base, reservations, streams
  * counted (p->mu held). */
 static void admit_fill(ps_pipeline *p, ps_admit_in *in) {
-    in->base = p->mem[in->kind].base;
-    in->reserved = p->mem[in->kind].reserved;
-    in->active = p->mem[in->kind].active;
+    ps_ledger_fill(p->mem[in->kind], in);
 }
 
 /* Takes what admission granted s in memory kind k (p->mu held). */
 static void admit_take(stream *s, int k, size_t need, int measured) {
     s->reserve[k] = need;
-    s->p->mem[k].reserved += need;
+    ps_ledger_change(s->p->mem[k], (long long)need, 1);
     s->counted[k] = 1;
-    s->p->mem[k].active++;
     if (k == PS_MEM_DEVICE) {
         s->st.gpu_decode = 1;
         s->st.vram_estimate = need;
@@ -157,7 +154,9 @@ static int precheck_kind(ps_pipeline *p, ps_admit_in *in, const char *uri, ps_er
 ps_status ps_pipe_admit_precheck(ps_pipeline *p, const char *uri, ps_err *err) {
     pthread_mutex_lock(&p->mu);
     ps_detector *d = p->started ? p->detector : NULL;
-    int gpu = d && p->mem[PS_MEM_DEVICE].active > 0;
+    ps_admit_in dev = {0};
+    ps_ledger_fill(p->mem[PS_MEM_DEVICE], &dev);
+    int gpu = d && dev.active > 0;
     pthread_mutex_unlock(&p->mu);
     if (!d) return PS_OK; /* before the start nothing is measured */
     ps_admit_in in[PS_MEM_KINDS] = {host_measured(p)};
@@ -260,10 +259,17 @@ static int reader_fail_frame(stream *s, ps_frame *f, const ps_err *err) {
     return 0;
 }
 
+/* How a reader's stream ends (p->mu held): removed, failed (its own
+ * error, or the engine's when that could not go on: the stream did not end
+ * by itself), or ended. */
 static void reader_finish(stream *s, ps_read_result r, const ps_err *err) {
     int open = s->st.state == PS_STREAM_RUNNING || s->st.state == PS_STREAM_OPENED;
     if (s->removing && open) {
         s->st.state = PS_STREAM_REMOVED;
+    } else if (open && s->p->engine_fatal && r != PS_READ_ERROR) {
+        s->st.state = PS_STREAM_FAILED;
+        snprintf(s->st.error, sizeof s->st.error, "%.100s: stopped, the engine could not go on "
+                 "(%.360s)", s->st.uri, s->p->engine_error);
     } else if (s->st.state == PS_STREAM_RUNNING) {
         if (r == PS_READ_ERROR) {
             s->st.state = PS_STREAM_FAILED;

@@ -209,7 +209,7 @@ static ps_status prepare_decoding(ps_runtime *rt, ps_err *err) {
     ps_err gpu_err = {0};
     ps_status gpu = PS_ERR_UNSUPPORTED;
     if (rt->params.engine.backend != PS_BACKEND_CPU && d != PS_DECODE_CPU)
-        gpu = ps_source_gpu_prepare(&gpu_err);
+        gpu = ps_source_gpu_prepare(0, &gpu_err);
     if (d != PS_DECODE_GPU || !gpu) return PS_OK;
     return ps_err_set(err, PS_ERR_UNSUPPORTED, "decode gpu: %s",
                       rt->params.engine.backend == PS_BACKEND_CPU

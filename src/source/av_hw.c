@@ -16,8 +16,8 @@
 #endif
 
 static pthread_mutex_t hw_lock = PTHREAD_MUTEX_INITIALIZER;
-static AVBufferRef *hw_device; /* lives as long as the process */
-static int hw_error;
+static AVBufferRef *hw_device[PS_MAX_GPUS]; /* by CUDA device; live as long as the process */
+static int hw_error[PS_MAX_GPUS];
 
 int ps_av_hw_supported(const AVCodec *codec) {
     for (int i = 0;; i++) {
@@ -36,46 +36,56 @@ static enum AVPixelFormat pick_cuda(AVCodecContext *dec, const enum AVPixelForma
     return fmts[0]; /* this stream cannot: software decoding */
 }
 
-/* The process's CUDA device context, made on first use; NULL after a
- * failure (remembered, so a machine without a GPU tries once). */
-static AVBufferRef *device_ref(void) {
+/* The process's CUDA device context for GPU gpu, made on first use; NULL
+ * after a failure (remembered, so a machine without a GPU tries once). */
+static AVBufferRef *device_ref(int gpu) {
     ps_av_init();
     pthread_mutex_lock(&hw_lock);
-    if (!hw_device && !hw_error) {
+    if (!hw_device[gpu] && !hw_error[gpu]) {
+        char name[16];
+        snprintf(name, sizeof name, "%d", gpu);
         ps_av_log_quiet(1); /* no GPU is a case, not an error: explain() says it */
-        hw_error = av_hwdevice_ctx_create(&hw_device, AV_HWDEVICE_TYPE_CUDA, NULL, NULL,
-                                          AV_CUDA_USE_PRIMARY_CONTEXT);
+        hw_error[gpu] = av_hwdevice_ctx_create(&hw_device[gpu], AV_HWDEVICE_TYPE_CUDA, name,
+                                               NULL, AV_CUDA_USE_PRIMARY_CONTEXT);
         ps_av_log_quiet(0);
     }
-    AVBufferRef *ref = hw_device ? av_buffer_ref(hw_device) : NULL;
+    AVBufferRef *ref = hw_device[gpu] ? av_buffer_ref(hw_device[gpu]) : NULL;
     pthread_mutex_unlock(&hw_lock);
     return ref;
 }
 
-/* Why the device context could not be made. */
-static void explain(char *why, size_t cap) {
-    if (hw_error == AVERROR(ENOTSUP))
-        snprintf(why, cap, "NVDEC: the GPU's primary context was started by the CUDA engine "
-                           "before FFmpeg (call ps_source_gpu_prepare first)");
+/* Why GPU gpu's device context could not be made. */
+static void explain(int gpu, char *why, size_t cap) {
+    if (hw_error[gpu] == AVERROR(ENOTSUP))
+        snprintf(why, cap, "NVDEC: GPU %d's primary context was started by the CUDA engine "
+                           "before FFmpeg (call ps_source_gpu_prepare first)", gpu);
     else
-        snprintf(why, cap, "no CUDA device for NVDEC (%s)", av_err2str(hw_error));
+        snprintf(why, cap, "no CUDA device %d for NVDEC (%s)", gpu, av_err2str(hw_error[gpu]));
 }
 
-int ps_av_hw_prepare(char *why, size_t cap) {
-    AVBufferRef *ref = device_ref();
+static int gpu_in_range(int gpu, char *why, size_t cap) {
+    if (gpu >= 0 && gpu < PS_MAX_GPUS) return 1;
+    snprintf(why, cap, "NVDEC: GPU %d: expected 0 to %d", gpu, PS_MAX_GPUS - 1);
+    return 0;
+}
+
+int ps_av_hw_prepare(int gpu, char *why, size_t cap) {
+    if (!gpu_in_range(gpu, why, cap)) return AVERROR(EINVAL);
+    AVBufferRef *ref = device_ref(gpu);
     if (ref) {
         av_buffer_unref(&ref);
         return 0;
     }
-    explain(why, cap);
-    return hw_error ? hw_error : AVERROR(ENOMEM);
+    explain(gpu, why, cap);
+    return hw_error[gpu] ? hw_error[gpu] : AVERROR(ENOMEM);
 }
 
-int ps_av_hw_attach(AVCodecContext *dec, char *err_msg, size_t cap) {
-    AVBufferRef *ref = device_ref();
+int ps_av_hw_attach(AVCodecContext *dec, int gpu, char *err_msg, size_t cap) {
+    if (!gpu_in_range(gpu, err_msg, cap)) return AVERROR(EINVAL);
+    AVBufferRef *ref = device_ref(gpu);
     if (!ref) {
-        explain(err_msg, cap);
-        return hw_error ? hw_error : AVERROR(ENOMEM);
+        explain(gpu, err_msg, cap);
+        return hw_error[gpu] ? hw_error[gpu] : AVERROR(ENOMEM);
     }
     dec->hw_device_ctx = ref;
     dec->get_format = pick_cuda;

@@ -1,6 +1,6 @@
 /* NVDEC through FFmpeg, for the FFmpeg source: FFmpeg's own NVDEC decoders
  * (h264_cuvid, hevc_cuvid) where it has one, its CUDA hwaccel otherwise; one CUDA
- * device context for the whole process, on the device's primary context, so
+ * device context per GPU for the whole process, on the GPU's primary context, so
  * decoded surfaces are valid device pointers for the engine's kernels with
  * no copy between contexts. Private to src/source/. */
 #ifndef PS_SOURCE_AV_HW_H
@@ -10,17 +10,18 @@
 
 #include "source/frame.h"
 
-/* Creates the process's CUDA device context now (see
- * ps_source_gpu_prepare). Returns 0 or an AVERROR; why gets the reason. */
-int ps_av_hw_prepare(char *why, size_t cap);
+/* Creates the process's CUDA device context for GPU gpu (CUDA's device
+ * number) now (see ps_source_gpu_prepare). Returns 0 or an AVERROR; why gets
+ * the reason. */
+int ps_av_hw_prepare(int gpu, char *why, size_t cap);
 
 /* Whether codec can decode through a CUDA device context. */
 int ps_av_hw_supported(const AVCodec *codec);
 
-/* Attaches the process's CUDA device context to dec (before avcodec_open2)
- * and asks for CUDA frames. Returns 0, or an AVERROR when there is no usable
- * GPU (err_msg gets why). */
-int ps_av_hw_attach(AVCodecContext *dec, char *err_msg, size_t cap);
+/* Attaches the process's CUDA device context of GPU gpu to dec (before
+ * avcodec_open2) and asks for CUDA frames. Returns 0, or an AVERROR when
+ * there is no usable GPU gpu (err_msg gets why). */
+int ps_av_hw_attach(AVCodecContext *dec, int gpu, char *err_msg, size_t cap);
 
 /* Decode surfaces NVDEC needs for this stream: the largest DPB its codec,
  * level and size allow (H.264: MaxDpbMbs / frame size, at most 16; HEVC:

@@ -197,7 +197,7 @@ static ps_status avs_open_decoder(avs_source *a, avs_dec_mode mode, ps_err *err)
     a->dec->thread_type = a->base.live ? FF_THREAD_SLICE : FF_THREAD_FRAME | FF_THREAD_SLICE;
     if (gpu && r >= 0) {
         char why[200];
-        r = ps_av_hw_attach(a->dec, why, sizeof why);
+        r = ps_av_hw_attach(a->dec, a->base.opts.gpu, why, sizeof why);
         if (r < 0) {
             av_dict_free(&opts);
             return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s: %s", uri, why);

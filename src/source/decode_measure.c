@@ -74,7 +74,7 @@ ps_status ps_decode_measure(const char *const *uris, int32_t n, ps_decode_mode d
     if (n < 1 || !(warm_s >= 0) || !(seconds > 0))
         return ps_err_set(err, PS_ERR_ARG, "decode measure: needs streams and seconds > 0");
     ps_err gpu_err;
-    if (decode != PS_DECODE_CPU) ps_source_gpu_prepare(&gpu_err); /* no GPU: the CPU decodes */
+    if (decode != PS_DECODE_CPU) ps_source_gpu_prepare(0, &gpu_err); /* no GPU: the CPU decodes */
     ceiling_job *jobs = calloc((size_t)n, sizeof *jobs);
     if (!jobs) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     int64_t start = ps_now_ns();

@@ -38,10 +38,10 @@ void ps_source_set_borrow(ps_source *s, int borrow) {
     s->opts.borrow = borrow;
 }
 
-ps_status ps_source_gpu_prepare(ps_err *err) {
+ps_status ps_source_gpu_prepare(int gpu, ps_err *err) {
     ps_av_global_init(); /* FFmpeg's own log lines stay quiet here too */
     char why[300];
-    if (ps_av_hw_prepare(why, sizeof why) == 0) return PS_OK;
+    if (ps_av_hw_prepare(gpu, why, sizeof why) == 0) return PS_OK;
     return ps_err_set(err, PS_ERR_UNSUPPORTED, "%s", why);
 }
 

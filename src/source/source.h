@@ -55,6 +55,7 @@ typedef struct {
                          to 10 s between tries); -1 for ever, 0 (default)
                          never */
     ps_source_tap tap; /* wants NULL (default): no copies */
+    int gpu;          /* decoding on the GPU: which one (CUDA's device number) */
 } ps_source_opts;
 
 typedef enum {
@@ -138,13 +139,14 @@ int64_t ps_source_expected_frames(const ps_source *s);
 /* Whether the source decodes on the GPU (after its first frame). */
 int ps_source_gpu_decoding(const ps_source *s);
 
-/* Sets up GPU decoding for the process: FFmpeg's CUDA device context on
- * the GPU's primary context, which the CUDA engine then shares. Call it
- * before the CUDA engine is created: FFmpeg refuses a primary context that
- * the CUDA runtime already started with other flags. Returns PS_OK, or
- * PS_ERR_UNSUPPORTED with why when there is no usable GPU (then sources
- * decode on the CPU, or fail with --decode gpu). Safe to call more than once. */
-ps_status ps_source_gpu_prepare(ps_err *err);
+/* Sets up GPU decoding on GPU gpu (CUDA's device number) for the process:
+ * FFmpeg's CUDA device context on that GPU's primary context, which the
+ * CUDA engine on it then shares. Call it before that GPU's CUDA engine is
+ * created: FFmpeg refuses a primary context that the CUDA runtime already
+ * started with other flags. Returns PS_OK, or PS_ERR_UNSUPPORTED with why
+ * when there is no such usable GPU (then sources decode on the CPU, or fail
+ * with --decode gpu). Safe to call more than once. */
+ps_status ps_source_gpu_prepare(int gpu, ps_err *err);
 
 /* Lets go of what a frame holds beyond its own buffer (a decoded GPU
  * surface, an engine's input buffer): call when the engine is done with the

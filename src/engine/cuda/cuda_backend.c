@@ -74,7 +74,17 @@ typedef struct {
     unsigned calls;             /* detect calls, to sample VRAM now and then */
     ps_nvml *nvml;
     char device[256];
+    size_t total;               /* the device's memory */
 } ps_cuda;
+
+/* Makes c's GPU the calling thread's current device: the CUDA runtime keeps
+ * one per thread, and the engine is called from its engine thread, the
+ * readers (prepare) and admission, any of which may also serve an engine on
+ * another GPU. Cheap when it already is. */
+static ps_status use_device(const ps_cuda *c, ps_err *err) {
+    PS_CUDA(cudaSetDevice(c->cfg.gpu), err);
+    return PS_OK;
+}
 
 static ps_status cuda_alloc(ps_cuda *c, void **p, size_t bytes, ps_err *err) {
     PS_CUDA(cudaMalloc(p, bytes), err);
@@ -87,7 +97,8 @@ static ps_status cuda_alloc(ps_cuda *c, void **p, size_t bytes, ps_err *err) {
  * what that context itself took (measured by the same difference). */
 static void sample_vram_locked(ps_cuda *c) {
     size_t now = ps_nvml_process_memory(c->nvml);
-    if (!now) {
+    ps_err ignored;
+    if (!now && !use_device(c, &ignored)) {
         size_t free_b = 0, total = 0;
         if (cudaMemGetInfo(&free_b, &total) == cudaSuccess)
             now = total - free_b > c->used_at_start ? total - free_b - c->used_at_start : 0;
@@ -113,16 +124,21 @@ static ps_status open_device(ps_cuda *c, ps_err *err) {
     if (e != cudaSuccess || count == 0)
         return ps_err_set(err, PS_ERR_UNSUPPORTED, "CUDA: no usable GPU (%s)",
                           e != cudaSuccess ? cudaGetErrorString(e) : "no device");
+    int g = c->cfg.gpu;
+    if (g < 0 || g >= count)
+        return ps_err_set(err, PS_ERR_ARG, "CUDA: no GPU %d (%d visible: 0 to %d)", g, count,
+                          count - 1);
     struct cudaDeviceProp prop;
-    PS_CUDA(cudaSetDevice(0), err);
-    PS_CUDA(cudaGetDeviceProperties(&prop, 0), err);
+    PS_CUDA(cudaSetDevice(g), err);
+    PS_CUDA(cudaGetDeviceProperties(&prop, g), err);
     snprintf(c->device, sizeof c->device, "%s", prop.name);
     size_t free_b, total;
     PS_CUDA(cudaFree(NULL), err); /* creates the context */
     PS_CUDA(cudaMemGetInfo(&free_b, &total), err);
     c->used_at_start = total - free_b;
+    c->total = total;
     char pci[32];
-    if (cudaDeviceGetPCIBusId(pci, sizeof pci, 0) == cudaSuccess) c->nvml = ps_nvml_open(pci);
+    if (cudaDeviceGetPCIBusId(pci, sizeof pci, g) == cudaSuccess) c->nvml = ps_nvml_open(pci);
     /* the upload stream is a blocking one: it waits for work on the legacy
      * default stream, where FFmpeg's NVDEC copies decoded frames out */
     PS_CUDA(cudaStreamCreate(&c->up), err);
@@ -181,6 +197,8 @@ static void free_slot(ps_cuda_slot *sl) {
 static void cuda_free(void *state) {
     ps_cuda *c = state;
     if (!c) return;
+    ps_err ignored;
+    if (c->device[0]) use_device(c, &ignored);
     if (c->compute) cudaStreamSynchronize(c->compute);
     if (c->up) cudaStreamSynchronize(c->up);
     ps_cuda_net_free(c->cn);
@@ -229,6 +247,7 @@ static ps_status cuda_run(void *state, const float *input, int n, float *const h
                           ps_err *err) {
     ps_cuda *c = state;
     ps_status st = ps_backend_check_batch(n, c->cfg.max_batch, err);
+    if (!st) st = use_device(c, err);
     if (st) return st;
     size_t px = (size_t)n * c->cfg.input_h * c->cfg.input_w;
     PS_CUDA(cudaMemcpyAsync(c->d_input_f, input, px * 3 * sizeof(float), cudaMemcpyHostToDevice,
@@ -369,6 +388,7 @@ static ps_status enqueue(ps_cuda *c, ps_cuda_slot *sl, int n, size_t upload, ps_
  * returns; device pictures must stay valid until the batch is collected. */
 static ps_status cuda_submit(void *state, const ps_picture *pics, int n, ps_err *err) {
     ps_cuda *c = state;
+    if (use_device(c, err)) return err->code;
     if (c->queued == PS_CUDA_SLOTS)
         return ps_err_set(err, PS_ERR_ARG, "CUDA backend: %d batches in flight already",
                           PS_CUDA_SLOTS);
@@ -396,6 +416,7 @@ static ps_status cuda_collect(void *state, float min_score, ps_person (*people)[
                               int32_t *counts, int *n_out, int64_t *device_ns, ps_err *err) {
     ps_cuda *c = state;
     if (!c->queued) return ps_err_set(err, PS_ERR_ARG, "CUDA backend: no batch in flight");
+    if (use_device(c, err)) return err->code;
     ps_cuda_slot *sl = &c->slots[c->queue[0]];
     c->queue[0] = c->queue[1];
     c->queued--;
@@ -448,9 +469,14 @@ static void cuda_vram(void *state, size_t *current, size_t *peak) {
 }
 
 static size_t cuda_vram_free(void *state) {
-    (void)state;
+    ps_err err;
     size_t free_b = 0, total = 0;
+    if (use_device(state, &err)) return 0;
     return cudaMemGetInfo(&free_b, &total) == cudaSuccess ? free_b : 0;
+}
+
+static size_t cuda_vram_total(void *state) {
+    return ((ps_cuda *)state)->total;
 }
 
 static size_t cuda_prepared_bytes(void *state) {
@@ -459,6 +485,7 @@ static size_t cuda_prepared_bytes(void *state) {
 }
 
 static ps_status cuda_warm(void *state, int n, ps_err *err) {
+    if (use_device(state, err)) return err->code;
     return ps_cuda_net_capture(((ps_cuda *)state)->cn, n, err);
 }
 
@@ -488,6 +515,7 @@ static ps_status cuda_prepare(void *state, const ps_picture *pic, ps_picture *ou
                               ps_err *err) {
     ps_cuda *c = state;
     int w = c->cfg.input_w, h = c->cfg.input_h;
+    if (use_device(c, err)) return err->code;
     cudaStream_t s = cudaStreamPerThread;
     void *buf = ps_cuda_pool_take(c->inputs, err), *stage = NULL;
     if (!buf) return PS_ERR_NOMEM;
@@ -519,6 +547,7 @@ static void cuda_unprepare(void *state, void *slot) {
  * what failed. */
 static ps_status cuda_recover(void *state, int n, ps_err *err) {
     ps_cuda *c = state;
+    if (use_device(c, err)) return err->code;
     cudaStreamSynchronize(c->compute);
     cudaStreamSynchronize(c->up);
     cudaGetLastError(); /* clears an error that did not poison the context */
@@ -560,4 +589,5 @@ const ps_backend_ops ps_backend_cuda = {
     .recover = cuda_recover,
     .vram_free = cuda_vram_free,
     .prepared_bytes = cuda_prepared_bytes,
+    .vram_total = cuda_vram_total,
 };
