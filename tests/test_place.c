@@ -70,6 +70,7 @@ static void test_balance_320(void) {
 
 static void test_memory(void) {
     ps_place_gpu g[2] = {gpu(0.1, 10), gpu(0.5, 10)};
+    g[1].id = 1;
     /* GPU 0, though idle, is at its 11 GB budget by the measured average */
     g[0].mem.used = 11 * GB - 50 * MB;
     g[0].mem.active = 10;
@@ -89,6 +90,7 @@ static void test_memory(void) {
 
 static void test_failed_and_pins(void) {
     ps_place_gpu g[3] = {gpu(0.1, 1), gpu(0.9, 9), gpu(0.5, 5)};
+    for (int i = 0; i < 3; i++) g[i].id = i;
     char why[1024];
     TU_CHECK(ps_place_choose(g, 3, -1, why, sizeof why) == 0);
     TU_CHECK(ps_place_choose(g, 3, 1, why, sizeof why) == 1); /* pinned: even when busiest */

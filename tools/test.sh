@@ -20,7 +20,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 echo "== pipeline and source tests under ThreadSanitizer"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DPOSESTREAM_WERROR=ON \
   -DPOSESTREAM_SANITIZE=thread -DPOSESTREAM_CUDA=OFF >/dev/null
-cmake --build build-tsan -j"$(nproc)" --target test_pipeline test_source test_annotator >/dev/null
+cmake --build build-tsan -j"$(nproc)" --target test_pipeline test_source test_annotator test_fleet >/dev/null
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build-tsan --output-on-failure -L pipeline
 

@@ -91,6 +91,7 @@ ps_pipeline *ps_pipeline_create(const ps_pipeline_opts *opts, ps_err *err) {
     if (opts->host_ledger) p->mem[PS_MEM_HOST] = opts->host_ledger;
     p->forming = calloc((size_t)p->o.batch_max, sizeof *p->forming);
     p->pending = calloc((size_t)p->o.batch_max, sizeof *p->pending);
+    p->owners = calloc((size_t)p->o.batch_max, sizeof *p->owners);
     /* timed waits use the monotonic clock, like every timestamp */
     pthread_mutex_init(&p->mu, NULL);
     ps_cond_init_mono(&p->sched_cv);
@@ -102,7 +103,7 @@ ps_pipeline *ps_pipeline_create(const ps_pipeline_opts *opts, ps_err *err) {
     ps_hist_init(&p->queue);
     ps_hist_init(&p->latency);
     ps_hist_init(&p->decode);
-    if (!p->forming || !p->pending) {
+    if (!p->forming || !p->pending || !p->owners) {
         ps_pipeline_free(p);
         ps_err_set(err, PS_ERR_NOMEM, "out of memory");
         return NULL;
@@ -274,6 +275,13 @@ static int round_up32(double v) {
 }
 
 void ps_pipeline_suggest_input(ps_pipeline *p, int *input_w, int *input_h) {
+    int w, h;
+    ps_pipeline_suggest_known(p, &w, &h);
+    *input_w = w ? w : 256;
+    *input_h = h ? h : 256;
+}
+
+void ps_pipeline_suggest_known(ps_pipeline *p, int *input_w, int *input_h) {
     int w = 0, h = 0;
     pthread_mutex_lock(&p->mu);
     for (int k = 0; k < p->n_streams; k++) {
@@ -285,8 +293,8 @@ void ps_pipeline_suggest_input(ps_pipeline *p, int *input_w, int *input_h) {
         h = sh > h ? sh : h;
     }
     pthread_mutex_unlock(&p->mu);
-    *input_w = w ? w : 256;
-    *input_h = h ? h : 256;
+    *input_w = w;
+    *input_h = h;
 }
 
 ps_status ps_pipeline_start(ps_pipeline *p, ps_detector *detector, ps_err *err) {
@@ -481,6 +489,7 @@ void ps_pipeline_free(ps_pipeline *p) {
     free(p->streams);
     free(p->forming);
     free(p->pending);
+    free(p->owners);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->sched_cv);
     pthread_cond_destroy(&p->space_cv);

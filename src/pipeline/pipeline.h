@@ -104,6 +104,11 @@ typedef struct {
     int vram_measured;         /* that figure was the measured average */
     size_t host_estimate;      /* host bytes admission expected it to take */
     int host_measured;         /* that figure was the measured average */
+    int gpu;                   /* with several GPUs (fleet.h): the GPU number it
+                                  runs, or last ran, on */
+    int moves;                 /* times it was re-placed on another GPU */
+    int engine_lost;           /* FAILED because the engine could not go on, not
+                                  by its own fault */
 } ps_stream_figures;
 
 typedef struct {
@@ -168,6 +173,9 @@ int ps_pipeline_wait_opened(ps_pipeline *p, int timeout_ms);
  * first, as long as the caller can afford (a source that never answers must
  * not hold up the run). */
 void ps_pipeline_suggest_input(ps_pipeline *p, int *input_w, int *input_h);
+
+/* The same, 0 x 0 when no stream's size is known yet. */
+void ps_pipeline_suggest_known(ps_pipeline *p, int *input_w, int *input_h);
 
 /* Starts the scheduler and engine threads and lets the readers go (with
  * keep_running it may start with no stream yet), with

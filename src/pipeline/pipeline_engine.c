@@ -261,12 +261,18 @@ static void stop_all(ps_pipeline *p) {
  * failure of its own). idle: nothing else is in the engine now. */
 static void engine_finish(ps_pipeline *p, ps_frame **batch, int n, ps_status st,
                           const ps_err *err, int idle) {
+    if (!st && p->o.on_result) {
+        /* the streams' table grows under the lock as streams are added; the
+         * streams themselves stay where they are, and their ids and names
+         * never change */
+        pthread_mutex_lock(&p->mu);
+        for (int i = 0; i < n; i++) p->owners[i] = p->streams[batch[i]->stream];
+        pthread_mutex_unlock(&p->mu);
+    }
     for (int i = 0; i < n; i++) {
         batch[i]->t.output = ps_now_ns();
-        if (!st && p->o.on_result) {
-            const stream *s = p->streams[batch[i]->stream];
-            p->o.on_result(p->o.result_ctx, s->id, s->st.name, batch[i]);
-        }
+        if (!st && p->o.on_result)
+            p->o.on_result(p->o.result_ctx, p->owners[i]->id, p->owners[i]->st.name, batch[i]);
     }
     pthread_mutex_lock(&p->mu);
     if (st && err) {

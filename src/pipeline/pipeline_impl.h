@@ -73,6 +73,7 @@ struct ps_pipeline {
     int forming_limit;  /* its size limit, set when its first frame came */
     int64_t forming_t0;
     ps_frame **pending; /* batch handed to the engine thread */
+    stream **owners;    /* the engine thread's: the streams of a batch handed out */
     int n_pending;
     int engine_busy, sched_done, engine_done;
     uint64_t serve_seq;   /* frames batched so far: the scheduler's turn order */

@@ -268,6 +268,7 @@ static void reader_finish(stream *s, ps_read_result r, const ps_err *err) {
         s->st.state = PS_STREAM_REMOVED;
     } else if (open && s->p->engine_fatal && r != PS_READ_ERROR) {
         s->st.state = PS_STREAM_FAILED;
+        s->st.engine_lost = 1;
         snprintf(s->st.error, sizeof s->st.error, "%.100s: stopped, the engine could not go on "
                  "(%.360s)", s->st.uri, s->p->engine_error);
     } else if (s->st.state == PS_STREAM_RUNNING) {

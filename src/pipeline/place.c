@@ -54,7 +54,7 @@ static int usable(const ps_place_gpu *gpus, int i, char *why, size_t cap) {
     char line[400];
     const ps_place_gpu *g = &gpus[i];
     if (!g->alive) {
-        snprintf(line, sizeof line, "GPU %d: its engine could not go on", i);
+        snprintf(line, sizeof line, "GPU %d: its engine could not go on", g->id);
         say(why, cap, line);
         return 0;
     }
@@ -64,7 +64,7 @@ static int usable(const ps_place_gpu *gpus, int i, char *why, size_t cap) {
     ps_admit_need(&g->mem, &measured);
     char what[300];
     ps_admit_explain(&g->mem, need, measured, what, sizeof what);
-    snprintf(line, sizeof line, "GPU %d: %s", i, what);
+    snprintf(line, sizeof line, "GPU %d: %s", g->id, what);
     say(why, cap, line);
     return 0;
 }

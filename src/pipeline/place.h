@@ -21,6 +21,7 @@
 #include "pipeline/admit.h"
 
 typedef struct {
+    int id;            /* its number, for the messages */
     int alive;         /* 0: its engine could not go on; it takes nothing */
     int streams;       /* streams placed there and not yet done */
     int settled;       /* of them, running with their load in the measures */
