@@ -19,7 +19,7 @@ extern "C" {
  * is stable: see "The library" in README.md (0.x: the ABI may change with
  * each minor version, which is why the SONAME carries it). */
 #define PS_VERSION_MAJOR 0
-#define PS_VERSION_MINOR 3
+#define PS_VERSION_MINOR 4
 #define PS_VERSION_PATCH 0
 
 /* Marks the library's exported functions: everything else is built hidden
@@ -57,12 +57,16 @@ typedef struct {
     char msg[PS_ERR_LEN];
 } ps_err;
 
-/* "0.3.0": the version of the library actually loaded. */
+/* "0.4.0": the version of the library actually loaded. */
 PS_API const char *ps_version(void);
 
 /* 1 when the library was built with its CUDA backend (it may still find no
  * GPU at run time), else 0. */
 PS_API int ps_has_cuda(void);
+
+/* The GPUs the CUDA backend can see (CUDA_VISIBLE_DEVICES applies); 0
+ * without a driver, a GPU or the CUDA backend. Starts no GPU context. */
+PS_API int32_t ps_gpu_count(void);
 
 /* ---- Logging (in the style of llama_log_set) ----
  * Everything the library and FFmpeg under it have to say goes through one
@@ -394,6 +398,19 @@ typedef struct {
     ps_track_params track;    /* ids and smoothing (see above) */
     ps_annotate_params annotate; /* drawing (see above; default: none) */
     ps_mqtt_params mqtt;      /* results to a broker (see above; default: none) */
+    const char *gpus;         /* the GPUs to run on, one engine and its decoders
+                                 each: "all" (NULL, default: every GPU visible,
+                                 see CUDA_VISIBLE_DEVICES) or numbers, "0,2".
+                                 Each new stream goes to the least loaded (its
+                                 engine's time and its decoders' use, measured)
+                                 with room in its memory budget (max_vram_gb is
+                                 per GPU), unless pinned (ps_stream_params.gpu).
+                                 Ignored on the CPU */
+    int32_t failover;         /* 1: the streams of a GPU whose engine cannot go
+                                 on are added again on the others (a file from
+                                 its start), keeping their ids; 0 (default):
+                                 they end FAILED with the reason. Either way
+                                 the other GPUs' streams go on */
 } ps_runtime_params;
 
 PS_API ps_runtime_params ps_runtime_default_params(void);
@@ -417,13 +434,16 @@ typedef struct {
                                  (-1, default: for ever; 0: never) */
     double open_timeout_s;    /* give up opening after this (0: 10 s) */
     double stall_timeout_s;   /* a network stream silent this long has ended (0: 10 s) */
+    int32_t gpu;              /* -1 (default): the runtime places it; n: pinned to
+                                 GPU n (never moved, even with failover; ignored
+                                 on the CPU) */
 } ps_stream_params;
 
 PS_API ps_stream_params ps_stream_default_params(void);
 
 /* Parses a streams file's text (len bytes): a JSON array of {"uri", "name",
- * "priority", "max_latency_ms", "max_fps", "options": {FFmpeg option:
- * value}}; errors name `what` (the file), the entry and the field. Fills
+ * "priority", "max_latency_ms", "max_fps", "gpu", "options": {FFmpeg
+ * option: value}}; errors name `what` (the file), the entry and the field. Fills
  * *out (free with ps_stream_params_free) and *n, or returns non-OK leaving
  * *out NULL. */
 PS_API ps_status ps_stream_params_parse(const char *text, size_t len, const char *what,
@@ -440,7 +460,7 @@ PS_API ps_status ps_stream_params_load(const char *path, ps_stream_params **out,
                                        ps_err *err);
 
 /* One source as written on a command line: settings may follow a '#',
- * "rtsp://cam/live#priority=1,max_latency_ms=150,max_fps=10,name=door".
+ * "rtsp://cam/live#priority=1,max_latency_ms=150,max_fps=10,name=door,gpu=1".
  * Fills *out (one entry; free with ps_stream_params_free(*out, 1)), or
  * returns PS_ERR_ARG naming the bad key or value, leaving *out NULL. */
 PS_API ps_status ps_stream_params_from_arg(const char *arg, ps_stream_params **out, ps_err *err);
@@ -503,7 +523,8 @@ PS_API int32_t ps_runtime_wait(ps_runtime *rt, int32_t timeout_ms);
  * decides whether the run goes on. */
 PS_API int32_t ps_runtime_output_failed(ps_runtime *rt, ps_err *err);
 
-/* The GPU's and its video decoders' use now, percent (-1: not known). */
+/* The GPUs' and their video decoders' use now, percent (the mean over the
+ * run's GPUs; -1: not known). */
 PS_API void ps_runtime_utilization(ps_runtime *rt, int32_t *gpu, int32_t *decoder);
 
 /* Ends the run: cancels what is left (after ps_runtime_wait returned 1
@@ -567,6 +588,9 @@ typedef struct {
     int32_t vram_measured, host_measured; /* those were measured, not estimated */
     uint64_t mqtt_dropped;    /* its results not published (broker slow, away or
                                  refusing; 0 without MQTT) */
+    int32_t gpu;              /* the GPU it runs (or last ran) on; -1 on the CPU */
+    int32_t moves;            /* times failover moved it to another GPU (its
+                                 counts cover every GPU it ran on) */
 } ps_stream_stats;
 
 /* The figures summed over the streams of one priority (latency over their
@@ -576,6 +600,23 @@ typedef struct {
     uint64_t produced, processed, dropped, late, skipped, cancelled, failed;
     ps_latency latency;
 } ps_priority_stats;
+
+/* One GPU's figures, with several (ps_stats.gpus). */
+typedef struct {
+    int32_t gpu;              /* its number */
+    char device[64];          /* e.g. "NVIDIA H200" */
+    int32_t failed;           /* its engine could not go on: its streams ended or
+                                 moved (error says why) */
+    char error[PS_ERR_LEN];
+    int32_t streams;          /* streams on it now */
+    uint64_t streams_total;   /* streams it ever took */
+    uint64_t processed, batches, engine_failures;
+    ps_latency latency;       /* its frames, capture to keypoints out */
+    ps_latency engine;        /* its engine time per batch */
+    double busy;              /* engine time per second of the run */
+    double vram_mb, vram_peak_mb, vram_total_mb; /* this process's there; the GPU's */
+    int32_t util_gpu, util_decoder; /* percent busy now (-1: unknown) */
+} ps_gpu_stats;
 
 #define PS_MAX_PRIORITIES 16 /* ps_stats keeps the highest this many */
 #define PS_BATCH_SIZES 256   /* batch sizes counted one by one up to this */
@@ -594,8 +635,10 @@ typedef struct {
     int64_t start_ns, now_ns;
     int32_t finished;         /* every stream ended, failed or was removed */
     uint64_t engine_failures; /* batches that failed */
-    int32_t engine_fatal;     /* the engine could not recover: the run stopped */
-    char engine_error[PS_ERR_LEN];
+    int32_t engine_fatal;     /* the engine (every GPU's) could not recover: the
+                                 run stopped */
+    char engine_error[PS_ERR_LEN]; /* with several GPUs the first failed one's,
+                                 naming it */
     char backend[16];         /* "cpu" or "cuda" ("" before the start) */
     char device[256];         /* e.g. "NVIDIA H200" */
     int32_t input_w, input_h, batch_max;
@@ -606,6 +649,8 @@ typedef struct {
     double peak_rss_mb;       /* the process's peak resident memory */
     int32_t n_priorities;     /* the priorities present, highest first */
     ps_priority_stats priorities[PS_MAX_PRIORITIES];
+    int32_t n_gpus;           /* GPUs the run drives (0 on the CPU) */
+    ps_gpu_stats gpus[PS_MAX_GPUS];
     struct {
         int32_t on;           /* results go to a broker */
         char url[512];        /* its URL, the password masked */

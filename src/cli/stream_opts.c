@@ -28,7 +28,16 @@ const char cli_job_options_help[] =
     "                        NVDEC on the GPU when the CUDA backend runs and the\n"
     "                        codec allows, frames staying in GPU memory)\n"
     "  --max-vram-gb GB      refuse streams whose GPU decoding would pass this\n"
-    "                        (default 11)\n"
+    "                        (default 11; per GPU)\n"
+    "  --gpus LIST           the GPUs to run on, one engine each: all (default:\n"
+    "                        every visible one, see CUDA_VISIBLE_DEVICES) or\n"
+    "                        numbers, e.g. 0,1. Each stream is decoded and run on\n"
+    "                        one: the least loaded (engine time and decoder use,\n"
+    "                        measured) with room in its memory, or the one a\n"
+    "                        source's #gpu=N or a streams file's \"gpu\" pins\n"
+    "  --failover            when a GPU's engine cannot go on, add its streams\n"
+    "                        again on the other GPUs (default: they end failed;\n"
+    "                        the other GPUs' streams go on either way)\n"
     "  --max-host-gb GB      refuse streams whose host memory would pass this\n"
     "                        (default: none; the machine's available memory\n"
     "                        always counts)\n"
@@ -109,6 +118,8 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg) {
         return int_arg(name, arg, 2, 8192, &job->rt.annotate.height);
     else if (!strcmp(name, "snapshot-every")) return snapshot_option(job, arg);
     else if (!strcmp(name, "mqtt")) job->rt.mqtt.url = arg;
+    else if (!strcmp(name, "gpus")) job->rt.gpus = arg;
+    else if (!strcmp(name, "failover")) job->rt.failover = 1;
     else if (!strcmp(name, "mqtt-ca")) job->rt.mqtt.ca_file = arg;
     else if (!strcmp(name, "mqtt-qos")) return int_arg(name, arg, 0, 1, &job->rt.mqtt.qos);
     else if (!strcmp(name, "mqtt-required")) job->rt.mqtt.required = 1;

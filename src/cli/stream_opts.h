@@ -32,7 +32,8 @@ int cli_job_option(cli_stream_job *job, const char *name, const char *arg);
         {"annotate", required_argument, 0, 0}, {"annotate-height", required_argument, 0, 0}, \
         {"snapshot-every", required_argument, 0, 0}, {"mqtt", required_argument, 0, 0},    \
         {"mqtt-ca", required_argument, 0, 0}, {"mqtt-qos", required_argument, 0, 0},       \
-        {"mqtt-required", no_argument, 0, 0}, {"mqtt-queue", required_argument, 0, 0}
+        {"mqtt-required", no_argument, 0, 0}, {"mqtt-queue", required_argument, 0, 0},  \
+        {"gpus", required_argument, 0, 0}, {"failover", no_argument, 0, 0}
 
 /* The help text of those options. */
 extern const char cli_job_options_help[];

@@ -91,4 +91,7 @@ extern const ps_backend_ops ps_backend_cpu;
  * fails with PS_ERR_UNSUPPORTED when no usable GPU is present. */
 extern const ps_backend_ops ps_backend_cuda;
 
+/* The GPUs it sees (0 when none or no driver). */
+int ps_backend_cuda_count(void);
+
 #endif

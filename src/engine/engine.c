@@ -103,6 +103,14 @@ static ps_status init_backend(ps_engine *e, ps_backend want, ps_err *err) {
     return e->ops->init(&e->state, &e->model->net, &e->cfg, err);
 }
 
+int32_t ps_gpu_count(void) {
+#ifdef POSESTREAM_HAVE_CUDA
+    return ps_backend_cuda_count();
+#else
+    return 0;
+#endif
+}
+
 const char *ps_engine_backend(const ps_engine *e) {
     return e->ops->name;
 }

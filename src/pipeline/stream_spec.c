@@ -48,6 +48,15 @@ static ps_status set_number(ps_stream_settings *set, const char *key, double v, 
     return PS_OK;
 }
 
+/* "gpu": the GPU number a stream is pinned to. */
+static ps_status set_gpu(ps_stream_spec *spec, double v, ps_err *err) {
+    if (!isfinite(v) || v != floor(v) || v < 0 || v >= PS_MAX_GPUS)
+        return ps_err_set(err, PS_ERR_ARG, "\"gpu\": expected a GPU number, 0 to %d",
+                          PS_MAX_GPUS - 1);
+    spec->gpu_plus1 = (int)v + 1;
+    return PS_OK;
+}
+
 /* "options": {"key": value, ...} -> "key=value,..." (strings and numbers). */
 static ps_status options_text(const cJSON *o, char **out, ps_err *err) {
     size_t cap = 1, used = 0;
@@ -98,6 +107,9 @@ static ps_status parse_entry(const cJSON *e, ps_stream_spec *spec, ps_err *err) 
         } else if (!strcmp(k, "priority") || !strcmp(k, "max_latency_ms") || !strcmp(k, "max_fps")) {
             if (!cJSON_IsNumber(it)) return ps_err_set(err, PS_ERR_FORMAT, "\"%s\": not a number", k);
             st = set_number(&spec->settings, k, it->valuedouble, err);
+        } else if (!strcmp(k, "gpu")) {
+            if (!cJSON_IsNumber(it)) return ps_err_set(err, PS_ERR_FORMAT, "\"gpu\": not a number");
+            st = set_gpu(spec, it->valuedouble, err);
         } else if (!strcmp(k, "options")) {
             if (!cJSON_IsObject(it)) return ps_err_set(err, PS_ERR_FORMAT, "\"options\": not an object");
             st = options_text(it, &spec->av_options, err);
@@ -166,11 +178,12 @@ static ps_status apply_pair(ps_stream_spec *spec, const char *key, const char *v
     char *end;
     double v = strtod(val, &end);
     if (end == val || *end) return ps_err_set(err, PS_ERR_ARG, "\"%s\": \"%s\" is not a number", key, val);
+    if (!strcmp(key, "gpu")) return set_gpu(spec, v, err);
     return set_number(&spec->settings, key, v, err);
 }
 
 static int known_key(const char *k, size_t n) {
-    static const char *const keys[] = {"priority", "max_latency_ms", "max_fps", "name"};
+    static const char *const keys[] = {"priority", "max_latency_ms", "max_fps", "name", "gpu"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         if (strlen(keys[i]) == n && !strncmp(k, keys[i], n)) return 1;
     return 0;

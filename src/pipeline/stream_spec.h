@@ -13,6 +13,7 @@ typedef struct {
     char *name;            /* NULL: from the uri */
     ps_stream_settings settings; /* settings.name is name */
     char *av_options;      /* "key=value,key=value" for FFmpeg, or NULL */
+    int gpu_plus1;         /* "gpu": the GPU it is pinned to, plus one (0: none) */
 } ps_stream_spec;
 
 /* Parses a streams file's text (len bytes, need not end in NUL); what the

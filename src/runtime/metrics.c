@@ -157,23 +157,53 @@ static void process_series(FILE *f, const ps_runtime *rt) {
     fputs("\"} 1\n", f);
     head(f, "process_resident_memory_bytes", "gauge", "Resident memory of the process.");
     fprintf(f, "process_resident_memory_bytes %zu\n", ps_mem_resident());
-    if (!rt->engine || !strcmp(ps_engine_backend(rt->engine), "cpu")) return;
-    size_t now = 0, peak = 0;
-    int gpu = -1, dec = -1;
-    ps_engine_vram(rt->engine, &now, &peak);
-    ps_engine_utilization(rt->engine, &gpu, &dec);
-    head(f, "posestream_gpu_memory_bytes", "gauge", "Device memory of the process.");
-    fprintf(f, "posestream_gpu_memory_bytes %zu\n", now);
-    head(f, "posestream_gpu_memory_peak_bytes", "gauge", "Peak device memory of the process.");
-    fprintf(f, "posestream_gpu_memory_peak_bytes %zu\n", peak);
-    if (gpu >= 0) {
-        head(f, "posestream_gpu_utilization_ratio", "gauge", "The GPU's busy share (NVML).");
-        fprintf(f, "posestream_gpu_utilization_ratio %.2f\n", gpu / 100.0);
+}
+
+/* One gauge or counter per GPU, of lane figures picked by `value`. */
+static void gpu_series(FILE *f, const ps_fleet_stats *st, const char *name, const char *type,
+                       const char *help, double (*value)(const ps_lane_stats *)) {
+    head(f, name, type, help);
+    for (int k = 0; k < st->n_lanes; k++) {
+        double v = value(&st->lanes[k]);
+        if (v >= 0) fprintf(f, "%s{gpu=\"%d\"} %.15g\n", name, st->lanes[k].gpu, v);
     }
-    if (dec >= 0) {
-        head(f, "posestream_decoder_utilization_ratio", "gauge",
-             "The video decoders' busy share (NVML).");
-        fprintf(f, "posestream_decoder_utilization_ratio %.2f\n", dec / 100.0);
+}
+
+static double lane_vram(const ps_lane_stats *l) { return (double)l->vram_now; }
+static double lane_vram_peak(const ps_lane_stats *l) { return (double)l->vram_peak; }
+static double lane_util(const ps_lane_stats *l) { return l->util_gpu < 0 ? -1 : l->util_gpu / 100.0; }
+static double lane_dec(const ps_lane_stats *l) {
+    return l->util_decoder < 0 ? -1 : l->util_decoder / 100.0;
+}
+static double lane_streams(const ps_lane_stats *l) { return l->streams; }
+static double lane_frames(const ps_lane_stats *l) { return (double)l->st.latency.count; }
+static double lane_busy(const ps_lane_stats *l) { return l->busy; }
+static double lane_up(const ps_lane_stats *l) { return !l->fatal; }
+
+/* Each GPU's figures (label gpu, its number), on a GPU. */
+static void gpus_series(FILE *f, const ps_runtime *rt, const ps_fleet_stats *st) {
+    if (!rt->engine || !strcmp(ps_engine_backend(rt->engine), "cpu")) return;
+    gpu_series(f, st, "posestream_gpu_memory_bytes", "gauge", "Device memory of the process.",
+               lane_vram);
+    gpu_series(f, st, "posestream_gpu_memory_peak_bytes", "gauge",
+               "Peak device memory of the process.", lane_vram_peak);
+    gpu_series(f, st, "posestream_gpu_utilization_ratio", "gauge", "The GPU's busy share (NVML).",
+               lane_util);
+    gpu_series(f, st, "posestream_decoder_utilization_ratio", "gauge",
+               "The GPU's video decoders' busy share (NVML).", lane_dec);
+    gpu_series(f, st, "posestream_gpu_streams", "gauge", "Streams placed on the GPU now.",
+               lane_streams);
+    gpu_series(f, st, "posestream_gpu_frames_total", "counter", "Frames the GPU's engine ran.",
+               lane_frames);
+    gpu_series(f, st, "posestream_gpu_engine_busy_ratio", "gauge",
+               "The GPU's engine time per second of the run.", lane_busy);
+    gpu_series(f, st, "posestream_gpu_up", "gauge", "0 once the GPU's engine could not go on.",
+               lane_up);
+    head(f, "posestream_stream_gpu", "gauge", "The GPU a stream runs (or last ran) on.");
+    for (int k = 0; k < st->all.n_streams; k++) {
+        fputs("posestream_stream_gpu{", f);
+        stream_labels(f, &st->all.streams[k]);
+        fprintf(f, "} %d\n", st->all.streams[k].gpu);
     }
 }
 
@@ -197,16 +227,17 @@ static void mqtt_series(FILE *f, const ps_runtime *rt, const ps_pipeline_stats *
 }
 
 ps_status ps_runtime_write_metrics(ps_runtime *rt, FILE *f, ps_err *err) {
-    ps_pipeline_stats st;
+    ps_fleet_stats st;
     ps_status s = !rt ? ps_err_set(err, PS_ERR_ARG, "metrics: no runtime")
-                  : rt->closed ? PS_OK : ps_pipeline_stats_get(rt->pipe, &st, err);
+                  : rt->closed ? PS_OK : ps_fleet_stats_get(rt->fleet, &st, err);
     if (s) return s;
-    const ps_pipeline_stats *use = rt->closed ? &rt->final : &st;
-    stream_series(f, use);
-    streams_by_state(f, use);
-    batch_series(f, use);
+    const ps_fleet_stats *use = rt->closed ? &rt->final : &st;
+    stream_series(f, &use->all);
+    streams_by_state(f, &use->all);
+    batch_series(f, &use->all);
     process_series(f, rt);
-    mqtt_series(f, rt, use);
-    if (!rt->closed) ps_pipeline_stats_free(&st);
+    gpus_series(f, rt, use);
+    mqtt_series(f, rt, &use->all);
+    if (!rt->closed) ps_fleet_stats_free(&st);
     return ferror(f) ? ps_err_set(err, PS_ERR_IO, "metrics: writing failed") : PS_OK;
 }

@@ -1,9 +1,9 @@
 /* The multi-stream runtime (posestream.h): the set-up order that used to
  * live in the CLI, in one place. Streams are added first so their sources
  * open in parallel while the model loads; the start waits a little for them
- * to tell the input size, sets up GPU decoding before the CUDA engine (FFmpeg
- * must create the GPU's primary context first), builds the engine and its
- * detector, then lets the pipeline go. */
+ * to tell the input size, sets up GPU decoding before each GPU's CUDA engine
+ * (FFmpeg must create the GPU's primary context first), builds an engine
+ * and its detector per GPU, then lets the fleet (a pipeline per GPU) go. */
 #include "runtime/runtime_impl.h"
 
 #include <stdlib.h>
@@ -22,7 +22,7 @@ ps_runtime_params ps_runtime_default_params(void) {
 }
 
 ps_stream_params ps_stream_default_params(void) {
-    return (ps_stream_params){.reconnect = -1};
+    return (ps_stream_params){.reconnect = -1, .gpu = -1};
 }
 
 /* Stream id's tracker, made on its first frame; NULL when out of memory
@@ -51,9 +51,8 @@ static void tracker_drop(ps_runtime *rt, int k) {
     rt->trackers[k] = NULL;
 }
 
-/* A stream that is done: its tracker goes and its annotator finishes (the
- * pipeline's lock held; ours are taken inside it, never the other way
- * round). */
+/* A stream that is done for good: its tracker goes and its annotator
+ * finishes (the fleet's thread, no lock held). */
 static void on_stream_done(void *ctx, int stream) {
     ps_runtime *rt = ctx;
     pthread_mutex_lock(&rt->track_mu);
@@ -101,6 +100,8 @@ static ps_status check_params(const ps_runtime_params *p, ps_err *err) {
     if (!(p->max_vram_gb >= 0) || !(p->max_host_gb >= 0) || !(p->max_latency_ms >= 0))
         return ps_err_set(err, PS_ERR_ARG, "max_vram_gb, max_host_gb and max_latency_ms "
                                            "must be numbers >= 0");
+    if (p->failover < 0 || p->failover > 1)
+        return ps_err_set(err, PS_ERR_ARG, "failover %d: expected 0 or 1", p->failover);
     if (p->engine.max_people < 0 || p->engine.max_people > PS_MAX_PEOPLE)
         return ps_err_set(err, PS_ERR_ARG, "max_people %d: expected 1 to %d (0: %d)",
                           p->engine.max_people, PS_MAX_PEOPLE, PS_DEFAULT_PEOPLE);
@@ -113,16 +114,20 @@ static void resolve_tracks(ps_track_params *t, int max_people) {
     if (t->max_tracks == 0) t->max_tracks = 3 * (max_people ? max_people : PS_DEFAULT_PEOPLE);
 }
 
-static ps_status make_pipeline(ps_runtime *rt, ps_err *err) {
+static ps_status make_fleet(ps_runtime *rt, ps_err *err) {
     const ps_runtime_params *p = &rt->params;
-    ps_pipeline_opts po = {.batch_max = p->batch_max, .batch_timeout_ms = p->batch_timeout_ms,
-                           .ring_size = p->ring_size, .keep_running = p->keep_running,
-                           .max_vram = (size_t)(p->max_vram_gb * 1073741824.0),
-                           .max_host = (size_t)(p->max_host_gb * 1073741824.0),
-                           .on_result = on_frame, .result_ctx = rt,
-                           .on_stream_done = on_stream_done};
-    rt->pipe = ps_pipeline_create(&po, err);
-    return rt->pipe ? PS_OK : err->code;
+    ps_status st = ps_rt_gpus_resolve(rt, err);
+    if (st) return st;
+    ps_fleet_opts fo = {.n_lanes = rt->n_gpus, .failover = p->failover};
+    fo.pipe = (ps_pipeline_opts){.batch_max = p->batch_max, .batch_timeout_ms = p->batch_timeout_ms,
+                                 .ring_size = p->ring_size, .keep_running = p->keep_running,
+                                 .max_vram = (size_t)(p->max_vram_gb * 1073741824.0),
+                                 .max_host = (size_t)(p->max_host_gb * 1073741824.0),
+                                 .on_result = on_frame, .result_ctx = rt,
+                                 .on_stream_done = on_stream_done};
+    memcpy(fo.gpu, rt->gpus, sizeof fo.gpu);
+    rt->fleet = ps_fleet_create(&fo, err);
+    return rt->fleet ? PS_OK : err->code;
 }
 
 ps_runtime *ps_runtime_create(const ps_runtime_params *params, ps_err *err) {
@@ -139,11 +144,13 @@ ps_runtime *ps_runtime_create(const ps_runtime_params *params, ps_err *err) {
     rt->params.model = p.model ? rt->model_path : NULL;
     if (p.output) snprintf(rt->output, sizeof rt->output, "%s", p.output);
     rt->params.output = p.output ? rt->output : NULL;
+    if (p.gpus) snprintf(rt->gpus_text, sizeof rt->gpus_text, "%s", p.gpus);
+    rt->params.gpus = p.gpus ? rt->gpus_text : NULL;
     ps_status st = PS_OK;
     if (p.output && !(rt->results = ps_results_open(p.output, err))) st = err->code;
     if (!st && !(rt->model = ps_model_find(rt->params.model, p.verify_model, err))) st = err->code;
-    if (!st) st = ps_rt_mqtt_open(rt, err);
-    if (!st) st = make_pipeline(rt, err);
+    if (!st) st = make_fleet(rt, err);
+    if (!st) st = ps_rt_mqtt_open(rt, err); /* its thread polls the fleet's figures */
     if (st) {
         ps_runtime_free(rt);
         return NULL;
@@ -169,9 +176,9 @@ ps_status ps_runtime_add_stream(ps_runtime *rt, const ps_stream_params *sp, int3
                                 ps_err *err) {
     if (!rt || !sp || !sp->uri || !sp->uri[0])
         return ps_err_set(err, PS_ERR_ARG, "add stream: no uri");
-    if (!(sp->max_latency_ms >= 0) || !(sp->max_fps >= 0) || sp->reconnect < -1)
+    if (!(sp->max_latency_ms >= 0) || !(sp->max_fps >= 0) || sp->reconnect < -1 || sp->gpu < -1)
         return ps_err_set(err, PS_ERR_ARG, "%s: max_latency_ms and max_fps must be >= 0, "
-                                           "reconnect >= -1", sp->uri);
+                                           "reconnect and gpu >= -1", sp->uri);
     if (rt->closed) return ps_err_set(err, PS_ERR_ARG, "%s: the runtime is closed", sp->uri);
     char name[128];
     ps_stream_settings set;
@@ -180,7 +187,8 @@ ps_status ps_runtime_add_stream(ps_runtime *rt, const ps_stream_params *sp, int3
     struct ps_annotator *a;
     int got = -1;
     ps_status st = ps_rt_annot_prepare(rt, &a, &so, err);
-    if (!st) st = ps_pipeline_add_stream(rt->pipe, sp->uri, &set, &so, &got, err);
+    int pin = rt->on_cpu ? -1 : sp->gpu; /* a streams file written for a GPU host runs here too */
+    if (!st) st = ps_fleet_add_stream(rt->fleet, sp->uri, &set, pin, &so, &got, err);
     ps_rt_annot_added(rt, a, st ? -1 : got);
     if (!st && id) *id = got;
     return st;
@@ -195,43 +203,60 @@ ps_status ps_runtime_set_stream(ps_runtime *rt, int32_t id, int32_t priority,
     ps_stream_settings set = {.priority = priority, .max_latency_ms = max_latency_ms,
                               .max_fps = max_fps};
     if (set.max_latency_ms == 0) set.max_latency_ms = rt->params.max_latency_ms;
-    return ps_pipeline_update(rt->pipe, id, &set, err);
+    return ps_fleet_update(rt->fleet, id, &set, err);
 }
 
 ps_status ps_runtime_remove_stream(ps_runtime *rt, int32_t id, ps_err *err) {
     if (!rt || rt->closed) return ps_err_set(err, PS_ERR_ARG, "stream %d: the runtime is closed", id);
-    return ps_pipeline_remove(rt->pipe, id, err);
+    return ps_fleet_remove(rt->fleet, id, err);
 }
 
-/* GPU decoding set up before the engine; an error only when asked for. */
-static ps_status prepare_decoding(ps_runtime *rt, ps_err *err) {
+/* GPU decoding on GPU g set up before its engine; an error only when
+ * asked for. */
+static ps_status prepare_decoding(ps_runtime *rt, int g, ps_err *err) {
     ps_decode_mode d = rt->params.decode;
     ps_err gpu_err = {0};
     ps_status gpu = PS_ERR_UNSUPPORTED;
     if (rt->params.engine.backend != PS_BACKEND_CPU && d != PS_DECODE_CPU)
-        gpu = ps_source_gpu_prepare(0, &gpu_err);
+        gpu = ps_source_gpu_prepare(g, &gpu_err);
     if (d != PS_DECODE_GPU || !gpu) return PS_OK;
     return ps_err_set(err, PS_ERR_UNSUPPORTED, "decode gpu: %s",
                       rt->params.engine.backend == PS_BACKEND_CPU
                           ? "needs the CUDA backend (not the CPU)" : gpu_err.msg);
 }
 
-static ps_status build_engine(ps_runtime *rt, ps_err *err) {
-    ps_engine_opts eo = rt->params.engine;
-    if (!eo.input_w || !eo.input_h) {
-        ps_pipeline_wait_opened(rt->pipe, rt->params.open_wait_ms);
-        ps_pipeline_suggest_input(rt->pipe, &eo.input_w, &eo.input_h);
-    }
-    eo.max_batch = rt->params.batch_max;
-    ps_status st = prepare_decoding(rt, err);
+/* Lane k's engine (on GPU rt->gpus[k]) and its detector. */
+static ps_status build_lane(ps_runtime *rt, int k, const ps_engine_opts *base, ps_err *err) {
+    ps_engine_opts eo = *base;
+    eo.gpu = rt->gpus[k];
+    ps_status st = prepare_decoding(rt, eo.gpu, err);
     if (st) return st;
-    if (!(rt->engine = ps_engine_create(rt->model, &eo, err))) return err->code;
-    if (rt->params.decode == PS_DECODE_GPU && strcmp(ps_engine_backend(rt->engine), "cuda"))
+    if (!(rt->engines[k] = ps_engine_create(rt->model, &eo, err))) {
+        if (rt->n_gpus > 1) ps_err_set(err, err->code, "GPU %d: %.480s", eo.gpu, err->msg);
+        return err->code;
+    }
+    if (rt->params.decode == PS_DECODE_GPU && strcmp(ps_engine_backend(rt->engines[k]), "cuda"))
         return ps_err_set(err, PS_ERR_UNSUPPORTED,
                           "decode gpu: the engine runs on the CPU (no usable GPU)");
-    if (ps_engine_note(rt->engine)[0]) ps_log(PS_LOG_WARN, "%s", ps_engine_note(rt->engine));
-    if ((st = ps_engine_detector(rt->engine, rt->params.min_score, &rt->det, err))) return st;
-    rt->have_det = 1;
+    if (ps_engine_note(rt->engines[k])[0]) ps_log(PS_LOG_WARN, "%s", ps_engine_note(rt->engines[k]));
+    if ((st = ps_engine_detector(rt->engines[k], rt->params.min_score, &rt->dets[k], err)))
+        return st;
+    rt->n_dets = k + 1;
+    return PS_OK;
+}
+
+static ps_status build_engines(ps_runtime *rt, ps_err *err) {
+    ps_engine_opts eo = rt->params.engine;
+    if (!eo.input_w || !eo.input_h) {
+        ps_fleet_wait_opened(rt->fleet, rt->params.open_wait_ms);
+        ps_fleet_suggest_input(rt->fleet, &eo.input_w, &eo.input_h);
+    }
+    eo.max_batch = rt->params.batch_max;
+    for (int k = 0; k < rt->n_gpus; k++) {
+        ps_status st = build_lane(rt, k, &eo, err);
+        if (st) return st;
+    }
+    rt->engine = rt->engines[0];
     rt->input_w = eo.input_w;
     rt->input_h = eo.input_h;
     rt->batch_max = eo.max_batch;
@@ -242,23 +267,23 @@ ps_status ps_runtime_start(ps_runtime *rt, ps_err *err) {
     if (!rt || rt->closed || rt->started || rt->engine)
         return ps_err_set(err, PS_ERR_ARG, "start: the runtime has %s",
                           rt && rt->closed ? "been closed" : "already been started");
-    ps_status st = build_engine(rt, err);
-    if (!st) st = ps_pipeline_start(rt->pipe, &rt->det, err);
+    ps_status st = build_engines(rt, err);
+    if (!st) st = ps_fleet_start(rt->fleet, rt->dets, err);
     if (!st) rt->started = 1;
     return st;
 }
 
 void ps_runtime_stop(ps_runtime *rt) {
-    if (rt && !rt->closed) ps_pipeline_stop(rt->pipe);
+    if (rt && !rt->closed) ps_fleet_stop(rt->fleet);
 }
 
 void ps_runtime_cancel(ps_runtime *rt) {
-    if (rt && !rt->closed) ps_pipeline_cancel(rt->pipe);
+    if (rt && !rt->closed) ps_fleet_cancel(rt->fleet);
 }
 
 int32_t ps_runtime_wait(ps_runtime *rt, int32_t timeout_ms) {
     if (!rt || rt->closed || !rt->started) return 1;
-    return ps_pipeline_wait(rt->pipe, timeout_ms);
+    return ps_fleet_wait(rt->fleet, timeout_ms);
 }
 
 int32_t ps_runtime_output_failed(ps_runtime *rt, ps_err *err) {
@@ -266,25 +291,30 @@ int32_t ps_runtime_output_failed(ps_runtime *rt, ps_err *err) {
 }
 
 void ps_runtime_utilization(ps_runtime *rt, int32_t *gpu, int32_t *decoder) {
-    int g = -1, d = -1;
-    if (rt && rt->engine && !rt->closed) ps_engine_utilization(rt->engine, &g, &d);
-    if (gpu) *gpu = g;
-    if (decoder) *decoder = d;
+    int sum_g = 0, sum_d = 0, n_g = 0, n_d = 0;
+    for (int k = 0; rt && !rt->closed && k < rt->n_dets; k++) {
+        int g, d;
+        ps_engine_utilization(rt->engines[k], &g, &d);
+        if (g >= 0) sum_g += g, n_g++;
+        if (d >= 0) sum_d += d, n_d++;
+    }
+    if (gpu) *gpu = n_g ? (sum_g + n_g / 2) / n_g : -1;
+    if (decoder) *decoder = n_d ? (sum_d + n_d / 2) / n_d : -1;
 }
 
 ps_status ps_runtime_close(ps_runtime *rt, ps_err *err) {
     if (!rt || rt->closed) return PS_OK;
-    if (rt->pipe && rt->started && !ps_pipeline_wait(rt->pipe, 0)) {
-        ps_pipeline_cancel(rt->pipe);
-        ps_pipeline_wait(rt->pipe, -1);
+    if (rt->fleet && rt->started && !ps_fleet_wait(rt->fleet, 0)) {
+        ps_fleet_cancel(rt->fleet);
+        ps_fleet_wait(rt->fleet, -1);
     }
     ps_err ignored;
-    if (rt->pipe && ps_pipeline_stats_get(rt->pipe, &rt->final, &ignored))
+    if (rt->fleet && ps_fleet_stats_get(rt->fleet, &rt->final, &ignored))
         memset(&rt->final, 0, sizeof rt->final);
     ps_runtime_engine_mb(rt, &rt->final_engine_mb, &rt->final_prepared_mb);
-    ps_rt_mqtt_stop(rt, &rt->final); /* the final states, before the pipeline goes */
-    ps_pipeline_free(rt->pipe); /* joins the threads: nothing writes results after */
-    rt->pipe = NULL;
+    ps_rt_mqtt_stop(rt, &rt->final.all); /* the final states, before the fleet goes */
+    ps_fleet_free(rt->fleet); /* joins the threads: nothing writes results after */
+    rt->fleet = NULL;
     ps_rt_annot_close(rt);      /* waits for the annotated files */
     rt->closed = 1;
     ps_status st = ps_results_close(rt->results, err);
@@ -296,14 +326,14 @@ void ps_runtime_free(ps_runtime *rt) {
     if (!rt) return;
     ps_err ignored;
     ps_runtime_close(rt, &ignored);
-    ps_pipeline_stats_free(&rt->final);
+    ps_fleet_stats_free(&rt->final);
     trackers_free(rt);
     pthread_mutex_destroy(&rt->track_mu);
     pthread_mutex_destroy(&rt->annot_mu);
     ps_rt_mqtt_free(rt);
     pthread_mutex_destroy(&rt->mqtt_mu);
-    if (rt->have_det) ps_engine_detector_free(&rt->det);
-    ps_engine_free(rt->engine);
+    for (int k = 0; k < rt->n_dets; k++) ps_engine_detector_free(&rt->dets[k]);
+    for (int k = 0; k < rt->n_gpus; k++) ps_engine_free(rt->engines[k]);
     ps_model_free(rt->model);
     free(rt);
 }

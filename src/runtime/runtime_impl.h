@@ -5,7 +5,7 @@
 
 #include <pthread.h>
 
-#include "pipeline/pipeline.h"
+#include "pipeline/fleet.h"
 #include "sink/results.h"
 #include "track/tracker.h"
 
@@ -13,16 +13,21 @@ struct ps_runtime {
     ps_runtime_params params;  /* model and output point into the copies below */
     char model_path[4096];
     char output[4096];
+    char gpus_text[256];
     ps_model *model;
-    ps_engine *engine;
-    ps_detector det;
-    int have_det;
-    ps_pipeline *pipe;
+    int n_gpus;                /* lanes: engines, one per GPU (1 on the CPU) */
+    int on_cpu;                /* the engine will be the CPU's: pins do not apply */
+    int gpus[PS_MAX_GPUS];     /* their GPU numbers */
+    ps_engine *engines[PS_MAX_GPUS];
+    ps_engine *engine;         /* engines[0]: the backend and device every lane shares */
+    ps_detector dets[PS_MAX_GPUS];
+    int n_dets;
+    ps_fleet *fleet;
     ps_results *results;
     int started;               /* ps_runtime_start succeeded */
     int closed;                /* ps_runtime_close ran: final holds the figures */
     int input_w, input_h, batch_max;
-    ps_pipeline_stats final;
+    ps_fleet_stats final;
     ps_tracker **trackers;     /* [n_trackers] by stream id, made on a stream's first
                                   frame (engine thread), freed when it is done */
     int n_trackers;
@@ -34,9 +39,14 @@ struct ps_runtime {
     char (*mqtt_states)[16];   /* [n_mqtt_states] by stream id: the state last published */
     int n_mqtt_states;
     pthread_mutex_t mqtt_mu;   /* mqtt_states */
-    double final_engine_mb;    /* the engine's memory as the run ended, before */
+    double final_engine_mb;    /* the engines' memory as the run ended, before */
     double final_prepared_mb;  /* the streams' buffers went back */
 };
+
+/* The runtime's GPUs from params.gpus (runtime_gpus.c): rt->n_gpus and
+ * rt->gpus; one lane, GPU 0, on the CPU or with no GPU visible. Returns
+ * PS_ERR_ARG naming the bad list. */
+ps_status ps_rt_gpus_resolve(ps_runtime *rt, ps_err *err);
 
 /* Annotators (runtime_annotate.c): whether the runtime draws; checking its
  * folders; one made for a stream about to be added (*out NULL when it does
@@ -70,7 +80,7 @@ void ps_runtime_engine_mb(const ps_runtime *rt, double *engine_mb, double *prepa
 
 /* The public figures of the internal ones, with the runtime's own (engine,
  * memory). Returns PS_ERR_NOMEM leaving out empty. */
-ps_status ps_runtime_convert(const ps_runtime *rt, const ps_pipeline_stats *in, ps_stats *out,
+ps_status ps_runtime_convert(const ps_runtime *rt, const ps_fleet_stats *in, ps_stats *out,
                              ps_err *err);
 
 #endif

@@ -57,17 +57,17 @@ static void publish_changes(ps_runtime *rt, const ps_pipeline_stats *st) {
     }
 }
 
-/* The sink's poll: the pipeline's figures now (the close stops the sink
- * before it frees the pipeline). */
+/* The sink's poll: the fleet's figures now (the close stops the sink
+ * before it frees the fleet). */
 static void poll_states(void *ctx) {
     ps_runtime *rt = ctx;
-    ps_pipeline_stats st;
+    ps_fleet_stats st;
     ps_err err;
-    if (ps_pipeline_stats_get(rt->pipe, &st, &err)) return;
+    if (ps_fleet_stats_get(rt->fleet, &st, &err)) return;
     pthread_mutex_lock(&rt->mqtt_mu);
-    publish_changes(rt, &st);
+    publish_changes(rt, &st.all);
     pthread_mutex_unlock(&rt->mqtt_mu);
-    ps_pipeline_stats_free(&st);
+    ps_fleet_stats_free(&st);
 }
 
 ps_status ps_rt_mqtt_open(ps_runtime *rt, ps_err *err) {

@@ -30,7 +30,7 @@ static void stream_of(const ps_stream_figures *s, ps_stream_stats *o) {
         .outage_s = s->outage_s, .lost_outage = s->lost_outage, .down = s->down,
         .vram_mb = (double)s->vram_estimate / 1048576.0,
         .host_mb = (double)s->host_estimate / 1048576.0, .vram_measured = s->vram_measured,
-        .host_measured = s->host_measured};
+        .host_measured = s->host_measured, .gpu = s->gpu, .moves = s->moves};
     snprintf(o->name, sizeof o->name, "%s", s->name);
     snprintf(o->uri, sizeof o->uri, "%s", s->uri);
     snprintf(o->error, sizeof o->error, "%s", s->error);
@@ -76,9 +76,11 @@ static ps_status group_priorities(const ps_pipeline_stats *in, ps_stats *out, ps
 
 void ps_runtime_engine_mb(const ps_runtime *rt, double *engine_mb, double *prepared_mb) {
     *engine_mb = *prepared_mb = 0;
-    if (!rt->engine) return;
-    *engine_mb = (double)ps_engine_memory(rt->engine) / 1048576.0;
-    *prepared_mb = (double)ps_engine_prepared_bytes(rt->engine) / 1048576.0;
+    for (int k = 0; k < rt->n_gpus; k++) {
+        if (!rt->engines[k]) continue;
+        *engine_mb += (double)ps_engine_memory(rt->engines[k]) / 1048576.0;
+        *prepared_mb += (double)ps_engine_prepared_bytes(rt->engines[k]) / 1048576.0;
+    }
 }
 
 /* What the engine and the process hold (as the run ended, once closed). */
@@ -92,13 +94,42 @@ static void engine_figures(const ps_runtime *rt, ps_stats *out) {
     snprintf(out->device, sizeof out->device, "%s", ps_engine_device(rt->engine));
     if (rt->closed) out->engine_mb = rt->final_engine_mb, out->prepared_mb = rt->final_prepared_mb;
     else ps_runtime_engine_mb(rt, &out->engine_mb, &out->prepared_mb);
-    size_t now, peak;
-    ps_engine_vram(rt->engine, &now, &peak);
-    if (strcmp(out->backend, "cpu")) out->vram_peak_mb = (double)peak / 1048576.0;
+    if (!strcmp(out->backend, "cpu")) return;
+    out->vram_peak_mb = 0; /* the sum of each GPU's */
+    for (int k = 0; k < rt->n_gpus; k++) {
+        size_t now = 0, peak = 0;
+        if (rt->engines[k]) ps_engine_vram(rt->engines[k], &now, &peak);
+        out->vram_peak_mb += (double)peak / 1048576.0;
+    }
 }
 
-ps_status ps_runtime_convert(const ps_runtime *rt, const ps_pipeline_stats *in, ps_stats *out,
+/* Each GPU's figures, on GPUs. */
+static void gpu_figures(const ps_runtime *rt, const ps_fleet_stats *in, ps_stats *out) {
+    if (!rt->engine || !strcmp(ps_engine_backend(rt->engine), "cpu")) {
+        for (int k = 0; k < out->n_streams; k++) out->streams[k].gpu = -1;
+        return;
+    }
+    out->n_gpus = in->n_lanes;
+    for (int k = 0; k < in->n_lanes; k++) {
+        const ps_lane_stats *l = &in->lanes[k];
+        ps_gpu_stats *g = &out->gpus[k];
+        *g = (ps_gpu_stats){.gpu = l->gpu, .failed = l->fatal, .streams = l->streams,
+            .streams_total = (uint64_t)l->st.n_streams, .processed = l->st.latency.count,
+            .batches = l->st.batches, .engine_failures = l->st.engine_failures,
+            .latency = latency_of(&l->st.latency), .engine = latency_of(&l->st.engine),
+            .busy = l->busy, .vram_mb = (double)l->vram_now / 1048576.0,
+            .vram_peak_mb = (double)l->vram_peak / 1048576.0,
+            .vram_total_mb = (double)l->vram_total / 1048576.0, .util_gpu = l->util_gpu,
+            .util_decoder = l->util_decoder};
+        snprintf(g->device, sizeof g->device, "%s",
+                 rt->engines[k] ? ps_engine_device(rt->engines[k]) : "");
+        snprintf(g->error, sizeof g->error, "%s", l->st.engine_error);
+    }
+}
+
+ps_status ps_runtime_convert(const ps_runtime *rt, const ps_fleet_stats *fleet, ps_stats *out,
                              ps_err *err) {
+    const ps_pipeline_stats *in = &fleet->all;
     memset(out, 0, sizeof *out);
     out->streams = calloc(in->n_streams ? (size_t)in->n_streams : 1, sizeof *out->streams);
     if (!out->streams || group_priorities(in, out, err)) {
@@ -120,6 +151,7 @@ ps_status ps_runtime_convert(const ps_runtime *rt, const ps_pipeline_stats *in, 
     snprintf(out->engine_error, sizeof out->engine_error, "%s", in->engine_error);
     out->vram_base_mb = (double)in->vram_base / 1048576.0;
     engine_figures(rt, out);
+    gpu_figures(rt, fleet, out);
     ps_rt_mqtt_figures(rt, out);
     return PS_OK;
 }
@@ -127,10 +159,10 @@ ps_status ps_runtime_convert(const ps_runtime *rt, const ps_pipeline_stats *in, 
 ps_status ps_runtime_stats(ps_runtime *rt, ps_stats *st, ps_err *err) {
     if (!rt) return ps_err_set(err, PS_ERR_ARG, "stats: no runtime");
     if (rt->closed) return ps_runtime_convert(rt, &rt->final, st, err);
-    ps_pipeline_stats in;
-    ps_status s = ps_pipeline_stats_get(rt->pipe, &in, err);
+    ps_fleet_stats in;
+    ps_status s = ps_fleet_stats_get(rt->fleet, &in, err);
     if (!s) s = ps_runtime_convert(rt, &in, st, err);
-    ps_pipeline_stats_free(&in);
+    ps_fleet_stats_free(&in);
     return s;
 }
 
@@ -138,16 +170,17 @@ ps_status ps_runtime_stream_stats(ps_runtime *rt, int32_t id, ps_stream_stats *o
                                   int64_t *start_ns, ps_err *err) {
     if (!rt) return ps_err_set(err, PS_ERR_ARG, "stats: no runtime");
     if (rt->closed) {
-        if (id < 0 || id >= rt->final.n_streams)
+        if (id < 0 || id >= rt->final.all.n_streams)
             return ps_err_set(err, PS_ERR_ARG, "stream %d: no such stream", id);
-        stream_of(&rt->final.streams[id], out);
-        if (start_ns) *start_ns = rt->final.start_ns;
+        stream_of(&rt->final.all.streams[id], out);
+        if (start_ns) *start_ns = rt->final.all.start_ns;
         return PS_OK;
     }
     ps_stream_figures *one = malloc(sizeof *one); /* 15 KiB of histogram: not on the stack */
     if (!one) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
-    ps_status st = ps_pipeline_stream_get(rt->pipe, id, one, start_ns, err);
+    ps_status st = ps_fleet_stream_get(rt->fleet, id, one, start_ns, err);
     if (!st) stream_of(one, out);
+    if (!st && (!rt->engine || !strcmp(ps_engine_backend(rt->engine), "cpu"))) out->gpu = -1;
     free(one);
     return st;
 }
@@ -168,17 +201,17 @@ ps_status ps_runtime_latency_counts(ps_runtime *rt, int32_t id, const double *bo
                                     int32_t n, uint64_t *counts, ps_err *err) {
     if (!rt || n < 0 || (n && (!bounds_ms || !counts)))
         return ps_err_set(err, PS_ERR_ARG, "latency counts: bad arguments");
-    ps_pipeline_stats live;
-    const ps_pipeline_stats *st = &rt->final;
+    ps_fleet_stats live;
+    const ps_pipeline_stats *st = &rt->final.all;
     if (!rt->closed) {
-        ps_status s = ps_pipeline_stats_get(rt->pipe, &live, err);
+        ps_status s = ps_fleet_stats_get(rt->fleet, &live, err);
         if (s) return s;
-        st = &live;
+        st = &live.all;
     }
     ps_status s = PS_OK;
     if (id < -1 || id >= st->n_streams)
         s = ps_err_set(err, PS_ERR_ARG, "stream %d: no such stream", id);
     else count_below(id < 0 ? &st->latency : &st->streams[id].latency, bounds_ms, n, counts);
-    if (!rt->closed) ps_pipeline_stats_free(&live);
+    if (!rt->closed) ps_fleet_stats_free(&live);
     return s;
 }

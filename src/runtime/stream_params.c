@@ -18,6 +18,7 @@ static void take_spec(ps_stream_spec *s, ps_stream_params *p) {
     p->priority = s->settings.priority;
     p->max_latency_ms = s->settings.max_latency_ms;
     p->max_fps = s->settings.max_fps;
+    p->gpu = s->gpu_plus1 - 1;
     memset(s, 0, sizeof *s);
 }
 

@@ -110,6 +110,10 @@ static void summary_events(FILE *f, const ps_stats *st) {
         if (s->state == PS_STREAM_FAILED || s->state == PS_STREAM_REFUSED)
             fprintf(f, "stream %d (%s) %s: %s\n", s->id, s->name, shown_state(s->state), s->error);
         if (s->note[0]) fprintf(f, "stream %d (%s): %s\n", s->id, s->name, s->note);
+        if (s->moves)
+            fprintf(f, "stream %d (%s): moved %d time%s to another GPU, last on GPU %d (its "
+                       "counts cover every GPU it ran on)\n", s->id, s->name, s->moves,
+                    s->moves == 1 ? "" : "s", s->gpu);
         if (s->stride > 1)
             fprintf(f, "stream %d (%s): giving way to higher priorities at the end, keeping "
                        "every %d%s frame\n", s->id, s->name, s->stride,
@@ -131,6 +135,21 @@ static void summary_events(FILE *f, const ps_stats *st) {
                 st->engine_error);
 }
 
+/* One line per GPU, with several. */
+static void summary_gpus(FILE *f, const ps_stats *st) {
+    double secs = seconds(st);
+    for (int k = 0; st->n_gpus > 1 && k < st->n_gpus; k++) {
+        const ps_gpu_stats *g = &st->gpus[k];
+        fprintf(f, "GPU %d (%s): %llu streams (%d now), %.1f frames/s, p99 %.1f ms, engine busy "
+                   "%.0f%%", g->gpu, g->device, (unsigned long long)g->streams_total, g->streams,
+                secs > 0 ? (double)g->processed / secs : 0, g->latency.p99_ms, 100 * g->busy);
+        if (g->util_decoder >= 0) fprintf(f, ", decoders %d%%", g->util_decoder);
+        fprintf(f, ", VRAM %.0f MB (peak %.0f MB)", g->vram_mb, g->vram_peak_mb);
+        if (g->failed) fprintf(f, "; FAILED: %s", g->error);
+        fputc('\n', f);
+    }
+}
+
 void ps_stats_print_summary(FILE *f, const ps_stats *st) {
     fprintf(f, "\n%-4s %-22s %8s %9s %8s %7s %6s %7s %9s %6s %7s %7s %7s %7s %7s\n", "id",
             "stream", "in", "processed", "dropped", "drop", "late", "skipped", "cancelled",
@@ -146,6 +165,7 @@ void ps_stats_print_summary(FILE *f, const ps_stats *st) {
     fprintf(f, "memory: peak RSS %.0f MB, engine %.0f MB", st->peak_rss_mb, st->engine_mb);
     if (st->vram_peak_mb >= 0) fprintf(f, ", peak VRAM %.0f MB", st->vram_peak_mb);
     fputc('\n', f);
+    summary_gpus(f, st);
     summary_events(f, st);
 }
 
@@ -205,6 +225,8 @@ void ps_stream_json(ps_json *w, const ps_stream_stats *s, int64_t start_ns) {
     ps_json_key_bool(w, "down", s->down);
     ps_json_key_int(w, "expected", s->expected);
     ps_json_key_uint(w, "mqtt_dropped", s->mqtt_dropped);
+    ps_json_key_int(w, "gpu", s->gpu);
+    ps_json_key_int(w, "moves", s->moves);
     ps_json_key_number(w, "start_s", s->first_ns ? (double)(s->first_ns - start_ns) / 1e9 : -1.0, 3);
     json_latency(w, "latency", &s->latency);
     ps_json_object_end(w);
@@ -219,6 +241,29 @@ static void json_batches(ps_json *w, const ps_stats *st) {
         snprintf(key, sizeof key, "%d", b);
         if (st->batch_sizes[b]) ps_json_key_uint(w, key, st->batch_sizes[b]);
     }
+    ps_json_object_end(w);
+}
+
+static void json_gpu(ps_json *w, const ps_gpu_stats *g, double secs) {
+    ps_json_object(w);
+    ps_json_key_int(w, "gpu", g->gpu);
+    ps_json_key_string(w, "device", g->device);
+    ps_json_key_bool(w, "failed", g->failed);
+    ps_json_key_string(w, "error", g->error);
+    ps_json_key_int(w, "streams", g->streams);
+    ps_json_key_uint(w, "streams_total", g->streams_total);
+    ps_json_key_uint(w, "processed", g->processed);
+    ps_json_key_number(w, "fps", secs > 0 ? (double)g->processed / secs : 0, 3);
+    ps_json_key_uint(w, "batches", g->batches);
+    ps_json_key_uint(w, "engine_failures", g->engine_failures);
+    ps_json_key_number(w, "engine_busy", g->busy, 4);
+    ps_json_key_int(w, "util_gpu", g->util_gpu);
+    ps_json_key_int(w, "util_decoder", g->util_decoder);
+    ps_json_key_number(w, "vram_mb", g->vram_mb, 1);
+    ps_json_key_number(w, "vram_peak_mb", g->vram_peak_mb, 1);
+    ps_json_key_number(w, "vram_total_mb", g->vram_total_mb, 1);
+    json_latency(w, "latency", &g->latency);
+    json_latency(w, "engine", &g->engine);
     ps_json_object_end(w);
 }
 
@@ -243,6 +288,10 @@ void ps_stats_json(ps_json *w, const ps_stats *st) {
     ps_json_key_uint(w, "engine_failures", st->engine_failures);
     ps_json_key_bool(w, "engine_fatal", st->engine_fatal);
     ps_json_key_string(w, "engine_error", st->engine_error);
+    ps_json_key(w, "gpus");
+    ps_json_array(w);
+    for (int k = 0; k < st->n_gpus; k++) json_gpu(w, &st->gpus[k], seconds(st));
+    ps_json_array_end(w);
     if (st->mqtt.on) {
         ps_json_key(w, "mqtt");
         ps_json_object(w);

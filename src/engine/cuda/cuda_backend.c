@@ -571,6 +571,11 @@ static const char *cuda_device(void *state) {
     return ((ps_cuda *)state)->device;
 }
 
+int ps_backend_cuda_count(void) {
+    int count = 0;
+    return cudaGetDeviceCount(&count) == cudaSuccess ? count : 0;
+}
+
 const ps_backend_ops ps_backend_cuda = {
     .name = "cuda",
     .init = cuda_init,
