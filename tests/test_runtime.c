@@ -55,6 +55,16 @@ static void test_params(void) {
     p.batch_max = 0;
     TU_CHECK(ps_runtime_create(&p, &err) == NULL && strstr(err.msg, "batch_max"));
     p = ps_runtime_default_params();
+    const char *bad_gpus[] = {"0,0", "x", "0,", "16", ""};
+    for (int k = 0; k < 5; k++) {
+        p.gpus = bad_gpus[k];
+        TU_CHECK(ps_runtime_create(&p, &err) == NULL && strstr(err.msg, "gpus"));
+        fprintf(stderr, "gpus \"%s\": %s\n", bad_gpus[k], err.msg);
+    }
+    p = ps_runtime_default_params();
+    p.failover = 2;
+    TU_CHECK(ps_runtime_create(&p, &err) == NULL && strstr(err.msg, "failover"));
+    p = ps_runtime_default_params();
     p.model = "/nonexistent/model";
     TU_CHECK(ps_runtime_create(&p, &err) == NULL && strstr(err.msg, "/nonexistent/model"));
     fprintf(stderr, "bad model: %s\n", err.msg);

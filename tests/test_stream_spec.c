@@ -10,7 +10,7 @@ static void test_file(void) {
     const char *text =
         "[{\"uri\":\"rtsp://cam/1\",\"name\":\"door\",\"priority\":2,\"max_latency_ms\":150,"
         "\"max_fps\":10,\"options\":{\"rtsp_transport\":\"udp\",\"stimeout\":5000000}},"
-        " {\"uri\":\"clip.mp4\"}]";
+        " {\"uri\":\"clip.mp4\",\"gpu\":1}]";
     ps_stream_spec *s;
     int n;
     ps_err err;
@@ -26,6 +26,7 @@ static void test_file(void) {
     TU_CHECK(!strcmp(s[0].av_options, "rtsp_transport=udp,stimeout=5000000"));
     TU_CHECK(!strcmp(s[1].uri, "clip.mp4") && !s[1].name && !s[1].av_options &&
              s[1].settings.priority == 0);
+    TU_CHECK(s[0].gpu_plus1 == 0 && s[1].gpu_plus1 == 2); /* unpinned; pinned to GPU 1 */
     ps_stream_specs_free(s, n);
 }
 
@@ -49,6 +50,8 @@ static void test_file_errors(void) {
     expect_error("[{\"uri\":\"a\",\"max_fps\":-1}]", "\"max_fps\": expected a number >= 0");
     expect_error("[{\"uri\":\"a\",\"priority\":1.5}]", "\"priority\": expected a whole number");
     expect_error("[{\"uri\":\"a\",\"prio\":1}]", "unknown field \"prio\"");
+    expect_error("[{\"uri\":\"a\",\"gpu\":-1}]", "\"gpu\": expected a GPU number, 0 to 15");
+    expect_error("[{\"uri\":\"a\",\"gpu\":\"0\"}]", "\"gpu\": not a number");
     expect_error("[{\"uri\":\"a\",\"name\":\"x\",\"name\":\"y\"}]", "field \"name\" given twice");
     expect_error("[{\"uri\":\"a\",\"options\":{\"k\":[1]}}]", "must be a string or a number");
     expect_error("[{\"uri\":\"a\",\"options\":{\"k\":\"x,y\"}}]", "no ',' in values");
@@ -62,6 +65,10 @@ static void test_arg(void) {
     TU_CHECK(!strcmp(s.uri, "rtsp://cam/live") && !strcmp(s.name, "door") &&
              s.settings.priority == 1 && s.settings.max_latency_ms == 150);
     ps_stream_spec_clear(&s);
+    TU_CHECK(ps_stream_spec_from_arg("a.mp4#gpu=3", &s, &err) == PS_OK && s.gpu_plus1 == 4 &&
+             !strcmp(s.uri, "a.mp4"));
+    ps_stream_spec_clear(&s);
+    TU_CHECK(ps_stream_spec_from_arg("a.mp4#gpu=1.5", &s, &err) == PS_ERR_ARG);
     /* a '#' not followed by settings belongs to the uri */
     TU_CHECK(ps_stream_spec_from_arg("clip#2.mp4", &s, &err) == PS_OK && !strcmp(s.uri, "clip#2.mp4"));
     ps_stream_spec_clear(&s);

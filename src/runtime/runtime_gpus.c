@@ -14,7 +14,8 @@ static ps_status parse_list(ps_runtime *rt, const char *text, ps_err *err) {
     while (*at) {
         char *end;
         long g = strtol(at, &end, 10);
-        if (end == at || g < 0 || g >= PS_MAX_GPUS || (*end && *end != ','))
+        if (end == at || g < 0 || g >= PS_MAX_GPUS || (*end && *end != ',') ||
+            (*end == ',' && !end[1]))
             return ps_err_set(err, PS_ERR_ARG, "gpus \"%.100s\": expected \"all\" or GPU numbers "
                               "0 to %d separated by commas, e.g. 0,1", text, PS_MAX_GPUS - 1);
         for (int k = 0; k < rt->n_gpus; k++)
