@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Many 1080p30 streams on one GPU, the figures of bench/NOTES.md's scale
+# Many 1080p30 streams on one GPU (or every GPU visible: a line per GPU
+# follows, and their decoders' spread), the figures of bench/NOTES.md's scale
 # table: for each stream count N, the decoders' ceiling for the same N
 # streams (decode only) and then N streams through posestream (`bench
 # --ceiling`); one line per run: delivered frames/s, p50/p99, drops, VRAM,
@@ -47,5 +48,16 @@ print(f"{codec:5} {n:>5} {batch:>5} {fps:9.1f} {lat['p50_ms']:8.2f} {lat['p99_ms
       f"{r['drop_pct']:7.3f} {r['vram_mb']:8.0f} {j['cpu_pct'] / 100 / int(n):9.3f} "
       f"{ceil:9.1f} {j['delivery']['slowest_first_frame_s']:7.1f} "
       f"{'PASS' if j['pass'] else 'FAIL'} (exit {rc})")
+# several GPUs: each one's share, and the issue's balance criterion (the
+# decoders of any two within 5 points; NVML's figure at the end of the run)
+gpus = r.get("gpus", [])
+for g in gpus if len(gpus) > 1 else []:
+    print(f"      GPU {g['gpu']}: {g['streams']} streams, {g['fps']:.1f} frames/s, p99 "
+          f"{g['latency']['p99_ms']:.2f} ms, decoders {g['util_decoder']}%, VRAM "
+          f"{g['vram_peak_mb']:.0f} MB peak{', FAILED' if g['failed'] else ''}")
+if len(gpus) > 1:
+    dec = [g["util_decoder"] for g in gpus]
+    spread = max(dec) - min(dec)
+    print(f"      decoders' spread {spread} points: {'PASS' if spread <= 5 else 'FAIL'} (<= 5)")
 PY
 done
