@@ -235,9 +235,16 @@ static ps_status build_lane(ps_runtime *rt, int k, const ps_engine_opts *base, p
         if (rt->n_gpus > 1) ps_err_set(err, err->code, "GPU %d: %.480s", eo.gpu, err->msg);
         return err->code;
     }
-    if (rt->params.decode == PS_DECODE_GPU && strcmp(ps_engine_backend(rt->engines[k]), "cuda"))
+    int on_cpu = strcmp(ps_engine_backend(rt->engines[k]), "cuda") != 0;
+    if (rt->params.decode == PS_DECODE_GPU && on_cpu)
         return ps_err_set(err, PS_ERR_UNSUPPORTED,
                           "decode gpu: the engine runs on the CPU (no usable GPU)");
+    /* with GPUs present, one asked for by number, or one of several, never
+     * falls back to the CPU (without any, AUTO runs one CPU engine) */
+    int listed = rt->params.gpus && strcmp(rt->params.gpus, "all") != 0;
+    if (on_cpu && !rt->on_cpu && (listed || rt->n_gpus > 1))
+        return ps_err_set(err, PS_ERR_UNSUPPORTED, "GPU %d: %.480s", eo.gpu,
+                          ps_engine_note(rt->engines[k]));
     if (ps_engine_note(rt->engines[k])[0]) ps_log(PS_LOG_WARN, "%s", ps_engine_note(rt->engines[k]));
     if ((st = ps_engine_detector(rt->engines[k], rt->params.min_score, &rt->dets[k], err)))
         return st;
