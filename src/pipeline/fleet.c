@@ -59,6 +59,9 @@ static void lane_done(void *ctx, int local) {
     if (grown) {
         f->events = grown;
         f->events[f->n_events++] = (fleet_event){l->index, local};
+    } else { /* its end still counts (the lane is idle); only its moving is lost */
+        ps_log(PS_LOG_ERROR, "GPU %d: out of memory noting the end of a stream: it is not "
+               "moved to another GPU, and its tracker stays until the close", l->gpu);
     }
     pthread_cond_signal(&f->ev_cv);
     pthread_mutex_unlock(&f->ev_mu);
