@@ -223,10 +223,15 @@ static fleet_stream *stream_of(ps_fleet *f, int id, ps_err *err) {
     return NULL;
 }
 
+/* The pipeline's refusal of a checked change to fleet stream s (id), which
+ * can only be that it has ended: said by the fleet's id, not the lane's. */
+static ps_status ended(ps_status st, int id, const fleet_stream *s, ps_err *err) {
+    if (st == PS_OK || !s) return st;
+    return ps_err_set(err, st, "stream %d (%s): already ended or removed", id, s->name);
+}
+
 ps_status ps_fleet_update(ps_fleet *f, int id, const ps_stream_settings *set, ps_err *err) {
-    if (!(set->max_latency_ms >= 0) || !(set->max_fps >= 0)) /* as the pipeline checks */
-        return ps_err_set(err, PS_ERR_ARG, "stream settings: max_latency_ms and max_fps must be "
-                          ">= 0 (0: none)");
+    if (ps_stream_settings_check(set, err)) return PS_ERR_ARG;
     pthread_mutex_lock(&f->mu);
     fleet_stream *s = stream_of(f, id, err);
     ps_status st = s ? ps_pipeline_update(f->lanes[s->lane].pipe, s->local, set, err) : PS_ERR_ARG;
@@ -236,8 +241,7 @@ ps_status ps_fleet_update(ps_fleet *f, int id, const ps_stream_settings *set, ps
         s->set.max_fps = set->max_fps;
     }
     pthread_mutex_unlock(&f->mu);
-    return st == PS_OK || !s ? st : ps_err_set(err, st, "stream %d (%s): already ended or removed",
-                                               id, s->name);
+    return ended(st, id, s, err);
 }
 
 ps_status ps_fleet_remove(ps_fleet *f, int id, ps_err *err) {
@@ -246,8 +250,7 @@ ps_status ps_fleet_remove(ps_fleet *f, int id, ps_err *err) {
     ps_status st = s ? ps_pipeline_remove(f->lanes[s->lane].pipe, s->local, err) : PS_ERR_ARG;
     if (!st) s->removed = 1;
     pthread_mutex_unlock(&f->mu);
-    return st == PS_OK || !s ? st : ps_err_set(err, st, "stream %d (%s): already ended or removed",
-                                               id, s->name);
+    return ended(st, id, s, err);
 }
 
 int ps_fleet_wait_opened(ps_fleet *f, int timeout_ms) {

@@ -26,6 +26,21 @@ void ps_fleet_fold(ps_stream_figures *into, const ps_stream_figures *from) {
     if (from->last_ns > into->last_ns) into->last_ns = from->last_ns;
 }
 
+/* A lane's figures of fleet stream s made the fleet's (f->mu held): its
+ * earlier lanes' counts added, its id, GPU and moves, why it could not
+ * move. */
+static void as_fleet_stream(const ps_fleet *f, const fleet_stream *s, int id,
+                            ps_stream_figures *out) {
+    if (s->past) ps_fleet_fold(out, s->past);
+    out->id = id;
+    out->gpu = f->lanes[s->lane].gpu;
+    out->moves = s->moves;
+    size_t at = strlen(out->error);
+    if (s->note[0] && at + 3 < sizeof out->error)
+        snprintf(out->error + at, sizeof out->error - at, "; %.*s",
+                 (int)(sizeof out->error - at - 3), s->note);
+}
+
 /* Fleet stream s's figures, from its lane's copy (f->mu held). A stream
  * added after that copy was taken shows as opening. */
 static void stream_figures(const ps_fleet *f, const fleet_stream *s, int id,
@@ -40,14 +55,7 @@ static void stream_figures(const ps_fleet *f, const fleet_stream *s, int id,
         ps_hist_init(&out->latency);
     }
     out->settings.name = out->name;
-    if (s->past) ps_fleet_fold(out, s->past);
-    out->id = id;
-    out->gpu = f->lanes[s->lane].gpu;
-    out->moves = s->moves;
-    size_t at = strlen(out->error);
-    if (s->note[0] && at + 3 < sizeof out->error)
-        snprintf(out->error + at, sizeof out->error - at, "; %.*s",
-                 (int)(sizeof out->error - at - 3), s->note);
+    as_fleet_stream(f, s, id, out);
 }
 
 /* The streams by fleet id into all (f->mu held). */
@@ -158,12 +166,7 @@ ps_status ps_fleet_stream_get(ps_fleet *f, int id, ps_stream_figures *out, int64
     fleet_stream *s = id >= 0 && id < f->n_streams ? f->streams[id] : NULL;
     ps_status st = s ? ps_pipeline_stream_get(f->lanes[s->lane].pipe, s->local, out, start_ns, err)
                      : ps_err_set(err, PS_ERR_ARG, "stream %d: no such stream", id);
-    if (!st) {
-        if (s->past) ps_fleet_fold(out, s->past);
-        out->id = id;
-        out->gpu = f->lanes[s->lane].gpu;
-        out->moves = s->moves;
-    }
+    if (!st) as_fleet_stream(f, s, id, out);
     pthread_mutex_unlock(&f->mu);
     return st;
 }

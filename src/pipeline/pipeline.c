@@ -156,7 +156,7 @@ static stream *stream_new(ps_pipeline *p, const char *uri, const ps_stream_setti
     return s;
 }
 
-static ps_status check_settings(const ps_stream_settings *set, ps_err *err) {
+ps_status ps_stream_settings_check(const ps_stream_settings *set, ps_err *err) {
     if (set && (!(set->max_latency_ms >= 0) || !(set->max_fps >= 0)))
         return ps_err_set(err, PS_ERR_ARG, "stream settings: max_latency_ms and max_fps must be "
                           ">= 0 (0: none)");
@@ -166,7 +166,7 @@ static ps_status check_settings(const ps_stream_settings *set, ps_err *err) {
 ps_status ps_pipeline_add_stream(ps_pipeline *p, const char *uri, const ps_stream_settings *set,
                                  const ps_source_opts *src_opts, int *id, ps_err *err) {
     if (!uri || !*uri) return ps_err_set(err, PS_ERR_ARG, "pipeline: no uri");
-    if (check_settings(set, err)) return PS_ERR_ARG;
+    if (ps_stream_settings_check(set, err)) return PS_ERR_ARG;
     ps_status pre = ps_pipe_admit_precheck(p, uri, err);
     if (pre) return pre;
     stream *s = stream_new(p, uri, set, src_opts);
@@ -215,7 +215,7 @@ static stream *live_stream(ps_pipeline *p, int id, ps_err *err) {
 }
 
 ps_status ps_pipeline_update(ps_pipeline *p, int id, const ps_stream_settings *set, ps_err *err) {
-    if (check_settings(set, err)) return PS_ERR_ARG;
+    if (ps_stream_settings_check(set, err)) return PS_ERR_ARG;
     pthread_mutex_lock(&p->mu);
     stream *s = live_stream(p, id, err);
     ps_status st = s ? PS_OK : PS_ERR_ARG;
@@ -451,12 +451,8 @@ void ps_pipeline_load_get(ps_pipeline *p, ps_pipeline_load *out) {
                         !s->reserve[PS_MEM_HOST];
     }
     out->engine_us = p->engine.sum_us;
-    out->processed = p->latency.count;
-    out->start_ns = p->start_ns;
     out->fatal = p->engine_fatal;
-    snprintf(out->error, sizeof out->error, "%s", out->fatal ? p->engine_error : "");
     pthread_mutex_unlock(&p->mu);
-    out->now_ns = ps_now_ns();
     ps_ledger_fill(p->mem[PS_MEM_DEVICE], &out->device);
     out->device.kind = PS_MEM_DEVICE;
     out->device.limit = p->o.max_vram;

@@ -63,6 +63,10 @@ typedef struct {
                               the others are counted skipped (0: every frame) */
 } ps_stream_settings;
 
+/* PS_ERR_ARG naming the field unless set's numbers are in range (NULL is
+ * fine: the defaults). */
+ps_status ps_stream_settings_check(const ps_stream_settings *set, ps_err *err);
+
 /* A stream's state is a ps_stream_state (posestream.h). */
 
 typedef struct {
@@ -217,11 +221,8 @@ ps_status ps_pipeline_stream_get(ps_pipeline *p, int id, ps_stream_figures *out,
 typedef struct {
     int streams, settled;
     double engine_us;    /* sum of the batches' engine time */
-    uint64_t processed;  /* frames through the engine */
-    int64_t start_ns, now_ns;
     ps_admit_in device;  /* base, reserved, active, limit */
     int fatal;           /* the engine could not go on */
-    char error[PS_ERR_LEN]; /* then why */
 } ps_pipeline_load;
 
 void ps_pipeline_load_get(ps_pipeline *p, ps_pipeline_load *out);

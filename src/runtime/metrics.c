@@ -182,7 +182,7 @@ static double lane_up(const ps_lane_stats *l) { return !l->fatal; }
 
 /* Each GPU's figures (label gpu, its number), on a GPU. */
 static void gpus_series(FILE *f, const ps_runtime *rt, const ps_fleet_stats *st) {
-    if (!rt->engine || !strcmp(ps_engine_backend(rt->engine), "cpu")) return;
+    if (!ps_rt_on_gpus(rt)) return;
     gpu_series(f, st, "posestream_gpu_memory_bytes", "gauge", "Device memory of the process.",
                lane_vram);
     gpu_series(f, st, "posestream_gpu_memory_peak_bytes", "gauge",

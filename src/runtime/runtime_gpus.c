@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "runtime/runtime_impl.h"
 #include "util/status.h"
 
@@ -26,6 +27,10 @@ static ps_status parse_list(ps_runtime *rt, const char *text, ps_err *err) {
     }
     if (!rt->n_gpus) return ps_err_set(err, PS_ERR_ARG, "gpus: an empty list");
     return PS_OK;
+}
+
+int ps_rt_on_gpus(const ps_runtime *rt) {
+    return rt->engine && strcmp(ps_engine_backend(rt->engine), "cpu") != 0;
 }
 
 ps_status ps_rt_gpus_resolve(ps_runtime *rt, ps_err *err) {

@@ -43,6 +43,9 @@ struct ps_runtime {
     double final_prepared_mb;  /* the streams' buffers went back */
 };
 
+/* Whether its engines run on GPUs (after the start; 0 before or on the CPU). */
+int ps_rt_on_gpus(const ps_runtime *rt);
+
 /* The runtime's GPUs from params.gpus (runtime_gpus.c): rt->n_gpus and
  * rt->gpus; one lane, GPU 0, on the CPU or with no GPU visible. Returns
  * PS_ERR_ARG naming the bad list. */

@@ -105,7 +105,7 @@ static void engine_figures(const ps_runtime *rt, ps_stats *out) {
 
 /* Each GPU's figures, on GPUs. */
 static void gpu_figures(const ps_runtime *rt, const ps_fleet_stats *in, ps_stats *out) {
-    if (!rt->engine || !strcmp(ps_engine_backend(rt->engine), "cpu")) {
+    if (!ps_rt_on_gpus(rt)) {
         for (int k = 0; k < out->n_streams; k++) out->streams[k].gpu = -1;
         return;
     }
@@ -180,7 +180,7 @@ ps_status ps_runtime_stream_stats(ps_runtime *rt, int32_t id, ps_stream_stats *o
     if (!one) return ps_err_set(err, PS_ERR_NOMEM, "out of memory");
     ps_status st = ps_fleet_stream_get(rt->fleet, id, one, start_ns, err);
     if (!st) stream_of(one, out);
-    if (!st && (!rt->engine || !strcmp(ps_engine_backend(rt->engine), "cpu"))) out->gpu = -1;
+    if (!st && !ps_rt_on_gpus(rt)) out->gpu = -1;
     free(one);
     return st;
 }
