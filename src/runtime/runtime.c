@@ -242,9 +242,12 @@ static ps_status build_lane(ps_runtime *rt, int k, const ps_engine_opts *base, p
     /* with GPUs present, one asked for by number, or one of several, never
      * falls back to the CPU (without any, AUTO runs one CPU engine) */
     int listed = rt->params.gpus && strcmp(rt->params.gpus, "all") != 0;
-    if (on_cpu && !rt->on_cpu && (listed || rt->n_gpus > 1))
-        return ps_err_set(err, PS_ERR_UNSUPPORTED, "GPU %d: %.480s", eo.gpu,
-                          ps_engine_note(rt->engines[k]));
+    if (on_cpu && !rt->on_cpu && (listed || rt->n_gpus > 1)) {
+        const char *note = ps_engine_note(rt->engines[k]); /* "why; using the CPU" */
+        const char *cut = strstr(note, "; using the CPU");
+        return ps_err_set(err, PS_ERR_UNSUPPORTED, "GPU %d: %.*s", eo.gpu,
+                          (int)(cut ? cut - note : 400), note);
+    }
     if (ps_engine_note(rt->engines[k])[0]) ps_log(PS_LOG_WARN, "%s", ps_engine_note(rt->engines[k]));
     if ((st = ps_engine_detector(rt->engines[k], rt->params.min_score, &rt->dets[k], err)))
         return st;
